@@ -1,0 +1,60 @@
+package clients
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Token endpoint authentication methods (RFC 7591 §2).
+const (
+	AuthSecretBasic = "client_secret_basic"
+	AuthSecretPost  = "client_secret_post"
+	AuthNone        = "none"
+)
+
+// Client is a registered OAuth client as the store keeps it. Secrets are never
+// stored: only their SHA-256 (a server-generated secret of 256 bits needs no
+// slow hash).
+type Client struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	SecretHash []byte `json:"secret_hash,omitempty"`
+	// PreviousSecretHash keeps working until PreviousSecretExpiresAt, so a
+	// secret can be rotated without an outage.
+	PreviousSecretHash      []byte    `json:"previous_secret_hash,omitempty"`
+	PreviousSecretExpiresAt time.Time `json:"previous_secret_expires_at,omitzero"`
+
+	Public       bool     `json:"public"`
+	AuthMethod   string   `json:"token_endpoint_auth_method"`
+	GrantTypes   []string `json:"grant_types"`
+	Scopes       []string `json:"scopes"`
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	Audience     []string `json:"audience,omitempty"`
+	// FirstParty clients skip the consent page.
+	FirstParty bool `json:"first_party,omitempty"`
+	Disabled   bool `json:"disabled,omitempty"`
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Store errors every backend returns.
+var (
+	ErrNotFound = errors.New("client not found")
+	ErrExists   = errors.New("client already exists")
+)
+
+// Store keeps client registrations.
+type Store interface {
+	// CreateClient stores c; ErrExists if its ID is taken.
+	CreateClient(ctx context.Context, c *Client) error
+	// GetClient returns the client or ErrNotFound.
+	GetClient(ctx context.Context, id string) (*Client, error)
+	// UpdateClient replaces an existing client; ErrNotFound if there is none.
+	UpdateClient(ctx context.Context, c *Client) error
+	// DeleteClient removes the client; ErrNotFound if there is none.
+	DeleteClient(ctx context.Context, id string) error
+	// ListClients returns every client, ordered by ID.
+	ListClients(ctx context.Context) ([]*Client, error)
+}

@@ -1,0 +1,44 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Session is a signed-in browser session, kept under the SHA-256 of its
+// cookie value.
+type Session struct {
+	UserID    string    `json:"user_id"`
+	AuthTime  time.Time `json:"auth_time"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// CSRF is the per-session anti-forgery token for the pages' forms.
+	CSRF string `json:"csrf"`
+}
+
+// Consent is a user's remembered approval of scopes for one client.
+type Consent struct {
+	UserID    string    `json:"user_id"`
+	ClientID  string    `json:"client_id"`
+	Scopes    []string  `json:"scopes"`
+	GrantedAt time.Time `json:"granted_at"`
+}
+
+// ErrNotFound is returned for a missing or expired session or consent.
+var ErrNotFound = errors.New("not found")
+
+// Store keeps browser sessions and remembered consents.
+type Store interface {
+	// SaveSession stores s under hash until s.ExpiresAt.
+	SaveSession(ctx context.Context, hash []byte, s Session) error
+	// GetSession returns the session or ErrNotFound.
+	GetSession(ctx context.Context, hash []byte) (Session, error)
+	// DeleteSession removes the session (no error if absent).
+	DeleteSession(ctx context.Context, hash []byte) error
+	// SaveConsent stores (replaces) the user's consent for the client.
+	SaveConsent(ctx context.Context, c Consent) error
+	// GetConsent returns the consent or ErrNotFound.
+	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
+	// DeleteConsent removes it (no error if absent).
+	DeleteConsent(ctx context.Context, userID, clientID string) error
+}

@@ -1,0 +1,29 @@
+// Package store names what a storage backend provides. Domain packages each
+// declare the narrow contract they need (clients.Store, tokens.RefreshStore,
+// ...); a backend implements all of them, and main hands each consumer only
+// its own contract. Backends: store/embedded (the default, one file on disk)
+// and store/redis (standalone, Sentinel or Cluster). store/storetest is the
+// conformance suite both must pass.
+package store
+
+import (
+	"authserver/clients"
+	"authserver/keys"
+	"authserver/ratelimit"
+	"authserver/sessions"
+	"authserver/tokens"
+	"authserver/users"
+)
+
+// Backend is everything one storage backend provides.
+type Backend interface {
+	clients.Store
+	users.Store
+	keys.Store
+	ratelimit.Store
+	tokens.RefreshStore
+	tokens.CodeStore
+	tokens.DenyList
+	sessions.Store
+	Close() error
+}

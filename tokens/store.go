@@ -1,0 +1,123 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Family is one refresh-token family: the chain of refresh tokens that starts
+// with one sign-in (one device) and moves on by rotation. The store keeps
+// the family and the SHA-256 of its current and previous token only.
+type Family struct {
+	ID       string    `json:"id"`
+	ClientID string    `json:"client_id"`
+	UserID   string    `json:"user_id"`
+	Scope    string    `json:"scope"`
+	AuthTime time.Time `json:"auth_time"`
+	// CreatedAt is when the family started; ExpiresAt is its absolute end.
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// IdleExpiresAt moves on with every rotation: min(last use + idle, ExpiresAt).
+	IdleExpiresAt time.Time `json:"idle_expires_at"`
+	// Generation counts rotations: 0 for the first token.
+	Generation int64 `json:"generation"`
+	// LastJTI is the jti of the newest access token issued with the family,
+	// so revoking the family can deny it too.
+	LastJTI string `json:"last_jti,omitempty"`
+	Revoked bool   `json:"revoked,omitempty"`
+}
+
+// Rotation asks the store to consume the presented refresh token of a family
+// and put Next in its place, in one atomic step.
+type Rotation struct {
+	FamilyID  string
+	ClientID  string // the authenticated client; must own the family
+	Presented []byte // SHA-256 of the token the client presented
+	Next      []byte // SHA-256 of the token that replaces it
+	NextJTI   string // jti of the access token issued with Next
+	Now       time.Time
+	Idle      time.Duration // idle lifetime of the family
+	// Grace, when > 0, lets the previous token be presented again within
+	// Grace of its rotation (a lost response retried); it is then rotated
+	// again instead of being treated as reuse.
+	Grace time.Duration
+}
+
+// Refresh store errors. Each is the outcome of one atomic step.
+var (
+	// ErrFamilyNotFound: no such family, or it expired (idle or absolute).
+	ErrFamilyNotFound = errors.New("refresh token family not found or expired")
+	// ErrFamilyExists: CreateFamily found the ID taken (or revoked ahead of creation).
+	ErrFamilyExists = errors.New("refresh token family already exists")
+	// ErrFamilyRevoked: the family was revoked earlier; nothing changed.
+	ErrFamilyRevoked = errors.New("refresh token family revoked")
+	// ErrClientMismatch: the family belongs to another client; nothing changed.
+	ErrClientMismatch = errors.New("refresh token issued to another client")
+	// ErrReuse: the presented token is not the current one (and not a retry
+	// within the grace window): the family has been revoked by this call.
+	ErrReuse = errors.New("refresh token reuse detected; family revoked")
+)
+
+// RefreshStore keeps refresh-token families.
+type RefreshStore interface {
+	// CreateFamily stores a new family whose current token hashes to
+	// tokenHash. f.IdleExpiresAt is set by the caller. ErrFamilyExists if the
+	// ID is taken or was revoked before creation (see RevokeFamily).
+	CreateFamily(ctx context.Context, f Family, tokenHash []byte) error
+	// RotateRefresh performs r atomically and returns the family after it.
+	// Outcomes: success; ErrFamilyNotFound; ErrFamilyRevoked;
+	// ErrClientMismatch (no change); ErrReuse (family revoked by this call).
+	RotateRefresh(ctx context.Context, r Rotation) (Family, error)
+	// GetFamily returns the family (revoked ones too, until they expire) or ErrFamilyNotFound.
+	GetFamily(ctx context.Context, id string) (Family, error)
+	// RevokeFamily marks the family revoked and returns it. When no such
+	// family exists yet it leaves a tombstone for tombstoneTTL so a later
+	// CreateFamily with that ID fails (a replayed code revoking what its
+	// first redemption is still issuing), and returns ErrFamilyNotFound.
+	RevokeFamily(ctx context.Context, id string, tombstoneTTL time.Duration) (Family, error)
+	// ListUserFamilies returns the user's live (unexpired, unrevoked) families.
+	ListUserFamilies(ctx context.Context, userID string) ([]Family, error)
+}
+
+// Code is an authorization code as the store keeps it (under the SHA-256 of
+// the code).
+type Code struct {
+	ClientID      string    `json:"client_id"`
+	UserID        string    `json:"user_id"`
+	RedirectURI   string    `json:"redirect_uri"`
+	Scope         string    `json:"scope"`
+	CodeChallenge string    `json:"code_challenge,omitempty"` // S256
+	AuthTime      time.Time `json:"auth_time"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	// FamilyID is chosen when the code is made: the refresh-token family its
+	// redemption starts, so a replay can revoke it.
+	FamilyID string `json:"family_id"`
+}
+
+// Code store errors.
+var (
+	ErrCodeNotFound = errors.New("authorization code not found or expired")
+	// ErrCodeReused: the code was redeemed before; RedeemCode returns the
+	// Code with it so the caller can revoke what the first redemption issued.
+	ErrCodeReused = errors.New("authorization code already redeemed")
+)
+
+// CodeStore keeps authorization codes.
+type CodeStore interface {
+	// SaveCode stores c under hash until c.ExpiresAt.
+	SaveCode(ctx context.Context, hash []byte, c Code) error
+	// RedeemCode marks the code used in one atomic step and returns it. A
+	// second redemption returns the code and ErrCodeReused; an unknown or
+	// expired code ErrCodeNotFound. A used code is remembered until it
+	// would have expired.
+	RedeemCode(ctx context.Context, hash []byte, now time.Time) (Code, error)
+}
+
+// DenyList holds the jti of revoked access tokens until they expire.
+type DenyList interface {
+	// DenyJTI denies jti until until.
+	DenyJTI(ctx context.Context, jti string, until time.Time) error
+	// IsDenied reports whether jti is denied.
+	IsDenied(ctx context.Context, jti string) (bool, error)
+}
