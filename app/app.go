@@ -1,0 +1,198 @@
+// Package app builds a running authorization server from a Config: it opens
+// the store, loads the keys, constructs every service with concrete
+// constructors, and serves the public and admin listeners.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"authserver/clients"
+	"authserver/config"
+	"authserver/grants"
+	"authserver/keys"
+	"authserver/ratelimit"
+	"authserver/server"
+	"authserver/server/admin"
+	"authserver/store"
+	"authserver/store/embedded"
+	redisstore "authserver/store/redis"
+	"authserver/users"
+)
+
+// App is one server node.
+type App struct {
+	Config     *config.Config
+	Store      store.Backend
+	Keys       *keys.Manager
+	Clients    *clients.Registry
+	Users      *users.Service
+	Issuer     *grants.Issuer
+	Public     http.Handler
+	Admin      http.Handler
+	AdminToken string
+	Log        *slog.Logger
+}
+
+// New builds a node from cfg. Close releases what it opened.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	a := &App{Config: cfg, Log: log}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.Store = st
+	if err := a.build(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config) (store.Backend, error) {
+	if cfg.StoreKind() == config.StoreEmbedded {
+		st, err := embedded.Open(filepath.Join(cfg.DataDir, "authserver.db"))
+		if err != nil {
+			return nil, fmt.Errorf("open embedded store in %s: %w", cfg.DataDir, err)
+		}
+		return st, nil
+	}
+	r := cfg.Redis
+	client, err := redisstore.Connect(ctx, redisstore.Options{
+		URL: r.URL, Addrs: r.Addrs, MasterName: r.MasterName, Cluster: r.Cluster,
+		Username: r.Username, Password: r.Password, DB: r.DB, PoolSize: r.PoolSize, KeyPrefix: r.KeyPrefix,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to redis (%s): %w", cfg.StoreKind(), err)
+	}
+	return redisstore.New(client, r.KeyPrefix), nil
+}
+
+func (a *App) build(ctx context.Context) error {
+	cfg := a.Config
+	secret := []byte(cfg.KeyEncryptionSecret)
+	if len(secret) == 0 {
+		s, created, err := keys.LoadOrCreateSecret(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		if created {
+			a.Log.Warn("generated a key encryption secret; nodes sharing this store need the same key_encryption_secret",
+				"path", filepath.Join(cfg.DataDir, "key-encryption.secret"))
+		}
+		secret = s
+	}
+	km, err := keys.NewManager(a.Store, secret, cfg.Signing.Alg)
+	if err != nil {
+		return err
+	}
+	if err := km.Init(ctx); err != nil {
+		return err
+	}
+	a.Keys = km
+
+	a.AdminToken = cfg.AdminToken
+	if a.AdminToken == "" {
+		tok, created, err := admin.LoadOrCreateToken(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		if created {
+			a.Log.Warn("generated an admin token", "path", filepath.Join(cfg.DataDir, "admin.token"))
+		}
+		a.AdminToken = tok
+	}
+
+	a.Clients = clients.NewRegistry(a.Store, cfg.Scopes)
+	a.Users = users.NewService(a.Store, users.Hasher{Time: cfg.PasswordHash.Time, MemoryKiB: cfg.PasswordHash.MemoryKiB, Threads: cfg.PasswordHash.Threads})
+	a.Issuer = grants.NewIssuer(cfg.Issuer, []string{cfg.Tokens.Audience}, km)
+	window := cfg.Limits.Window
+	token := grants.NewEndpoint(grants.Config{
+		AccessTTL:               cfg.Tokens.AccessTTL,
+		RefreshIdleTTL:          cfg.Tokens.RefreshIdleTTL,
+		RefreshAbsoluteTTL:      cfg.Tokens.RefreshAbsoluteTTL,
+		RefreshGrace:            cfg.Tokens.RefreshReuseGrace,
+		CodeTTL:                 cfg.Tokens.CodeTTL,
+		RequirePKCEConfidential: cfg.PKCE.RequireForConfidential,
+		MaxBodyBytes:            cfg.Limits.MaxBodyBytes,
+		PasswordPerUserLimit:    ratelimit.Policy{Max: int64(cfg.Limits.PasswordFailuresPerUser), Window: window},
+		PasswordPerClientLimit:  ratelimit.Policy{Max: int64(cfg.Limits.PasswordFailuresPerClient), Window: window},
+		ClientAuthLimit:         ratelimit.Policy{Max: int64(cfg.Limits.ClientAuthFailures), Window: window},
+	}, grants.Deps{
+		Clients: a.Clients, Users: a.Users, Families: a.Store, Codes: a.Store, Deny: a.Store,
+		Limiter: ratelimit.New(a.Store), Issuer: a.Issuer, Audit: a.Log,
+	})
+	a.Public = server.NewPublic(server.Options{
+		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, JWKS: km.JWKS, Log: a.Log,
+	})
+	a.Admin = admin.New(admin.Options{
+		Token: a.AdminToken, Clients: a.Clients, Users: a.Users, Families: a.Store, Keys: km, Audit: a.Log,
+	})
+	return nil
+}
+
+// Close releases the store.
+func (a *App) Close() error { return a.Store.Close() }
+
+// Run serves both listeners until ctx ends, then shuts down gracefully.
+// It reloads the key set every minute so rotations on other nodes reach
+// this one.
+func (a *App) Run(ctx context.Context) error {
+	pub, err := net.Listen("tcp", a.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	adm, err := net.Listen("tcp", a.Config.AdminListen)
+	if err != nil {
+		pub.Close()
+		return fmt.Errorf("admin_listen: %w", err)
+	}
+	return a.Serve(ctx, pub, adm)
+}
+
+// Serve is Run on listeners the caller opened (tests use port 0).
+func (a *App) Serve(ctx context.Context, pub, adm net.Listener) error {
+	servers := []*http.Server{
+		{Handler: a.Public, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
+		{Handler: a.Admin, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second},
+	}
+	errc := make(chan error, 2)
+	for i, l := range []net.Listener{pub, adm} {
+		go func() { errc <- servers[i].Serve(l) }()
+	}
+	a.Log.Info("serving", "public", pub.Addr().String(), "admin", adm.Addr().String(),
+		"issuer", a.Config.Issuer, "store", a.Config.StoreKind())
+
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-errc:
+			runErr = err
+			break loop
+		case <-tick.C:
+			if err := a.Keys.Reload(ctx); err != nil {
+				a.Log.Error("reload signing keys", "err", err)
+			}
+		}
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		s.Shutdown(shutdown)
+	}
+	if errors.Is(runErr, http.ErrServerClosed) {
+		runErr = nil
+	}
+	return runErr
+}

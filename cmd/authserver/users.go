@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// runUsers is `authserver users ...`: user management over the admin API.
+func runUsers(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return dispatch(stdCLI(stdin, stdout, stderr), "users", userCommands(), args)
+}
+
+func userCommands() []subcommand {
+	byID := func(suffix string) func([]string) string {
+		return func(a []string) string { return "/admin/users/" + url.PathEscape(a[0]) + suffix }
+	}
+	return []subcommand{
+		{name: "create", short: "create a user", flags: usersCreate},
+		simple("list", "", "list users", "list users", http.MethodGet, func([]string) string { return "/admin/users" }),
+		simple("get", "ID", "show a user", "get user", http.MethodGet, byID("")),
+		simple("delete", "ID", "delete a user and revoke their refresh tokens", "delete user", http.MethodDelete, byID("")),
+		{name: "set-password", args: "ID", nargs: 1, short: "set a user's password and revoke their refresh tokens", flags: usersSetPassword},
+		simple("disable", "ID", "disable a user and revoke their refresh tokens", "disable user", http.MethodPost, byID("/disable")),
+		simple("enable", "ID", "re-enable a user", "enable user", http.MethodPost, byID("/enable")),
+	}
+}
+
+// passwordFlags are --password and --password-stdin; exactly one is needed.
+type passwordFlags struct {
+	value     string
+	fromStdin bool
+}
+
+func (p *passwordFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&p.value, "password", "", "the password (visible to other local users in the process list; prefer --password-stdin)")
+	fs.BoolVar(&p.fromStdin, "password-stdin", false, "read the password from the first line of stdin")
+}
+
+// read returns the password from the flag or from one line of stdin.
+func (p *passwordFlags) read(stdin io.Reader) (string, error) {
+	set := p.value != ""
+	switch {
+	case set && p.fromStdin:
+		return "", errors.New("give either --password or --password-stdin, not both")
+	case set:
+		return p.value, nil
+	case !p.fromStdin:
+		return "", errors.New("a password is required: --password or --password-stdin")
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("reading the password from stdin: %w", err)
+	}
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if line == "" {
+		return "", errors.New("no password on stdin")
+	}
+	return line, nil
+}
+
+func usersCreate(fs *flag.FlagSet) func(cli, *connFlags, []string) int {
+	var (
+		username string
+		pw       passwordFlags
+	)
+	fs.StringVar(&username, "username", "", "the username (required)")
+	pw.register(fs)
+	return func(x cli, cf *connFlags, _ []string) int {
+		if strings.TrimSpace(username) == "" {
+			fmt.Fprintln(x.stderr, "authserver: create user: --username is required")
+			return 2
+		}
+		password, err := pw.read(x.stdin)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "authserver: create user: %v\n", err)
+			return 2
+		}
+		return x.call(cf, "create user", http.MethodPost, "/admin/users",
+			map[string]string{"username": username, "password": password})
+	}
+}
+
+func usersSetPassword(fs *flag.FlagSet) func(cli, *connFlags, []string) int {
+	var pw passwordFlags
+	pw.register(fs)
+	return func(x cli, cf *connFlags, args []string) int {
+		password, err := pw.read(x.stdin)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "authserver: set password: %v\n", err)
+			return 2
+		}
+		return x.call(cf, "set password", http.MethodPut, "/admin/users/"+url.PathEscape(args[0])+"/password",
+			map[string]string{"password": password})
+	}
+}

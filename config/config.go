@@ -1,0 +1,162 @@
+// Package config holds the server's one typed configuration and loads it from
+// defaults, a YAML file, AUTHSERVER_* environment variables and flags, in that
+// order, each layer overriding the one before.
+package config
+
+import (
+	"time"
+)
+
+// Config is the whole server configuration. The yaml tags are the key names
+// in the file; each leaf also has an environment variable derived from its
+// path (redis.url → AUTHSERVER_REDIS_URL). deploy/config.example.yaml
+// documents every key, and a test keeps the two in step.
+type Config struct {
+	// Issuer is the iss of every token and the base of the metadata URL.
+	Issuer string `yaml:"issuer"`
+	// Listen is the public listener (token, authorize, jwks, ...).
+	Listen string `yaml:"listen"`
+	// AdminListen is the admin listener; keep it off public interfaces.
+	AdminListen string `yaml:"admin_listen"`
+	// DataDir holds the embedded store and generated secrets.
+	DataDir string `yaml:"data_dir"`
+	// AdminToken guards the admin API; empty means the server generates one
+	// into DataDir on first start.
+	AdminToken string `yaml:"admin_token"`
+	// KeyEncryptionSecret seals signing keys at rest; empty means the server
+	// generates one into DataDir. Nodes sharing a Redis store must share it.
+	KeyEncryptionSecret string `yaml:"key_encryption_secret"`
+
+	Redis        Redis        `yaml:"redis"`
+	Scopes       []string     `yaml:"scopes"`
+	Tokens       Tokens       `yaml:"tokens"`
+	Signing      Signing      `yaml:"signing"`
+	PasswordHash PasswordHash `yaml:"password_hash"`
+	Limits       Limits       `yaml:"limits"`
+	PKCE         PKCE         `yaml:"pkce"`
+	Sessions     Sessions     `yaml:"sessions"`
+}
+
+// Redis selects and configures the Redis store. Exactly one of URL,
+// Addrs+MasterName (Sentinel) or Addrs+Cluster may be set; none means the
+// embedded store.
+type Redis struct {
+	URL        string   `yaml:"url"`
+	Addrs      []string `yaml:"addrs"`
+	MasterName string   `yaml:"master_name"`
+	Cluster    bool     `yaml:"cluster"`
+	Username   string   `yaml:"username"`
+	Password   string   `yaml:"password"`
+	DB         int      `yaml:"db"`
+	// PoolSize is connections per node; 0 keeps go-redis's default.
+	PoolSize  int    `yaml:"pool_size"`
+	KeyPrefix string `yaml:"key_prefix"`
+}
+
+// Tokens holds token lifetimes and the default audience.
+type Tokens struct {
+	AccessTTL          time.Duration `yaml:"access_ttl"`
+	RefreshIdleTTL     time.Duration `yaml:"refresh_idle_ttl"`
+	RefreshAbsoluteTTL time.Duration `yaml:"refresh_absolute_ttl"`
+	// RefreshReuseGrace lets a just-rotated refresh token be presented again
+	// (a client retrying after a lost response); 0 turns it off.
+	RefreshReuseGrace time.Duration `yaml:"refresh_reuse_grace"`
+	CodeTTL           time.Duration `yaml:"code_ttl"`
+	// Audience is the aud of access tokens when the client names none;
+	// Load fills it with the issuer when left empty.
+	Audience string `yaml:"audience"`
+}
+
+// Signing chooses the algorithm of the signing key.
+type Signing struct {
+	Alg string `yaml:"alg"`
+}
+
+// PasswordHash holds the argon2id cost parameters for user passwords.
+type PasswordHash struct {
+	Time      uint32 `yaml:"time"`
+	MemoryKiB uint32 `yaml:"memory_kib"`
+	Threads   uint8  `yaml:"threads"`
+}
+
+// Limits holds rate limits (counted per Window) and request size limits.
+type Limits struct {
+	PasswordFailuresPerUser   int           `yaml:"password_failures_per_user"`
+	PasswordFailuresPerClient int           `yaml:"password_failures_per_client"`
+	ClientAuthFailures        int           `yaml:"client_auth_failures"`
+	LoginFailuresPerIP        int           `yaml:"login_failures_per_ip"`
+	Window                    time.Duration `yaml:"window"`
+	MaxBodyBytes              int64         `yaml:"max_body_bytes"`
+}
+
+// PKCE holds PKCE policy beyond the always-on requirement for public clients.
+type PKCE struct {
+	RequireForConfidential bool `yaml:"require_for_confidential"`
+}
+
+// Sessions configures browser sign-in sessions.
+type Sessions struct {
+	TTL time.Duration `yaml:"ttl"`
+}
+
+// Store kinds returned by StoreKind.
+const (
+	StoreEmbedded = "embedded"
+	StoreRedis    = "redis"
+	StoreSentinel = "sentinel"
+	StoreCluster  = "cluster"
+)
+
+// Default returns the configuration used when nothing overrides it.
+func Default() *Config {
+	return &Config{
+		Issuer:      "http://localhost:8080",
+		Listen:      ":8080",
+		AdminListen: "127.0.0.1:8081",
+		DataDir:     "./data",
+		Redis: Redis{
+			KeyPrefix: "authserver:",
+		},
+		// No "openid": the server issues OAuth access tokens, not OpenID
+		// Connect ID tokens, so advertising it would mislead clients.
+		Scopes: []string{"profile", "email", "offline_access"},
+		Tokens: Tokens{
+			AccessTTL:          15 * time.Minute,
+			RefreshIdleTTL:     720 * time.Hour,
+			RefreshAbsoluteTTL: 2160 * time.Hour,
+			RefreshReuseGrace:  0,
+			CodeTTL:            60 * time.Second,
+		},
+		Signing: Signing{Alg: "ES256"},
+		PasswordHash: PasswordHash{
+			Time:      2,
+			MemoryKiB: 19456, // OWASP's argon2id minimum: 19 MiB, t=2, p=1
+			Threads:   1,
+		},
+		Limits: Limits{
+			PasswordFailuresPerUser:   5,
+			PasswordFailuresPerClient: 100,
+			ClientAuthFailures:        20,
+			LoginFailuresPerIP:        20,
+			Window:                    15 * time.Minute,
+			MaxBodyBytes:              65536,
+		},
+		PKCE:     PKCE{RequireForConfidential: true},
+		Sessions: Sessions{TTL: 12 * time.Hour},
+	}
+}
+
+// StoreKind names the store the configuration selects: "embedded", "redis",
+// "sentinel" or "cluster". It assumes a validated configuration.
+func (c *Config) StoreKind() string {
+	switch {
+	case c.Redis.URL != "":
+		return StoreRedis
+	case len(c.Redis.Addrs) > 0 && c.Redis.MasterName != "":
+		return StoreSentinel
+	case len(c.Redis.Addrs) > 0 && c.Redis.Cluster:
+		return StoreCluster
+	default:
+		return StoreEmbedded
+	}
+}

@@ -1,0 +1,172 @@
+package grants_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"authserver/clients"
+	"authserver/grants"
+	"authserver/keys"
+	"authserver/ratelimit"
+	"authserver/store/embedded"
+	"authserver/users"
+)
+
+// harness runs the token endpoint over a real embedded store.
+type harness struct {
+	store    *embedded.Store
+	clients  *clients.Registry
+	users    *users.Service
+	issuer   *grants.Issuer
+	endpoint *grants.Endpoint
+	srv      *httptest.Server
+}
+
+var testScopes = []string{"read", "write", "admin", "offline_access"}
+
+func testConfig() grants.Config {
+	return grants.Config{
+		AccessTTL:               15 * time.Minute,
+		RefreshIdleTTL:          24 * time.Hour,
+		RefreshAbsoluteTTL:      72 * time.Hour,
+		CodeTTL:                 time.Minute,
+		RequirePKCEConfidential: true,
+		MaxBodyBytes:            64 << 10,
+		PasswordPerUserLimit:    ratelimit.Policy{Max: 5, Window: time.Minute},
+		PasswordPerClientLimit:  ratelimit.Policy{Max: 50, Window: time.Minute},
+		ClientAuthLimit:         ratelimit.Policy{Max: 10, Window: time.Minute},
+	}
+}
+
+func newHarness(t *testing.T, tweak ...func(*grants.Config)) *harness {
+	t.Helper()
+	st, err := embedded.Open(filepath.Join(t.TempDir(), "authserver.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	km, err := keys.NewManager(st, []byte("test key encryption secret"), "ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := km.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig()
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	h := &harness{
+		store:   st,
+		clients: clients.NewRegistry(st, testScopes),
+		users:   users.NewService(st, users.Hasher{Time: 1, MemoryKiB: 64, Threads: 1}),
+		issuer:  grants.NewIssuer("https://issuer.test", []string{"https://api.test"}, km),
+	}
+	h.endpoint = grants.NewEndpoint(cfg, grants.Deps{
+		Clients: h.clients, Users: h.users, Families: st, Codes: st, Deny: st,
+		Limiter: ratelimit.New(st), Issuer: h.issuer,
+		Audit: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	h.srv = httptest.NewServer(h.endpoint)
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// client registers a client and returns its id and secret.
+func (h *harness) client(t *testing.T, reg clients.Registration) (string, string) {
+	t.Helper()
+	if reg.Name == "" {
+		reg.Name = "test client"
+	}
+	c, secret, err := h.clients.Create(context.Background(), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.ID, secret
+}
+
+func (h *harness) user(t *testing.T, username, password string) *users.User {
+	t.Helper()
+	u, err := h.users.Create(context.Background(), username, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// reply is a decoded token endpoint answer.
+type reply struct {
+	status int
+	header http.Header
+	body   map[string]any
+}
+
+func (r reply) str(k string) string { s, _ := r.body[k].(string); return s }
+
+// post sends form to /token, with Basic credentials when id is not empty.
+func (h *harness) post(t *testing.T, form url.Values, id, secret string) reply {
+	t.Helper()
+	return h.postURL(t, h.srv.URL, form, id, secret)
+}
+
+// postURL is post to the node at base.
+func (h *harness) postURL(t *testing.T, base string, form url.Values, id, secret string) reply {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if id != "" {
+		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	}
+	return do(t, req)
+}
+
+func do(t *testing.T, req *http.Request) reply {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, header: resp.Header, body: map[string]any{}}
+	if err := json.Unmarshal(raw, &r.body); err != nil {
+		t.Fatalf("status %d, body not JSON: %q", resp.StatusCode, raw)
+	}
+	if resp.StatusCode >= 500 {
+		t.Fatalf("server error %d: %s", resp.StatusCode, raw)
+	}
+	return r
+}
+
+// wantError asserts an RFC 6749 §5.2 error answer.
+func wantError(t *testing.T, r reply, status int, code string) {
+	t.Helper()
+	if r.status != status || r.str("error") != code {
+		t.Fatalf("got %d %v, want %d %s", r.status, r.body, status, code)
+	}
+	if r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("error answer without Cache-Control: no-store: %v", r.header)
+	}
+	if status == http.StatusUnauthorized && r.header.Get("WWW-Authenticate") == "" {
+		t.Fatal("401 without WWW-Authenticate")
+	}
+}
+
+func wantToken(t *testing.T, r reply) {
+	t.Helper()
+	if r.status != http.StatusOK || r.str("access_token") == "" || r.str("token_type") != "Bearer" {
+		t.Fatalf("want a token, got %d %v", r.status, r.body)
+	}
+	if r.header.Get("Cache-Control") != "no-store" {
+		t.Fatal("token answer without Cache-Control: no-store")
+	}
+}

@@ -1,0 +1,78 @@
+package grants
+
+import (
+	"context"
+	"errors"
+
+	"github.com/go-oauth2/oauth2/v4"
+	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+
+	"authserver/clients"
+	"authserver/ratelimit"
+	"authserver/tokens"
+	"authserver/users"
+)
+
+// checkPassword is go-oauth2's PasswordAuthorizationHandler. go-oauth2
+// calls it after ClientInfoHandler, so by now the client is authenticated
+// and allowed the password grant: a client that cannot authenticate learns
+// nothing about the password. Failures are limited per username and per
+// client, and the answer is the same for an unknown user and a wrong
+// password.
+func (e *Endpoint) checkPassword(ctx context.Context, _ string, username, password string) (string, error) {
+	st := requestFrom(ctx)
+	userKey, clientKey := "password-user:"+username, "password-client:"+st.client.ID
+	for _, c := range []struct {
+		key string
+		p   ratelimit.Policy
+	}{{userKey, e.cfg.PasswordPerUserLimit}, {clientKey, e.cfg.PasswordPerClientLimit}} {
+		if err := e.limiter.Check(ctx, c.key, c.p); err != nil {
+			var l *ratelimit.LimitedError
+			if errors.As(err, &l) {
+				e.audit.Warn("password grant locked out", "client_id", st.client.ID, "key", c.key)
+				return "", limited(oerrors.ErrInvalidGrant, l)
+			}
+			return "", err
+		}
+	}
+	u, err := e.users.Authenticate(ctx, username, password)
+	if errors.Is(err, users.ErrInvalidCredentials) {
+		if err := e.limiter.Fail(ctx, userKey, e.cfg.PasswordPerUserLimit); err != nil && !isLimited(err) {
+			return "", err
+		}
+		if err := e.limiter.Fail(ctx, clientKey, e.cfg.PasswordPerClientLimit); err != nil && !isLimited(err) {
+			return "", err
+		}
+		return "", oauthErr(oerrors.ErrInvalidGrant, "invalid username or password")
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := e.limiter.Reset(ctx, userKey); err != nil {
+		return "", err
+	}
+	return u.ID, nil
+}
+
+// password (RFC 6749 §4.3): an access token for the user, and a new
+// refresh-token family when the client may refresh.
+func (e *Endpoint) password(ctx context.Context, st *tokenRequest, tgr *oauth2.TokenGenerateRequest) (oauth2.TokenInfo, error) {
+	jti := tokens.NewJTI()
+	ti, err := e.issueAccess(ctx, st, tgr.UserID, tgr.Scope, jti)
+	if err != nil {
+		return nil, err
+	}
+	if st.client.AllowsGrant(clients.GrantRefreshToken) {
+		rt, err := e.startFamily(ctx, st, tokens.NewFamilyID(), tgr.UserID, tgr.Scope, jti, st.now)
+		if err != nil {
+			return nil, err
+		}
+		ti.SetRefresh(rt)
+	}
+	return ti, nil
+}
+
+func isLimited(err error) bool {
+	var l *ratelimit.LimitedError
+	return errors.As(err, &l)
+}

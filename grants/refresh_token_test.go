@@ -1,0 +1,179 @@
+package grants_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"authserver/clients"
+	"authserver/grants"
+)
+
+func rtForm(token string, extra ...string) url.Values {
+	f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		f.Set(extra[i], extra[i+1])
+	}
+	return f
+}
+
+type refreshSetup struct {
+	h                    *harness
+	id, secret           string
+	otherID, otherSecret string
+	first                string
+}
+
+func setupRefresh(t *testing.T, tweak ...func(*grants.Config)) refreshSetup {
+	h := newHarness(t, tweak...)
+	s := refreshSetup{h: h}
+	reg := clients.Registration{GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read", "write"}}
+	s.id, s.secret = h.client(t, reg)
+	s.otherID, s.otherSecret = h.client(t, reg)
+	h.user(t, "alice", "alice's password")
+	r := h.post(t, pwForm("alice", "alice's password"), s.id, s.secret)
+	wantToken(t, r)
+	s.first = r.str("refresh_token")
+	return s
+}
+
+func TestRefreshRotates(t *testing.T) {
+	s := setupRefresh(t)
+	h := s.h
+	r := h.post(t, rtForm(s.first), s.id, s.secret)
+	wantToken(t, r)
+	second := r.str("refresh_token")
+	if second == "" || second == s.first {
+		t.Fatal("refresh must rotate the refresh token")
+	}
+	if r.str("scope") != "read write" {
+		t.Fatalf("scope %q", r.str("scope"))
+	}
+	wantToken(t, h.post(t, rtForm(second), s.id, s.secret))
+	wantError(t, h.post(t, rtForm("not-a-token"), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
+	wantError(t, h.post(t, rtForm(""), s.id, s.secret), http.StatusBadRequest, "invalid_request")
+}
+
+// RFC 9700 §4.14.2: presenting a rotated token revokes the whole family,
+// including the newest token and its access token.
+func TestRefreshReuseRevokesFamily(t *testing.T) {
+	s := setupRefresh(t)
+	h := s.h
+	r := h.post(t, rtForm(s.first), s.id, s.secret)
+	wantToken(t, r)
+	newest, newestAccess := r.str("refresh_token"), r.str("access_token")
+
+	wantError(t, h.post(t, rtForm(s.first), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
+	wantError(t, h.post(t, rtForm(newest), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
+
+	claims, err := h.issuer.Verify(newestAccess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied, err := h.store.IsDenied(context.Background(), claims.ID)
+	if err != nil || !denied {
+		t.Fatalf("the family's newest access token should be denied: %v %v", denied, err)
+	}
+}
+
+// go-oauth2 lets any client refresh any token. Here the token is bound to
+// its client: another client's valid credentials get invalid_grant, a wrong
+// secret gets invalid_client, and neither consumes the token.
+func TestRefreshBoundToClient(t *testing.T) {
+	s := setupRefresh(t)
+	h := s.h
+	wantError(t, h.post(t, rtForm(s.first), s.otherID, s.otherSecret), http.StatusBadRequest, "invalid_grant")
+	wantError(t, h.post(t, rtForm(s.first), s.id, "wrong secret"), http.StatusUnauthorized, "invalid_client")
+	wantError(t, h.post(t, rtForm(s.first, "client_id", s.id), "", ""), http.StatusUnauthorized, "invalid_client")
+	wantToken(t, h.post(t, rtForm(s.first), s.id, s.secret))
+}
+
+// go-oauth2 lets a refresh widen the scope. Here it may only narrow, and
+// the family keeps its original scope.
+func TestRefreshScopeNarrowsNeverWidens(t *testing.T) {
+	s := setupRefresh(t)
+	h := s.h
+	wantError(t, h.post(t, rtForm(s.first, "scope", "read admin"), s.id, s.secret), http.StatusBadRequest, "invalid_scope")
+	wantError(t, h.post(t, rtForm(s.first, "scope", "read offline_access"), s.id, s.secret), http.StatusBadRequest, "invalid_scope")
+
+	r := h.post(t, rtForm(s.first, "scope", "read"), s.id, s.secret) // the refused requests did not consume it
+	wantToken(t, r)
+	if r.str("scope") != "read" {
+		t.Fatalf("narrowed scope %q", r.str("scope"))
+	}
+	r = h.post(t, rtForm(r.str("refresh_token")), s.id, s.secret)
+	wantToken(t, r)
+	if r.str("scope") != "read write" {
+		t.Fatalf("the family keeps its scope, got %q", r.str("scope"))
+	}
+}
+
+// go-oauth2 rotates in three separate calls, so concurrent refreshes of
+// one token all succeed. Here exactly one wins, and the losers are reuse.
+func TestRefreshConcurrentRotationOneWinner(t *testing.T) {
+	s := setupRefresh(t)
+	h := s.h
+	const n = 20
+	var wg sync.WaitGroup
+	results := make([]reply, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i] = h.post(t, rtForm(s.first), s.id, s.secret)
+		})
+	}
+	close(start)
+	wg.Wait()
+	wins := 0
+	for _, r := range results {
+		switch {
+		case r.status == http.StatusOK:
+			wins++
+		case r.status == http.StatusBadRequest && r.str("error") == "invalid_grant":
+		default:
+			t.Fatalf("unexpected answer %d %v", r.status, r.body)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d refreshes of one token succeeded, want exactly 1", wins)
+	}
+}
+
+func TestRefreshGraceWindow(t *testing.T) {
+	s := setupRefresh(t, func(c *grants.Config) { c.RefreshGrace = time.Minute })
+	h := s.h
+	wantToken(t, h.post(t, rtForm(s.first), s.id, s.secret)) // this answer is "lost"
+	r := h.post(t, rtForm(s.first), s.id, s.secret)          // the retry within grace
+	wantToken(t, r)
+	wantToken(t, h.post(t, rtForm(r.str("refresh_token")), s.id, s.secret))
+}
+
+// A user may hold many families (one per device); reuse on one device does
+// not sign the other out.
+func TestRefreshFamiliesAreIndependent(t *testing.T) {
+	s := setupRefresh(t)
+	h := s.h
+	r := h.post(t, pwForm("alice", "alice's password"), s.id, s.secret)
+	wantToken(t, r)
+	laptop := r.str("refresh_token")
+	if strings.Split(laptop, ".")[0] == strings.Split(s.first, ".")[0] {
+		t.Fatal("a second sign-in must start a new family")
+	}
+	wantToken(t, h.post(t, rtForm(s.first), s.id, s.secret))
+	wantError(t, h.post(t, rtForm(s.first), s.id, s.secret), http.StatusBadRequest, "invalid_grant") // phone family revoked
+	wantToken(t, h.post(t, rtForm(laptop), s.id, s.secret))
+}
+
+func TestRefreshClientLosingGrant(t *testing.T) {
+	s := setupRefresh(t)
+	h := s.h
+	if _, err := h.clients.SetDisabled(context.Background(), s.id, true); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, h.post(t, rtForm(s.first), s.id, s.secret), http.StatusUnauthorized, "invalid_client")
+}

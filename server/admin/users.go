@@ -1,0 +1,176 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"authserver/tokens"
+	"authserver/users"
+)
+
+// revokeTombstone is the tombstone RevokeFamily leaves when a listed family
+// expired before it could be revoked; any short positive value will do.
+const revokeTombstone = time.Minute
+
+// UserView is a user as the admin API shows it: never the password hash.
+type UserView struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// NewUserView returns the admin view of u.
+func NewUserView(u *users.User) UserView {
+	return UserView{ID: u.ID, Username: u.Username, Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+func (a *api) createUser(c *gin.Context) {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decode(c, &req, false); err != nil {
+		a.fail(c, "users.create", err)
+		return
+	}
+	u, err := a.Users.Create(c.Request.Context(), req.Username, req.Password)
+	if err != nil {
+		a.fail(c, "users.create", err)
+		return
+	}
+	a.audit(c, "users.create", "user_id", u.ID, "username", u.Username)
+	c.JSON(http.StatusCreated, NewUserView(u))
+}
+
+func (a *api) listUsers(c *gin.Context) {
+	list, err := a.Users.List(c.Request.Context())
+	if err != nil {
+		a.fail(c, "users.list", err)
+		return
+	}
+	views := make([]UserView, 0, len(list))
+	for _, u := range list {
+		views = append(views, NewUserView(u))
+	}
+	c.JSON(http.StatusOK, gin.H{"users": views})
+}
+
+func (a *api) getUser(c *gin.Context) {
+	u, err := a.Users.Get(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		a.fail(c, "users.get", err)
+		return
+	}
+	c.JSON(http.StatusOK, NewUserView(u))
+}
+
+func (a *api) deleteUser(c *gin.Context) {
+	ctx, id := c.Request.Context(), c.Param("id")
+	delErr := a.Users.Delete(ctx, id)
+	if delErr != nil && !errors.Is(delErr, users.ErrNotFound) {
+		a.fail(c, "users.delete", delErr)
+		return
+	}
+	// Families are swept even when the user is already gone, so retrying a
+	// delete whose revocation failed halfway finishes the job.
+	n, err := a.revokeFamilies(ctx, id)
+	if err != nil {
+		a.fail(c, "users.delete", err)
+		return
+	}
+	if delErr != nil {
+		if n > 0 {
+			a.audit(c, "users.revoke_families", "user_id", id, "families_revoked", n)
+		}
+		a.fail(c, "users.delete", delErr)
+		return
+	}
+	a.audit(c, "users.delete", "user_id", id, "families_revoked", n)
+	c.Status(http.StatusNoContent)
+}
+
+func (a *api) setUserPassword(c *gin.Context) {
+	var req struct {
+		Password *string `json:"password"`
+	}
+	if err := decode(c, &req, false); err != nil {
+		a.fail(c, "users.set_password", err)
+		return
+	}
+	if req.Password == nil {
+		abortField(c, "password", "password: required")
+		return
+	}
+	ctx, id := c.Request.Context(), c.Param("id")
+	if err := a.Users.SetPassword(ctx, id, *req.Password); err != nil {
+		a.fail(c, "users.set_password", err)
+		return
+	}
+	// A new password signs the user out everywhere: whoever knew the old
+	// one may hold a refresh token.
+	n, err := a.revokeFamilies(ctx, id)
+	if err != nil {
+		a.fail(c, "users.set_password", err)
+		return
+	}
+	a.audit(c, "users.set_password", "user_id", id, "families_revoked", n)
+	c.Status(http.StatusNoContent)
+}
+
+func (a *api) setUserDisabled(disabled bool) gin.HandlerFunc {
+	action := "users.enable"
+	if disabled {
+		action = "users.disable"
+	}
+	return func(c *gin.Context) {
+		ctx, id := c.Request.Context(), c.Param("id")
+		if err := a.Users.SetDisabled(ctx, id, disabled); err != nil {
+			a.fail(c, action, err)
+			return
+		}
+		var n int
+		if disabled {
+			var err error
+			if n, err = a.revokeFamilies(ctx, id); err != nil {
+				a.fail(c, action, err)
+				return
+			}
+		}
+		u, err := a.Users.Get(ctx, id)
+		if err != nil {
+			a.fail(c, action, err)
+			return
+		}
+		a.audit(c, action, "user_id", id, "families_revoked", n)
+		c.JSON(http.StatusOK, NewUserView(u))
+	}
+}
+
+// revokeFamilies revokes every live refresh-token family of the user and
+// returns how many it revoked. A family that expired or was revoked since
+// it was listed needs nothing more.
+func (a *api) revokeFamilies(ctx context.Context, userID string) (int, error) {
+	fams, err := a.Families.ListUserFamilies(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("list refresh token families: %w", err)
+	}
+	n := 0
+	for _, f := range fams {
+		_, err := a.Families.RevokeFamily(ctx, f.ID, revokeTombstone)
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, tokens.ErrFamilyNotFound), errors.Is(err, tokens.ErrFamilyRevoked):
+		default:
+			return n, fmt.Errorf("revoke refresh token family: %w", err)
+		}
+	}
+	return n, nil
+}

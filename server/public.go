@@ -1,0 +1,92 @@
+// Package server builds the HTTP side of the authorization server: the
+// public engine (/token, /jwks, metadata, later /authorize and the pages)
+// and the error rendering shared by them. The admin API lives in
+// server/admin on its own listener.
+package server
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// Options are the public engine's parts.
+type Options struct {
+	// Issuer is the issuer URL; endpoint URLs in the metadata hang off it.
+	Issuer string
+	// Scopes are listed as scopes_supported.
+	Scopes []string
+	// Token serves POST /token.
+	Token http.Handler
+	// JWKS returns the current JSON Web Key Set.
+	JWKS func() []byte
+	Log  *slog.Logger
+}
+
+// NewPublic returns the engine of the public listener.
+func NewPublic(o Options) *gin.Engine {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.Use(recoverJSON(o.Log))
+	r.NoRoute(func(c *gin.Context) {
+		abortJSON(c, http.StatusNotFound, "not_found", "no such endpoint")
+	})
+	r.NoMethod(func(c *gin.Context) {
+		abortJSON(c, http.StatusMethodNotAllowed, "invalid_request", "method not allowed")
+	})
+
+	r.POST("/token", gin.WrapH(o.Token))
+	r.GET("/jwks", func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=300")
+		c.Data(http.StatusOK, "application/jwk-set+json", o.JWKS())
+	})
+	meta := mustJSON(Metadata(o.Issuer, o.Scopes))
+	r.GET("/.well-known/oauth-authorization-server", func(c *gin.Context) {
+		c.Header("Cache-Control", "public, max-age=300")
+		c.Data(http.StatusOK, "application/json", meta)
+	})
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	return r
+}
+
+// Metadata is the RFC 8414 document: every endpoint that exists, and
+// nothing that does not.
+func Metadata(issuer string, scopes []string) map[string]any {
+	return map[string]any{
+		"issuer":                                issuer,
+		"token_endpoint":                        issuer + "/token",
+		"jwks_uri":                              issuer + "/jwks",
+		"grant_types_supported":                 []string{"client_credentials", "password", "refresh_token"},
+		"scopes_supported":                      scopes,
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
+		"response_types_supported":              []string{},
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // a programming error in a static document
+	}
+	return b
+}
+
+// abortJSON answers with an OAuth-style JSON error.
+func abortJSON(c *gin.Context, status int, code, desc string) {
+	c.Header("Cache-Control", "no-store")
+	c.AbortWithStatusJSON(status, gin.H{"error": code, "error_description": desc})
+}
+
+// recoverJSON turns a panic into a logged 500 with a JSON body, so a bug
+// never leaves a client with a dropped connection.
+func recoverJSON(log *slog.Logger) gin.HandlerFunc {
+	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
+		log.Error("panic serving request", "path", c.Request.URL.Path, "panic", err)
+		abortJSON(c, http.StatusInternalServerError, "server_error", "internal error")
+	})
+}

@@ -1,0 +1,85 @@
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"authserver/keys"
+)
+
+// Keys are stored under an insertion sequence, so keys with equal CreatedAt
+// still list in the order they were added.
+
+func (s *Store) CreateFirstKey(ctx context.Context, k keys.StoredKey) (keys.StoredKey, error) {
+	var out keys.StoredKey
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketKeys)
+		all, err := listKeys(b)
+		if err != nil {
+			return err
+		}
+		for _, old := range all { // oldest first, so the first match is the oldest
+			if old.Alg == k.Alg {
+				out = old
+				return nil
+			}
+		}
+		out = k
+		return addKey(b, all, k)
+	})
+	return out, err
+}
+
+func (s *Store) AddKey(ctx context.Context, k keys.StoredKey) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketKeys)
+		all, err := listKeys(b)
+		if err != nil {
+			return err
+		}
+		return addKey(b, all, k)
+	})
+}
+
+func (s *Store) ListKeys(ctx context.Context) ([]keys.StoredKey, error) {
+	var out []keys.StoredKey
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		out, err = listKeys(tx.Bucket(bucketKeys))
+		return err
+	})
+	return out, err
+}
+
+func addKey(b *bolt.Bucket, existing []keys.StoredKey, k keys.StoredKey) error {
+	// Two keys with one kid would make JWKS lookups ambiguous.
+	for _, old := range existing {
+		if old.ID == k.ID {
+			return fmt.Errorf("embedded store: key %q already stored", k.ID)
+		}
+	}
+	seq, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	return putJSON(b, binary.BigEndian.AppendUint64(nil, seq), k)
+}
+
+// listKeys returns the keys oldest first: by CreatedAt, then insertion order.
+func listKeys(b *bolt.Bucket) ([]keys.StoredKey, error) {
+	var out []keys.StoredKey
+	err := b.ForEach(func(k, _ []byte) error {
+		var sk keys.StoredKey
+		if _, err := getJSON(b, k, &sk); err != nil {
+			return err
+		}
+		out = append(out, sk)
+		return nil
+	})
+	slices.SortStableFunc(out, func(a, b keys.StoredKey) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, err
+}

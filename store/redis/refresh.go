@@ -1,0 +1,248 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"authserver/tokens"
+)
+
+// CreateFamily implements tokens.RefreshStore. The family is written first
+// (one script, failing on any existing key, a tombstone included), then its
+// ID is added to the user's index: see the package doc for why that order is
+// safe.
+func (s *Store) CreateFamily(ctx context.Context, f tokens.Family, tokenHash []byte) error {
+	cur, err := hashID(tokenHash)
+	if err != nil {
+		return err
+	}
+	if f.ID == "" {
+		return errors.New("redisstore: CreateFamily: empty family ID")
+	}
+	d, err := marshal(f)
+	if err != nil {
+		return err
+	}
+	rev := "0"
+	if f.Revoked {
+		rev = "1"
+	}
+	exp := expireAtMs(f.ExpiresAt)
+	ok, err := scriptFamilyCreate.Run(ctx, s.rdb, []string{s.key("fam", f.ID)},
+		d, f.ClientID, nanos(f.ExpiresAt), nanos(f.IdleExpiresAt),
+		f.Generation, f.LastJTI, cur, rev, exp).Int()
+	if err != nil {
+		return wrap("create family", err)
+	}
+	if ok == 0 {
+		return tokens.ErrFamilyExists
+	}
+	if !f.ExpiresAt.After(time.Now()) {
+		return nil // already gone: nothing to list
+	}
+	err = scriptUserFamiliesAdd.Run(ctx, s.rdb, []string{s.key("ufam", f.UserID)}, exp, f.ID).Err()
+	return wrap("index family", err)
+}
+
+// RotateRefresh implements tokens.RefreshStore in one script
+// (scriptFamilyRotate).
+func (s *Store) RotateRefresh(ctx context.Context, r tokens.Rotation) (tokens.Family, error) {
+	presented, err := hashID(r.Presented)
+	if err != nil {
+		return tokens.Family{}, err
+	}
+	next, err := hashID(r.Next)
+	if err != nil {
+		return tokens.Family{}, err
+	}
+	idle := "" // no idle limit: the family lives to its absolute expiry
+	if r.Idle > 0 {
+		idle = nanos(r.Now.Add(r.Idle))
+	}
+	graceFloor := ""
+	if r.Grace > 0 {
+		graceFloor = nanos(r.Now.Add(-r.Grace))
+	}
+	res, err := scriptFamilyRotate.Run(ctx, s.rdb, []string{s.key("fam", r.FamilyID)},
+		r.ClientID, presented, next, r.NextJTI, nanos(r.Now), idle, graceFloor).Slice()
+	if err != nil {
+		return tokens.Family{}, wrap("rotate refresh token", err)
+	}
+	outcome, f, err := familyResult(res)
+	if err != nil {
+		return tokens.Family{}, err
+	}
+	switch outcome {
+	case famOK:
+		return f, nil
+	case famRevoked:
+		return f, tokens.ErrFamilyRevoked
+	case famMismatch:
+		return tokens.Family{}, tokens.ErrClientMismatch
+	case famReuse:
+		return f, tokens.ErrReuse
+	default:
+		return tokens.Family{}, tokens.ErrFamilyNotFound
+	}
+}
+
+// GetFamily implements tokens.RefreshStore. The key itself expires at the
+// absolute expiry; the idle expiry is checked here against the clock.
+func (s *Store) GetFamily(ctx context.Context, id string) (tokens.Family, error) {
+	h, err := s.rdb.HGetAll(ctx, s.key("fam", id)).Result()
+	if err != nil {
+		return tokens.Family{}, wrap("get family", err)
+	}
+	f, ok, err := familyFromHash(h)
+	if err != nil {
+		return tokens.Family{}, err
+	}
+	if !ok || expired(f, time.Now()) {
+		return tokens.Family{}, tokens.ErrFamilyNotFound
+	}
+	return f, nil
+}
+
+// RevokeFamily implements tokens.RefreshStore in one script
+// (scriptFamilyRevoke).
+func (s *Store) RevokeFamily(ctx context.Context, id string, tombstoneTTL time.Duration) (tokens.Family, error) {
+	ttl := int64(0)
+	if tombstoneTTL > 0 {
+		ttl = millis(tombstoneTTL)
+	}
+	res, err := scriptFamilyRevoke.Run(ctx, s.rdb, []string{s.key("fam", id)}, ttl).Slice()
+	if err != nil {
+		return tokens.Family{}, wrap("revoke family", err)
+	}
+	outcome, f, err := familyResult(res)
+	if err != nil {
+		return tokens.Family{}, err
+	}
+	if outcome != famOK {
+		return tokens.Family{}, tokens.ErrFamilyNotFound
+	}
+	return f, nil
+}
+
+// ListUserFamilies implements tokens.RefreshStore: it reads every family in
+// the user's index, keeps the live ones, and drops from the index the IDs
+// that can never be live again (gone, revoked, or not the user's).
+func (s *Store) ListUserFamilies(ctx context.Context, userID string) ([]tokens.Family, error) {
+	idx := s.key("ufam", userID)
+	ids, err := s.rdb.ZRange(ctx, idx, 0, -1).Result()
+	if err != nil {
+		return nil, wrap("list user families", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	p := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = p.HGetAll(ctx, s.key("fam", id))
+	}
+	if err := execPipe(ctx, p); err != nil {
+		return nil, wrap("list user families", err)
+	}
+	now := time.Now()
+	var live []tokens.Family
+	var stale []any
+	for i, c := range cmds {
+		h, err := c.Result()
+		if err != nil {
+			return nil, wrap("list user families", err)
+		}
+		f, ok, err := familyFromHash(h)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case !ok || f.Revoked || f.UserID != userID:
+			// Gone, revoked or someone else's: no clock can make it live
+			// again, so its ID leaves the index.
+			stale = append(stale, ids[i])
+		case expired(f, now):
+			// Left in the index: a rotation judges expiry by its caller's
+			// clock, which may lag ours. The ID goes once the key expires.
+		default:
+			live = append(live, f)
+		}
+	}
+	if len(stale) > 0 {
+		if err := s.rdb.ZRem(ctx, idx, stale...).Err(); err != nil {
+			return nil, wrap("prune user families", err)
+		}
+	}
+	slices.SortFunc(live, func(a, b tokens.Family) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return live, nil
+}
+
+func expired(f tokens.Family, now time.Time) bool {
+	return !now.Before(f.ExpiresAt) || !now.Before(f.IdleExpiresAt)
+}
+
+// familyResult decodes a script's {outcome, HGETALL...} reply.
+func familyResult(res []any) (int64, tokens.Family, error) {
+	if len(res) == 0 {
+		return 0, tokens.Family{}, errors.New("redisstore: empty script reply")
+	}
+	outcome, ok := res[0].(int64)
+	if !ok {
+		return 0, tokens.Family{}, fmt.Errorf("redisstore: bad script outcome %v", res[0])
+	}
+	if len(res) < 2 {
+		return outcome, tokens.Family{}, nil
+	}
+	flat, ok := res[1].([]any)
+	if !ok {
+		return 0, tokens.Family{}, fmt.Errorf("redisstore: bad script reply %T", res[1])
+	}
+	h := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		k, _ := flat[i].(string)
+		v, _ := flat[i+1].(string)
+		h[k] = v
+	}
+	f, found, err := familyFromHash(h)
+	if err != nil {
+		return 0, tokens.Family{}, err
+	}
+	if !found {
+		return famNotFound, tokens.Family{}, nil
+	}
+	return outcome, f, nil
+}
+
+// familyFromHash builds a Family from its hash: the JSON written at creation
+// with the fields that rotation and revocation change laid over it. found
+// is false for a missing key or a tombstone.
+func familyFromHash(h map[string]string) (f tokens.Family, found bool, err error) {
+	d, ok := h["d"]
+	if !ok {
+		return f, false, nil
+	}
+	if err := unmarshal(d, &f); err != nil {
+		return f, false, err
+	}
+	if f.Generation, err = strconv.ParseInt(h["gen"], 10, 64); err != nil {
+		return f, false, fmt.Errorf("redisstore: bad generation %q", h["gen"])
+	}
+	if f.IdleExpiresAt, err = parseNanos(h["idle"]); err != nil {
+		return f, false, err
+	}
+	f.LastJTI = h["jti"]
+	f.Revoked = h["rev"] == "1"
+	return f, true, nil
+}

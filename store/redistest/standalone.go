@@ -1,0 +1,43 @@
+package redistest
+
+import (
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Server is one standalone redis-server started for a test.
+type Server struct {
+	// Addr is host:port on 127.0.0.1.
+	Addr string
+	n    *node
+}
+
+// StartStandalone starts a standalone redis-server, ready to serve, and stops
+// it when the test ends.
+func StartStandalone(t testing.TB) *Server {
+	t.Helper()
+	root := t.TempDir()
+	nodes := startNodes(t, root, 1, func(int) spec {
+		return spec{name: "standalone", args: func(port int, _ string) ([]string, error) {
+			return baseArgs(port), nil
+		}}
+	})
+	return &Server{Addr: nodes[0].addr, n: nodes[0]}
+}
+
+// URL returns the server's redis:// URL (database 0).
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+
+// Client returns a go-redis client for the server, closed when the test ends.
+func (s *Server) Client(t testing.TB) *redis.Client {
+	t.Helper()
+	return NewClient(t, s.Addr)
+}
+
+// Kill stops the server at once (SIGKILL) and reaps it; the test's cleanup
+// then has nothing left to do.
+func (s *Server) Kill() { s.n.kill() }
+
+// PID is the server's process id.
+func (s *Server) PID() int { return s.n.cmd.Process.Pid }
