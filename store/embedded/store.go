@@ -26,7 +26,7 @@ var (
 	bucketKeys         = []byte("keys")      // insertion sequence -> key
 	bucketRateLimit    = []byte("ratelimit")
 	bucketFamilies     = []byte("families")
-	bucketUserFamilies = []byte("user_families") // userKey(user, family) -> nothing
+	bucketUserFamilies = []byte("user_families") // pairKey(user ID, family ID) -> nothing
 	bucketCodes        = []byte("codes")
 	bucketDenied       = []byte("denied")
 	bucketSessions     = []byte("sessions")

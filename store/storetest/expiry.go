@@ -88,8 +88,9 @@ func armFamilies(t *testing.T, b store.Backend, start time.Time) func(t *testing
 		f.ExpiresAt = ms(start.Add(shortTTL))
 		f.IdleExpiresAt = f.ExpiresAt
 	})
-	if _, err := b.RevokeFamily(t.Context(), revoked.ID, time.Minute); err != nil {
-		t.Fatalf("RevokeFamily: %v", err)
+	_, err := b.RevokeFamily(t.Context(), revoked.ID, time.Minute)
+	if err != nil && !(errors.Is(err, tokens.ErrFamilyNotFound) && time.Since(start) >= shortTTL) {
+		t.Fatalf("RevokeFamily: %v", err) // not-found is right only if this machine stalled past its end
 	}
 	live, _ := makeFamily(t, b, func(f *tokens.Family) { f.UserID = user })
 	liveCheck(start, shortTTL, func() {

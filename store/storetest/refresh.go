@@ -388,6 +388,7 @@ func testRefresh(t *testing.T, b store.Backend) {
 		if err := b.CreateFamily(ctx, f, hashOf()); !errors.Is(err, tokens.ErrFamilyExists) {
 			t.Fatalf("CreateFamily after RevokeFamily: got %v, want ErrFamilyExists", err)
 		}
+		wantRotateErr(t, b, rotation(f, hashOf(), time.Now()), tokens.ErrFamilyNotFound)
 		if ids := listedIDs(t, b, f.UserID); len(ids) != 0 {
 			t.Fatalf("tombstoned family listed: %v", ids)
 		}
