@@ -128,8 +128,16 @@ func (a *App) build(ctx context.Context) error {
 		Clients: a.Clients, Users: a.Users, Families: a.Store, Codes: a.Store, Deny: a.Store,
 		Limiter: ratelimit.New(a.Store), Issuer: a.Issuer, Audit: a.Log,
 	})
+	authorize := server.NewAuthorize(server.AuthorizeConfig{
+		Issuer:       cfg.Issuer,
+		SessionTTL:   cfg.Sessions.TTL,
+		LoginPerUser: ratelimit.Policy{Max: int64(cfg.Limits.PasswordFailuresPerUser), Window: window},
+		LoginPerIP:   ratelimit.Policy{Max: int64(cfg.Limits.LoginFailuresPerIP), Window: window},
+	}, server.AuthorizeDeps{
+		Clients: a.Clients, Users: a.Users, Sessions: a.Store, Limiter: ratelimit.New(a.Store), Codes: token, Log: a.Log,
+	})
 	a.Public = server.NewPublic(server.Options{
-		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, JWKS: km.JWKS, Log: a.Log,
+		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, Authorize: authorize, JWKS: km.JWKS, Log: a.Log,
 	})
 	a.Admin = admin.New(admin.Options{
 		Token: a.AdminToken, Clients: a.Clients, Users: a.Users, Families: a.Store, Keys: km, Audit: a.Log,

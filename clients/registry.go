@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -75,7 +76,7 @@ func (r *Registry) Create(ctx context.Context, reg Registration) (*Client, strin
 	if err != nil {
 		return nil, "", err
 	}
-	c.ID = randomString(16)
+	c.ID = randomID()
 	c.CreatedAt = r.now().UTC()
 	c.UpdatedAt = c.CreatedAt
 	var secret string
@@ -356,6 +357,14 @@ func dedupe(in []string) []string {
 		}
 	}
 	return out
+}
+
+// randomID is a client id: 128 random bits in hex, which never starts with
+// '-' and so never reads as a command-line flag.
+func randomID() string {
+	b := make([]byte, 16)
+	rand.Read(b) // never fails (crypto/rand panics on failure since Go 1.24)
+	return hex.EncodeToString(b)
 }
 
 func randomString(n int) string {

@@ -97,7 +97,11 @@ func NewEndpoint(cfg Config, d Deps) *Endpoint {
 	}
 	scfg := server.NewConfig()
 	scfg.AllowedCodeChallengeMethods = []oauth2.CodeChallengeMethod{oauth2.CodeChallengeS256} // plain is the library default; RFC 9700 §2.1.1 wants S256
-	scfg.ForcePKCE = true
+	// Not ForcePKCE: it answers a missing code_verifier with invalid_request
+	// before the code is consumed; the authorization_code grant burns the
+	// code first and then answers invalid_grant, and applies the PKCE policy
+	// per client (RequirePKCEConfidential).
+	scfg.ForcePKCE = false
 	srv := server.NewServer(scfg, &manager{e: e})
 	srv.ClientInfoHandler = e.authenticateRequest // replaces ClientFormHandler (reads the query string) and plaintext secret compares
 	srv.ClientScopeHandler = e.checkScope
@@ -194,7 +198,7 @@ func (e *Endpoint) issueAccess(ctx context.Context, st *tokenRequest, userID, sc
 }
 
 // startFamily begins a refresh-token family for a new sign-in and returns
-// its first token.
+// its first token (also with the store's error, for the caller to judge).
 func (e *Endpoint) startFamily(ctx context.Context, st *tokenRequest, familyID, userID, scope, jti string, authTime time.Time) (string, error) {
 	exp := st.now.Add(e.cfg.RefreshAbsoluteTTL)
 	f := tokens.Family{
@@ -202,10 +206,7 @@ func (e *Endpoint) startFamily(ctx context.Context, st *tokenRequest, familyID, 
 		CreatedAt: st.now, ExpiresAt: exp, IdleExpiresAt: minTime(st.now.Add(e.cfg.RefreshIdleTTL), exp), LastJTI: jti,
 	}
 	token, hash := tokens.NewRefreshToken(familyID)
-	if err := e.families.CreateFamily(ctx, f, hash); err != nil {
-		return "", err
-	}
-	return token, nil
+	return token, e.families.CreateFamily(ctx, f, hash)
 }
 
 // revokeFamily revokes a family and denies its newest access token, which

@@ -3,6 +3,7 @@ package grants
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/go-oauth2/oauth2/v4"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
@@ -21,7 +22,7 @@ import (
 // password.
 func (e *Endpoint) checkPassword(ctx context.Context, _ string, username, password string) (string, error) {
 	st := requestFrom(ctx)
-	userKey, clientKey := "password-user:"+username, "password-client:"+st.client.ID
+	userKey, clientKey := PasswordUserLimitKey(username), "password-client:"+st.client.ID
 	for _, c := range []struct {
 		key string
 		p   ratelimit.Policy
@@ -64,12 +65,22 @@ func (e *Endpoint) password(ctx context.Context, st *tokenRequest, tgr *oauth2.T
 	}
 	if st.client.AllowsGrant(clients.GrantRefreshToken) {
 		rt, err := e.startFamily(ctx, st, tokens.NewFamilyID(), tgr.UserID, tgr.Scope, jti, st.now)
-		if err != nil {
+		if err != nil { // a fresh random id: any error is the store's
 			return nil, err
 		}
 		ti.SetRefresh(rt)
 	}
 	return ti, nil
+}
+
+// PasswordUserLimitKey is the failure counter of a username, shared by the
+// password grant and the sign-in page so they cannot be combined for more
+// guesses. Usernames are case-insensitive, so the key is too.
+func PasswordUserLimitKey(username string) string {
+	if n, err := users.NormalizeUsername(username); err == nil {
+		username = n
+	}
+	return "password-user:" + strings.ToLower(username)
 }
 
 func isLimited(err error) bool {

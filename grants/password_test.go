@@ -89,8 +89,10 @@ func TestPasswordLockout(t *testing.T) {
 	h.user(t, "carol", "carol's password")
 	h.user(t, "dave", "dave's password")
 
-	for range testConfig().PasswordPerUserLimit.Max {
-		wantError(t, h.post(t, pwForm("carol", "guess guess"), id, secret), http.StatusBadRequest, "invalid_grant")
+	// Usernames are case-insensitive, so changing case buys no extra guesses.
+	spellings := []string{"carol", "Carol", "CAROL", "cArol", "caRol"}
+	for i := range testConfig().PasswordPerUserLimit.Max {
+		wantError(t, h.post(t, pwForm(spellings[int(i)%len(spellings)], "guess guess"), id, secret), http.StatusBadRequest, "invalid_grant")
 	}
 	// Over the limit even the right password is refused, with Retry-After.
 	r := h.post(t, pwForm("carol", "carol's password"), id, secret)

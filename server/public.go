@@ -1,6 +1,6 @@
 // Package server builds the HTTP side of the authorization server: the
-// public engine (/token, /jwks, metadata, later /authorize and the pages)
-// and the error rendering shared by them. The admin API lives in
+// public engine (/token, /authorize and its pages, /jwks, metadata) and the
+// error rendering shared by them. The admin API lives in
 // server/admin on its own listener.
 package server
 
@@ -20,6 +20,9 @@ type Options struct {
 	Scopes []string
 	// Token serves POST /token.
 	Token http.Handler
+	// Authorize serves /authorize and its pages; nil leaves them out (and
+	// out of the metadata).
+	Authorize *Authorize
 	// JWKS returns the current JSON Web Key Set.
 	JWKS func() []byte
 	Log  *slog.Logger
@@ -41,11 +44,17 @@ func NewPublic(o Options) *gin.Engine {
 	})
 
 	r.POST("/token", gin.WrapH(o.Token))
+	doc := Metadata(o.Issuer, o.Scopes)
+	if o.Authorize != nil {
+		o.Authorize.routes(r)
+	} else {
+		withoutAuthorize(doc)
+	}
 	r.GET("/jwks", func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=300")
 		c.Data(http.StatusOK, "application/jwk-set+json", o.JWKS())
 	})
-	meta := mustJSON(Metadata(o.Issuer, o.Scopes))
+	meta := mustJSON(doc)
 	r.GET("/.well-known/oauth-authorization-server", func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=300")
 		c.Data(http.StatusOK, "application/json", meta)
@@ -59,13 +68,27 @@ func NewPublic(o Options) *gin.Engine {
 func Metadata(issuer string, scopes []string) map[string]any {
 	return map[string]any{
 		"issuer":                                issuer,
+		"authorization_endpoint":                issuer + "/authorize",
 		"token_endpoint":                        issuer + "/token",
 		"jwks_uri":                              issuer + "/jwks",
-		"grant_types_supported":                 []string{"client_credentials", "password", "refresh_token"},
+		"grant_types_supported":                 []string{"authorization_code", "client_credentials", "password", "refresh_token"},
 		"scopes_supported":                      scopes,
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
-		"response_types_supported":              []string{},
+		"response_types_supported":              []string{"code"},
+		"response_modes_supported":              []string{"query"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		// RFC 9207: every authorization response carries iss.
+		"authorization_response_iss_parameter_supported": true,
 	}
+}
+
+// withoutAuthorize strips what a server without /authorize does not have.
+func withoutAuthorize(doc map[string]any) {
+	for _, k := range []string{"authorization_endpoint", "response_modes_supported", "code_challenge_methods_supported", "authorization_response_iss_parameter_supported"} {
+		delete(doc, k)
+	}
+	doc["response_types_supported"] = []string{}
+	doc["grant_types_supported"] = []string{"client_credentials", "password", "refresh_token"}
 }
 
 func mustJSON(v any) []byte {

@@ -176,9 +176,9 @@ type subcommand struct {
 	name  string
 	args  string // positional arguments, for the usage line
 	short string
-	// flags registers the command's own flags; run gets the positional
-	// arguments, already checked against nargs.
-	flags func(fs *flag.FlagSet) func(x cli, cf *connFlags, args []string) int
+	// setup registers the command's own flags and returns the command; it
+	// gets the positional arguments, already checked against nargs.
+	setup func(fs *flag.FlagSet) func(x cli, cf *connFlags, args []string) int
 	nargs int
 }
 
@@ -188,7 +188,7 @@ func dispatch(x cli, group string, cmds []subcommand, args []string) int {
 	usage := func(w io.Writer) {
 		fmt.Fprintf(w, "usage: authserver %s <command> [flags] [args]\n\ncommands:\n", group)
 		for _, c := range cmds {
-			fmt.Fprintf(w, "  %-42s %s\n", strings.TrimSpace(c.name+" "+c.args), c.short)
+			fmt.Fprintf(w, "  %-18s %s\n", strings.TrimSpace(c.name+" "+c.args), c.short)
 		}
 		fmt.Fprintf(w, "\nRun 'authserver %s <command> -h' for a command's flags.\n", group)
 	}
@@ -206,28 +206,35 @@ func dispatch(x cli, group string, cmds []subcommand, args []string) int {
 			continue
 		}
 		fs := flag.NewFlagSet("authserver "+group+" "+c.name, flag.ContinueOnError)
-		fs.SetOutput(x.stderr)
+		fs.SetOutput(io.Discard) // parse errors are reported below, in our format
 		var cf connFlags
 		cf.register(fs)
-		run := c.flags(fs)
-		fs.Usage = func() {
-			fmt.Fprintf(fs.Output(), "usage: authserver %s %s [flags] %s\n\n%s\n\nflags:\n", group, c.name, c.args, c.short)
+		run := c.setup(fs)
+		cmdUsage := func(w io.Writer) {
+			fmt.Fprintf(w, "usage: authserver %s %s [flags] %s\n\n%s\n\nflags:\n", group, c.name, c.args, c.short)
+			fs.SetOutput(w)
 			fs.PrintDefaults()
 		}
+		// Usage is printed here rather than by the flag package, so asked-for
+		// help goes to stdout and a mistake's usage to stderr.
+		fs.Usage = func() {}
 		if err := fs.Parse(args[1:]); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				cmdUsage(x.stdout)
 				return 0
 			}
+			fmt.Fprintf(x.stderr, "authserver: %s %s: %v\n", group, c.name, err)
+			if c.nargs > 0 && strings.HasPrefix(err.Error(), "flag provided but not defined") {
+				// Generated IDs are base64url and may begin with "-".
+				fmt.Fprintf(x.stderr, "(an %s that begins with \"-\" goes after \"--\": authserver %s %s [flags] -- %s)\n", c.args, group, c.name, c.args)
+			}
+			cmdUsage(x.stderr)
 			return 2
 		}
 		rest := fs.Args()
-		if len(rest) != c.nargs {
-			if len(rest) > c.nargs && strings.HasPrefix(rest[c.nargs], "-") {
-				fmt.Fprintf(x.stderr, "authserver: %s %s: flag %s must come before %s\n", group, c.name, rest[c.nargs], c.args)
-			} else {
-				fmt.Fprintf(x.stderr, "authserver: %s %s: want %d argument(s) %s, got %d\n", group, c.name, c.nargs, c.args, len(rest))
-			}
-			fs.Usage()
+		if msg := checkArgs(rest, c.nargs, c.args); msg != "" {
+			fmt.Fprintf(x.stderr, "authserver: %s %s: %s\n", group, c.name, msg)
+			cmdUsage(x.stderr)
 			return 2
 		}
 		return run(x, &cf, rest)
@@ -237,12 +244,31 @@ func dispatch(x cli, group string, cmds []subcommand, args []string) int {
 	return 2
 }
 
+// checkArgs says what is wrong with the positional arguments, or "".
+func checkArgs(rest []string, n int, names string) string {
+	switch {
+	case len(rest) > n && strings.HasPrefix(rest[n], "-"):
+		return fmt.Sprintf("flag %s must come before %s", rest[n], names)
+	case len(rest) > n:
+		return fmt.Sprintf("unexpected argument %q", rest[n])
+	case len(rest) < n:
+		return "missing " + names
+	}
+	for _, a := range rest {
+		// An empty ID would address the collection instead of a record.
+		if strings.TrimSpace(a) == "" {
+			return "empty " + names
+		}
+	}
+	return ""
+}
+
 // simple is a subcommand with no flags of its own that sends one bodiless
 // request; path builds the URL path from the positional arguments (named
 // in args, space separated).
 func simple(name, args, short, what, method string, path func(args []string) string) subcommand {
 	return subcommand{name: name, args: args, short: short, nargs: len(strings.Fields(args)),
-		flags: func(*flag.FlagSet) func(cli, *connFlags, []string) int {
+		setup: func(*flag.FlagSet) func(cli, *connFlags, []string) int {
 			return func(x cli, cf *connFlags, a []string) int {
 				return x.call(cf, what, method, path(a), nil)
 			}

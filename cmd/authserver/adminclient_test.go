@@ -179,17 +179,21 @@ func TestUsageAndDispatch(t *testing.T) {
 			t.Errorf("%s with no command: exit %d, stderr %q", name, r.code, r.stderr)
 		}
 	}
-	if r := run1(runClients, "", "get", "-h"); r.code != 0 || !strings.Contains(r.stderr, "-admin-url") {
-		t.Errorf("clients get -h: exit %d, stderr %q", r.code, r.stderr)
+	if r := run1(runClients, "", "get", "-h"); r.code != 0 || !strings.Contains(r.stdout, "-admin-url") || r.stderr != "" {
+		t.Errorf("clients get -h: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
-	if r := run1(runClients, "", "get", "--no-such-flag", "x"); r.code != 2 {
-		t.Errorf("unknown flag: exit %d", r.code)
+	if r := run1(runClients, "", "get", "--no-such-flag", "x"); r.code != 2 || !strings.Contains(r.stderr, "no-such-flag") || !strings.Contains(r.stderr, "usage:") {
+		t.Errorf("unknown flag: exit %d, stderr %q", r.code, r.stderr)
 	}
-	if r := run1(runClients, "", "get"); r.code != 2 || !strings.Contains(r.stderr, "want 1 argument") {
+	if r := run1(runClients, "", "get"); r.code != 2 || !strings.Contains(r.stderr, "missing ID") {
 		t.Errorf("get without ID: exit %d, stderr %q", r.code, r.stderr)
 	}
-	if r := run1(runClients, "", "list", "extra"); r.code != 2 {
-		t.Errorf("list with an argument: exit %d", r.code)
+	if r := run1(runClients, "", "list", "extra"); r.code != 2 || !strings.Contains(r.stderr, `unexpected argument "extra"`) {
+		t.Errorf("list with an argument: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// An empty ID must not turn "get" into a list of every client.
+	if r := run1(runClients, "", "get", "--admin-url", "http://127.0.0.1:1", "--admin-token", "x", ""); r.code != 2 || !strings.Contains(r.stderr, "empty ID") {
+		t.Errorf("get with an empty ID: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 

@@ -20,11 +20,11 @@ func clientCommands() []subcommand {
 		return func(a []string) string { return "/admin/clients/" + url.PathEscape(a[0]) + suffix }
 	}
 	return []subcommand{
-		{name: "create", short: "register a client; prints its secret, shown only this once", flags: clientsCreate},
+		{name: "create", short: "register a client; prints its secret, shown only this once", setup: clientsCreate},
 		simple("list", "", "list clients", "list clients", http.MethodGet, func([]string) string { return "/admin/clients" }),
 		simple("get", "ID", "show a client", "get client", http.MethodGet, byID("")),
 		simple("delete", "ID", "delete a client", "delete client", http.MethodDelete, byID("")),
-		{name: "rotate-secret", args: "ID", nargs: 1, short: "give a client a new secret; the old one keeps working for --overlap", flags: clientsRotate},
+		{name: "rotate-secret", args: "ID", nargs: 1, short: "give a client a new secret; the old one keeps working for --overlap", setup: clientsRotate},
 		simple("disable", "ID", "disable a client (it can no longer authenticate or refresh)", "disable client", http.MethodPost, byID("/disable")),
 		simple("enable", "ID", "re-enable a client", "enable client", http.MethodPost, byID("/enable")),
 	}

@@ -52,11 +52,11 @@ func TestClientsCommands(t *testing.T) {
 	if !strings.Contains(r.stdout, id) || strings.Contains(r.stdout, secret) || strings.Contains(r.stdout, "client_secret\"") {
 		t.Errorf("list:\n%s", r.stdout)
 	}
-	if got := run1(runClients, "", withConn(s, "get", id)...).ok(t).json(t); got["id"] != id || got["name"] != "billing" {
+	if got := run1(runClients, "", withConn(s, "get", "--", id)...).ok(t).json(t); got["id"] != id || got["name"] != "billing" {
 		t.Errorf("get: %v", got)
 	}
 
-	r = run1(runClients, "", withConn(s, "rotate-secret", "--overlap", "1h", id)...).ok(t)
+	r = run1(runClients, "", withConn(s, "rotate-secret", "--overlap", "1h", "--", id)...).ok(t)
 	secret2, _ := r.json(t)["client_secret"].(string)
 	if secret2 == "" || secret2 == secret {
 		t.Fatalf("rotate-secret printed %q", secret2)
@@ -67,24 +67,32 @@ func TestClientsCommands(t *testing.T) {
 		}
 	}
 	// A flag after the ID is refused with a hint, not silently ignored.
-	r = run1(runClients, "", withConn(s, "rotate-secret", id, "--overlap", "1h")...)
+	r = run1(runClients, "", withConn(s, "rotate-secret", "--", id, "--overlap", "1h")...)
 	r.failed(t, 2, "flag --overlap must come before ID")
 
-	if got := run1(runClients, "", withConn(s, "disable", id)...).ok(t).json(t); got["disabled"] != true {
+	if got := run1(runClients, "", withConn(s, "disable", "--", id)...).ok(t).json(t); got["disabled"] != true {
 		t.Errorf("disable: %v", got)
 	}
 	if _, err := s.clients.Authenticate(ctx, id, secret2); !errors.Is(err, clients.ErrAuthenticationFailed) {
 		t.Errorf("disabled client authenticates: %v", err)
 	}
-	if got := run1(runClients, "", withConn(s, "enable", id)...).ok(t).json(t); got["disabled"] != false {
+	// Client ids are hex, so one never reads as a flag; "--" still works.
+	if strings.HasPrefix(id, "-") {
+		t.Fatalf("client id %q starts with '-'", id)
+	}
+	if got := run1(runClients, "", withConn(s, "get", "--", id)...).ok(t).json(t); got["id"] != id {
+		t.Errorf("get -- %s: %v", id, got)
+	}
+
+	if got := run1(runClients, "", withConn(s, "enable", "--", id)...).ok(t).json(t); got["disabled"] != false {
 		t.Errorf("enable: %v", got)
 	}
 
-	r = run1(runClients, "", withConn(s, "delete", id)...).ok(t)
+	r = run1(runClients, "", withConn(s, "delete", "--", id)...).ok(t)
 	if r.stdout != "" {
 		t.Errorf("delete printed %q", r.stdout)
 	}
-	run1(runClients, "", withConn(s, "get", id)...).failed(t, 1, "authserver: get client: client not found")
+	run1(runClients, "", withConn(s, "get", "--", id)...).failed(t, 1, "authserver: get client: client not found")
 }
 
 func TestClientsCreateErrors(t *testing.T) {

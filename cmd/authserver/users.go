@@ -21,11 +21,11 @@ func userCommands() []subcommand {
 		return func(a []string) string { return "/admin/users/" + url.PathEscape(a[0]) + suffix }
 	}
 	return []subcommand{
-		{name: "create", short: "create a user", flags: usersCreate},
+		{name: "create", short: "create a user", setup: usersCreate},
 		simple("list", "", "list users", "list users", http.MethodGet, func([]string) string { return "/admin/users" }),
 		simple("get", "ID", "show a user", "get user", http.MethodGet, byID("")),
 		simple("delete", "ID", "delete a user and revoke their refresh tokens", "delete user", http.MethodDelete, byID("")),
-		{name: "set-password", args: "ID", nargs: 1, short: "set a user's password and revoke their refresh tokens", flags: usersSetPassword},
+		{name: "set-password", args: "ID", nargs: 1, short: "set a user's password and revoke their refresh tokens", setup: usersSetPassword},
 		simple("disable", "ID", "disable a user and revoke their refresh tokens", "disable user", http.MethodPost, byID("/disable")),
 		simple("enable", "ID", "re-enable a user", "enable user", http.MethodPost, byID("/enable")),
 	}

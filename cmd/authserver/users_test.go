@@ -34,11 +34,11 @@ func TestUsersCommands(t *testing.T) {
 	if !strings.Contains(r.stdout, `"erin"`) || !strings.Contains(r.stdout, `"frank"`) {
 		t.Errorf("list:\n%s", r.stdout)
 	}
-	if got := run1(runUsers, "", withConn(s, "get", id)...).ok(t).json(t); got["username"] != "erin" {
+	if got := run1(runUsers, "", withConn(s, "get", "--", id)...).ok(t).json(t); got["username"] != "erin" {
 		t.Errorf("get: %v", got)
 	}
 
-	r = run1(runUsers, "new secret pw\n", withConn(s, "set-password", "--password-stdin", id)...).ok(t)
+	r = run1(runUsers, "new secret pw\n", withConn(s, "set-password", "--password-stdin", "--", id)...).ok(t)
 	if r.stdout != "" {
 		t.Errorf("set-password printed %q", r.stdout)
 	}
@@ -49,14 +49,14 @@ func TestUsersCommands(t *testing.T) {
 		t.Error("old password still works")
 	}
 
-	if got := run1(runUsers, "", withConn(s, "disable", id)...).ok(t).json(t); got["disabled"] != true {
+	if got := run1(runUsers, "", withConn(s, "disable", "--", id)...).ok(t).json(t); got["disabled"] != true {
 		t.Errorf("disable: %v", got)
 	}
-	if got := run1(runUsers, "", withConn(s, "enable", id)...).ok(t).json(t); got["disabled"] != false {
+	if got := run1(runUsers, "", withConn(s, "enable", "--", id)...).ok(t).json(t); got["disabled"] != false {
 		t.Errorf("enable: %v", got)
 	}
-	run1(runUsers, "", withConn(s, "delete", id)...).ok(t)
-	run1(runUsers, "", withConn(s, "get", id)...).failed(t, 1, "authserver: get user: user not found")
+	run1(runUsers, "", withConn(s, "delete", "--", id)...).ok(t)
+	run1(runUsers, "", withConn(s, "get", "--", id)...).failed(t, 1, "authserver: get user: user not found")
 }
 
 func TestUsersCreateErrors(t *testing.T) {

@@ -82,8 +82,10 @@ func New(o Options) http.Handler {
 
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	// Authentication runs before routing outcomes too, so an unauthenticated
+	// Gin answers trailing-slash redirects before any middleware runs; off,
+	// every outcome passes authentication first, so an unauthenticated
 	// caller cannot map which routes exist.
+	r.RedirectTrailingSlash = false
 	r.Use(a.recoverJSON, a.authenticate)
 	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, "not_found", "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) { abort(c, http.StatusMethodNotAllowed, "invalid_request", "method not allowed") })
@@ -119,6 +121,7 @@ func (a *api) authenticate(c *gin.Context) {
 	got := sha256.Sum256([]byte(presented))
 	ok := subtle.ConstantTimeCompare(want[:], got[:]) == 1
 	if !strings.EqualFold(scheme, "Bearer") || presented == "" || a.Token == "" || !ok {
+		a.Audit.WarnContext(c.Request.Context(), "admin request rejected: bad or missing token", "remote", c.Request.RemoteAddr, "method", c.Request.Method, "path", c.Request.URL.Path)
 		c.Header("WWW-Authenticate", `Bearer realm="authserver-admin"`)
 		abort(c, http.StatusUnauthorized, "unauthorized", "a valid admin bearer token is required")
 		return
@@ -164,7 +167,8 @@ func (a *api) rotateKeys(c *gin.Context) {
 // audit records one successful admin action. Callers pass ids only, never
 // a secret or password.
 func (a *api) audit(c *gin.Context, action string, attrs ...any) {
-	attrs = append([]any{"action", action, "remote", c.ClientIP()}, attrs...)
+	// RemoteAddr, not ClientIP: forwarding headers are the caller's to forge.
+	attrs = append([]any{"action", action, "remote", c.Request.RemoteAddr}, attrs...)
 	a.Audit.InfoContext(c.Request.Context(), "admin action", attrs...)
 }
 

@@ -173,7 +173,8 @@ func TestAuthRequired(t *testing.T) {
 		{"DELETE", "/admin/users/x"}, {"PUT", "/admin/users/x/password"},
 		{"POST", "/admin/users/x/disable"}, {"POST", "/admin/users/x/enable"},
 		{"POST", "/admin/keys/rotate"},
-		{"GET", "/admin/no-such-route"}, // unauthenticated callers cannot probe routes
+		// Unauthenticated callers cannot probe which routes exist.
+		{"GET", "/admin/no-such-route"}, {"GET", "/admin/clients/"}, {"PATCH", "/admin/clients"},
 	}
 	for _, authz := range []string{"", "Bearer wrong-token", "Basic " + testToken, testToken, "Bearer ", "Bearer " + testToken + "x"} {
 		for _, r := range routes {
@@ -183,6 +184,9 @@ func TestAuthRequired(t *testing.T) {
 				t.Errorf("%s %s with %q: WWW-Authenticate = %q", r.method, r.path, authz, rec.Header().Get("WWW-Authenticate"))
 			}
 		}
+	}
+	if strings.Contains(e.audit.String(), "wrong-token") || !strings.Contains(e.audit.String(), "rejected") {
+		t.Errorf("rejections must be logged without the presented token:\n%s", e.audit)
 	}
 	// The scheme is case-insensitive (RFC 9110 §11.1).
 	expect(t, e.doAuth("GET", "/admin/clients", nil, "bearer "+testToken), http.StatusOK)
@@ -407,6 +411,7 @@ func TestNotFound(t *testing.T) {
 		{"DELETE", "/admin/users/nope"}, {"POST", "/admin/users/nope/disable"},
 		{"POST", "/admin/users/nope/enable"}, {"GET", "/admin/clients/" + long},
 		{"GET", "/admin/users/" + long}, {"GET", "/admin/no-such-route"}, {"GET", "/"},
+		{"GET", "/admin/clients/"}, {"DELETE", "/admin/users/"},
 	} {
 		expectError(t, e.do(r.method, r.path, nil), http.StatusNotFound, "not_found", "")
 	}
@@ -580,6 +585,16 @@ func TestStoreFailureIsOpaque500(t *testing.T) {
 	if !strings.Contains(audit.String(), "disk on fire") {
 		t.Error("internal error not logged")
 	}
+}
+
+func TestPanicIsJSON500(t *testing.T) {
+	// No registry: the handler dereferences nil, as a bug would.
+	h := admin.New(admin.Options{Token: testToken})
+	req := httptest.NewRequest("GET", "/admin/clients", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	expectError(t, rec, http.StatusInternalServerError, "server_error", "")
 }
 
 func TestLoadOrCreateToken(t *testing.T) {

@@ -298,21 +298,21 @@ func testKeyLayout(t *testing.T, st *Store, raw *redis.Client) {
 	hexOf := func(b []byte) string { return fmt.Sprintf("%x", b) }
 	// Key -> expiry (0: none).
 	want := map[string]time.Time{
-		p + "{client:c1}":                           {},
-		p + "{clients}":                             {},
-		p + "{user:u1}":                             {},
-		p + "{uname:alice}":                         {},
-		p + "{users}":                               {},
-		p + "{keys}:all":                            {},
-		p + "{keys}:alg":                            {},
-		p + "{rl:login:alice}":                      {}, // window checked apart
-		p + "{fam:f1}":                              exp,
-		p + "{fam:f2}":                              famExp,
-		p + "{ufam:u1}":                             famExp, // its longest-lived family
-		p + "{code:" + hexOf(codeHash) + "}":        now.Add(time.Minute),
-		p + "{deny:jti1}":                           now.Add(5 * time.Minute),
-		p + "{sess:" + hexOf(sessHash) + "}":        now.Add(2 * time.Hour),
-		p + "{consent:u1}":                          {},
+		p + "{client:c1}":                    {},
+		p + "{clients}":                      {},
+		p + "{user:u1}":                      {},
+		p + "{uname:alice}":                  {},
+		p + "{users}":                        {},
+		p + "{keys}:all":                     {},
+		p + "{keys}:alg":                     {},
+		p + "{rl:login:alice}":               {}, // window checked apart
+		p + "{fam:f1}":                       exp,
+		p + "{fam:f2}":                       famExp,
+		p + "{ufam:u1}":                      famExp, // its longest-lived family
+		p + "{code:" + hexOf(codeHash) + "}": now.Add(time.Minute),
+		p + "{deny:jti1}":                    now.Add(5 * time.Minute),
+		p + "{sess:" + hexOf(sessHash) + "}": now.Add(2 * time.Hour),
+		p + "{consent:u1}":                   {},
 	}
 	got, err := raw.Keys(ctx, p+"*").Result()
 	if err != nil {
@@ -339,8 +339,8 @@ func testKeyLayout(t *testing.T, st *Store, raw *redis.Client) {
 			if at != -1 {
 				t.Fatalf("%s expires (%v); it should not", k, at)
 			}
-		case at != time.Duration(w.UnixMilli()):
-			t.Fatalf("%s expires at %v, want %v", k, time.UnixMilli(int64(at)), w)
+		case at != time.Duration(w.UnixMilli())*time.Millisecond:
+			t.Fatalf("%s expires at %v, want %v", k, time.UnixMilli(at.Milliseconds()), w)
 		}
 	}
 	// Only hashes are stored: neither the raw token nor its text appears.
@@ -471,6 +471,42 @@ func testEdges(t *testing.T, st *Store) {
 		Presented: sha("t0"), Next: sha("t1"), NextJTI: "j1", Now: now})
 	if err != nil || !got.IdleExpiresAt.Equal(f.ExpiresAt) {
 		t.Fatalf("rotation with Idle 0: %+v, %v; want idle expiry = %v", got, err, f.ExpiresAt)
+	}
+	// A family past its idle expiry is no family: not found before the
+	// client is even compared, and revoking it leaves a tombstone in its
+	// place that blocks a create with its ID.
+	stale := tokens.Family{ID: "stale-" + rand.Text(), ClientID: "c", UserID: "u", CreatedAt: now.Add(-time.Hour),
+		ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(-time.Millisecond)}
+	if err := st.CreateFamily(ctx, stale, sha("s0")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RotateRefresh(ctx, tokens.Rotation{FamilyID: stale.ID, ClientID: "other",
+		Presented: sha("s0"), Next: sha("s1"), Now: now}); !errors.Is(err, tokens.ErrFamilyNotFound) {
+		t.Fatalf("rotating an idle-expired family as another client: %v, want ErrFamilyNotFound", err)
+	}
+	if _, err := st.RevokeFamily(ctx, stale.ID, time.Minute); !errors.Is(err, tokens.ErrFamilyNotFound) {
+		t.Fatalf("revoking an idle-expired family: %v, want ErrFamilyNotFound", err)
+	}
+	if h := st.rdb.HGetAll(ctx, st.key("fam", stale.ID)).Val(); h["tomb"] != "1" || h["d"] != "" {
+		t.Fatalf("expired family after revoke = %v, want a bare tombstone", h)
+	}
+	fresh := stale
+	fresh.IdleExpiresAt = now.Add(time.Hour)
+	if err := st.CreateFamily(ctx, fresh, sha("s2")); !errors.Is(err, tokens.ErrFamilyExists) {
+		t.Fatalf("CreateFamily over the tombstone: %v, want ErrFamilyExists", err)
+	}
+	// Without a revoke, an expired family's ID can be created again.
+	again := tokens.Family{ID: "again-" + rand.Text(), ClientID: "c", UserID: "u", CreatedAt: now,
+		ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(-time.Millisecond)}
+	if err := st.CreateFamily(ctx, again, sha("a0")); err != nil {
+		t.Fatal(err)
+	}
+	again.IdleExpiresAt = now.Add(time.Hour)
+	if err := st.CreateFamily(ctx, again, sha("a1")); err != nil {
+		t.Fatalf("CreateFamily over an expired family: %v", err)
+	}
+	if g, err := st.GetFamily(ctx, again.ID); err != nil || !g.IdleExpiresAt.Equal(again.IdleExpiresAt) {
+		t.Fatalf("recreated family: %+v, %v", g, err)
 	}
 	// A rotation of an unknown family is not found, and leaves nothing.
 	if _, err := st.RotateRefresh(ctx, tokens.Rotation{FamilyID: "none-" + rand.Text(), ClientID: "c",

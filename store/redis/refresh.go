@@ -15,9 +15,8 @@ import (
 )
 
 // CreateFamily implements tokens.RefreshStore. The family is written first
-// (one script, failing on any existing key, a tombstone included), then its
-// ID is added to the user's index: see the package doc for why that order is
-// safe.
+// (one script, failing on a tombstone or a live family), then its ID is
+// added to the user's index: see the package doc for why that order is safe.
 func (s *Store) CreateFamily(ctx context.Context, f tokens.Family, tokenHash []byte) error {
 	cur, err := hashID(tokenHash)
 	if err != nil {
@@ -37,7 +36,7 @@ func (s *Store) CreateFamily(ctx context.Context, f tokens.Family, tokenHash []b
 	exp := expireAtMs(f.ExpiresAt)
 	ok, err := scriptFamilyCreate.Run(ctx, s.rdb, []string{s.key("fam", f.ID)},
 		d, f.ClientID, nanos(f.ExpiresAt), nanos(f.IdleExpiresAt),
-		f.Generation, f.LastJTI, cur, rev, exp).Int()
+		f.Generation, f.LastJTI, cur, rev, exp, nanos(time.Now())).Int()
 	if err != nil {
 		return wrap("create family", err)
 	}
@@ -111,13 +110,14 @@ func (s *Store) GetFamily(ctx context.Context, id string) (tokens.Family, error)
 }
 
 // RevokeFamily implements tokens.RefreshStore in one script
-// (scriptFamilyRevoke).
+// (scriptFamilyRevoke). Expiry is judged by the wall clock, as there is no
+// now to go by.
 func (s *Store) RevokeFamily(ctx context.Context, id string, tombstoneTTL time.Duration) (tokens.Family, error) {
 	ttl := int64(0)
 	if tombstoneTTL > 0 {
 		ttl = millis(tombstoneTTL)
 	}
-	res, err := scriptFamilyRevoke.Run(ctx, s.rdb, []string{s.key("fam", id)}, ttl).Slice()
+	res, err := scriptFamilyRevoke.Run(ctx, s.rdb, []string{s.key("fam", id)}, ttl, nanos(time.Now())).Slice()
 	if err != nil {
 		return tokens.Family{}, wrap("revoke family", err)
 	}

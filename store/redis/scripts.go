@@ -78,11 +78,28 @@ if left < 0 then left = 0 end
 return {tonumber(n), left}
 `)
 
+// famLive is the Lua test "the hash f is a family, unexpired at now" that
+// the family scripts share: an expired family reads as no family.
+const famLive = `
+local function live(f, now)
+  return f.d ~= nil and now < f.exp and now < f.idle
+end
+local function load(key)
+  local h = redis.call('HGETALL', key)
+  local f = {}
+  for i = 1, #h, 2 do f[h[i]] = h[i + 1] end
+  return f, h
+end
+`
+
 // scriptFamilyCreate: KEYS[1] = {fam:id}; ARGV = d (family JSON), client,
-// exp, idle, gen, jti, cur (token hash hex), rev, expire-at ms. Fails (0)
-// when the key exists, a revoke tombstone included.
-var scriptFamilyCreate = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+// exp, idle, gen, jti, cur (token hash hex), rev, expire-at ms, now. Fails
+// (0) when the ID holds a tombstone or a live family; an expired family is
+// replaced, as it no longer exists.
+var scriptFamilyCreate = redis.NewScript(famLive + `
+local f = load(KEYS[1])
+if f.tomb or live(f, ARGV[10]) then return 0 end
+redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'd', ARGV[1], 'client', ARGV[2], 'exp', ARGV[3],
   'idle', ARGV[4], 'gen', ARGV[5], 'jti', ARGV[6], 'cur', ARGV[7], 'rev', ARGV[8])
 redis.call('PEXPIREAT', KEYS[1], ARGV[9])
@@ -100,31 +117,27 @@ const (
 
 // scriptFamilyRotate: KEYS[1] = {fam:id}; ARGV = client, presented hex, next
 // hex, next jti, now, now+idle ("" for no idle limit), now-grace ("" for no
-// grace). The whole rotation state machine of tokens.RefreshStore:
-//   - missing or tombstone: not found;
-//   - another client: mismatch, nothing changes (checked before anything
-//     else can change the family);
+// grace). The whole rotation state machine of tokens.RefreshStore, checked
+// in this order:
+//   - missing, tombstone, or past its absolute or idle expiry at now: not
+//     found;
+//   - another client: mismatch, nothing changes (whatever token it shows);
 //   - revoked: revoked, nothing changes;
-//   - past its absolute or idle expiry at now: not found;
 //   - presented is current: rotate (previous := current, rotated at now);
 //   - presented is previous and rotated less than grace ago: rotate again
 //     (a retry after a lost response), keeping previous and its rotation
-//     time so a retry cannot stretch the window;
+//     time so retries cannot stretch the window;
 //   - anything else: revoke the family, reuse.
 //
 // A rotation sets current := next, generation + 1, jti := next jti and idle
 // expiry := min(now+idle, exp). Returns {outcome, HGETALL after} (the family
 // only for ok, revoked and reuse).
-var scriptFamilyRotate = redis.NewScript(`
-local h = redis.call('HGETALL', KEYS[1])
-if #h == 0 then return {0} end
-local f = {}
-for i = 1, #h, 2 do f[h[i]] = h[i + 1] end
-if f.tomb then return {0} end
+var scriptFamilyRotate = redis.NewScript(famLive + `
+local now = ARGV[5]
+local f, h = load(KEYS[1])
+if not live(f, now) then return {0} end
 if f.client ~= ARGV[1] then return {3} end
 if f.rev == '1' then return {2, h} end
-local now = ARGV[5]
-if now >= f.exp or now >= f.idle then return {0} end
 if f.cur == ARGV[2] then
   redis.call('HSET', KEYS[1], 'prev', f.cur, 'rot', now)
 elseif ARGV[7] ~= '' and f.prev == ARGV[2] and f.rot > ARGV[7] then
@@ -140,21 +153,24 @@ redis.call('HSET', KEYS[1], 'cur', ARGV[3], 'idle', idle, 'jti', ARGV[4])
 return {1, redis.call('HGETALL', KEYS[1])}
 `)
 
-// scriptFamilyRevoke: KEYS[1] = {fam:id}; ARGV[1] = tombstone ms. Marks the
-// family revoked and returns {ok, HGETALL}; when there is no family it leaves
-// (or extends) a tombstone so a later create of this ID fails, and returns
-// {not found}.
-var scriptFamilyRevoke = redis.NewScript(`
+// scriptFamilyRevoke: KEYS[1] = {fam:id}; ARGV = tombstone ms, now. Marks a
+// live family revoked (again, if it was) and returns {ok, HGETALL}. When
+// there is no live family it leaves a tombstone (replacing an expired
+// family, extending an earlier tombstone) so a create of this ID fails for
+// the tombstone's lifetime, and returns {not found}.
+var scriptFamilyRevoke = redis.NewScript(famLive + `
 local ttl = tonumber(ARGV[1])
-if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HEXISTS', KEYS[1], 'tomb') == 1 then
-  if ttl > 0 then
-    redis.call('HSET', KEYS[1], 'tomb', '1')
-    if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
-  end
-  return {0}
+local f = load(KEYS[1])
+if live(f, ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'rev', '1')
+  return {1, redis.call('HGETALL', KEYS[1])}
 end
-redis.call('HSET', KEYS[1], 'rev', '1')
-return {1, redis.call('HGETALL', KEYS[1])}
+if ttl > 0 then
+  if not f.tomb then redis.call('DEL', KEYS[1]) end
+  redis.call('HSET', KEYS[1], 'tomb', '1')
+  if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+end
+return {0}
 `)
 
 // scriptUserFamiliesAdd: KEYS[1] = {ufam:user} (sorted set of family IDs

@@ -320,3 +320,65 @@ func infoField(info, field string) string {
 func quickCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 2*time.Second)
 }
+
+// replicaStates returns, from a master's INFO replication, each replica's
+// state and acknowledged offset.
+func replicaStates(info string) (states []string, offsets []int64) {
+	n, _ := strconv.Atoi(infoField(info, "connected_slaves"))
+	for i := range n {
+		// slaveN:ip=...,port=...,state=online,offset=N,lag=0
+		var state string
+		var off int64 = -1
+		for _, kv := range strings.Split(infoField(info, fmt.Sprintf("slave%d", i)), ",") {
+			if v, ok := strings.CutPrefix(kv, "state="); ok {
+				state = v
+			}
+			if v, ok := strings.CutPrefix(kv, "offset="); ok {
+				off, _ = strconv.ParseInt(v, 10, 64)
+			}
+		}
+		states = append(states, state)
+		offsets = append(offsets, off)
+	}
+	return states, offsets
+}
+
+// waitReplicated waits until at least replicas replicas of the master at
+// addr are online and have acknowledged the master's replication offset as
+// it is now, so a replica promoted after the master dies holds every write
+// made before this call. (WAIT cannot do this from a fresh connection: it
+// waits only for the calling connection's own writes.) Replicas report
+// their offset about once a second.
+func waitReplicated(addr string, replicas int, timeout time.Duration) error {
+	cl := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer cl.Close()
+	ctx, cancel := quickCtx()
+	info, err := cl.Info(ctx, "replication").Result()
+	cancel()
+	if err != nil {
+		return err
+	}
+	target, err := strconv.ParseInt(infoField(info, "master_repl_offset"), 10, 64)
+	if err != nil {
+		return fmt.Errorf("master_repl_offset: %w", err)
+	}
+	return waitFor(timeout, func() error {
+		ctx, cancel := quickCtx()
+		defer cancel()
+		info, err := cl.Info(ctx, "replication").Result()
+		if err != nil {
+			return err
+		}
+		states, offsets := replicaStates(info)
+		acked := 0
+		for i := range states {
+			if states[i] == "online" && offsets[i] >= target {
+				acked++
+			}
+		}
+		if acked < replicas {
+			return fmt.Errorf("%d of %d replicas online at offset %d (states %v, offsets %v)", acked, replicas, target, states, offsets)
+		}
+		return nil
+	})
+}

@@ -61,6 +61,37 @@ func TestStandaloneKill(t *testing.T) {
 	s.Kill() // idempotent; the cleanup calls it again too
 }
 
+func TestRetryOnPortClash(t *testing.T) {
+	t.Parallel()
+	// Hold a port, and have the first attempt use it: redis-server exits
+	// ("Address already in use") and the next attempt gets a new port.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	held := l.Addr().(*net.TCPAddr).Port
+	attempts := 0
+	nodes := startNodes(t, t.TempDir(), 1, func(int) spec {
+		return spec{name: "clash", args: func(port int, _ string) ([]string, error) {
+			attempts++
+			if attempts == 1 {
+				port = held
+			}
+			return baseArgs(port), nil
+		}}
+	})
+	if attempts != 2 {
+		t.Fatalf("%d attempts, want 2", attempts)
+	}
+	if nodes[0].port == held {
+		t.Fatalf("started on the held port %d", held)
+	}
+	if err := ping(nodes[0].addr); err != nil {
+		t.Fatalf("retried server does not answer: %v", err)
+	}
+}
+
 func TestMissingBinaryFails(t *testing.T) {
 	// Not parallel: it changes PATH for the process.
 	t.Setenv("PATH", t.TempDir())

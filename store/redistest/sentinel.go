@@ -1,7 +1,6 @@
 package redistest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -158,7 +157,7 @@ func (s *Sentinel) ready() error {
 }
 
 // KillMaster waits until the sentinels are ready to fail over and the
-// replica acknowledged every write (WAIT), then kills the current master
+// replica acknowledged every write so far, then kills the current master
 // (SIGKILL) and returns its address.
 func (s *Sentinel) KillMaster(t testing.TB) string {
 	t.Helper()
@@ -170,13 +169,8 @@ func (s *Sentinel) KillMaster(t testing.TB) string {
 	if !ok {
 		t.Fatalf("redistest: sentinels name %s, not one of %v", addr, s.DataAddrs)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Second)
-	cl := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
-	acked, err := cl.Wait(ctx, 1, 5*time.Second).Result()
-	cl.Close()
-	cancel()
-	if err != nil || acked < 1 {
-		t.Fatalf("redistest: WAIT on %s: %d replicas acknowledged (%v)", addr, acked, err)
+	if err := waitReplicated(addr, 1, 10*time.Second); err != nil {
+		t.Fatalf("redistest: replica of %s not caught up: %v", addr, err)
 	}
 	n.kill()
 	return addr
