@@ -18,6 +18,7 @@ import (
 	"authserver/grants"
 	"authserver/keys"
 	"authserver/ratelimit"
+	"authserver/registration"
 	"authserver/server"
 	"authserver/server/admin"
 	"authserver/store"
@@ -38,30 +39,55 @@ type App struct {
 	Admin      http.Handler
 	AdminToken string
 	Log        *slog.Logger
+
+	// Registration is dynamic client registration (RFC 7591, 7592).
+	Registration *registration.Service
+
+	// clientCache keeps client records in memory; stopCache ends its
+	// subscription to change announcements.
+	clientCache *clients.CachedStore
+	stopCache   context.CancelFunc
+	cacheDone   chan struct{}
 }
+
+// clientCacheTTL bounds how long a node may serve a client record if a
+// change announcement is lost; announcements normally arrive at once.
+const clientCacheTTL = 30 * time.Second
 
 // New builds a node from cfg. Close releases what it opened.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
 	a := &App{Config: cfg, Log: log}
-	st, err := openStore(ctx, cfg)
+	st, changes, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
 	a.Store = st
+	a.clientCache = clients.NewCachedStore(st, changes, clientCacheTTL, log)
+	cacheCtx, stop := context.WithCancel(context.Background())
+	a.stopCache, a.cacheDone = stop, make(chan struct{})
+	go func() {
+		defer close(a.cacheDone)
+		if err := a.clientCache.Run(cacheCtx); err != nil {
+			log.Error("client cache: change announcements stopped", "err", err)
+		}
+	}()
 	if err := a.build(ctx); err != nil {
-		st.Close()
+		a.Close()
 		return nil, err
 	}
 	return a, nil
 }
 
-func openStore(ctx context.Context, cfg *config.Config) (store.Backend, error) {
+// openStore opens the configured backend and, for a shared one, the feed of
+// client changes that keeps every node's client cache fresh. The embedded
+// store serves one node, which needs no feed.
+func openStore(ctx context.Context, cfg *config.Config) (store.Backend, clients.Changes, error) {
 	if cfg.StoreKind() == config.StoreEmbedded {
 		st, err := embedded.Open(filepath.Join(cfg.DataDir, "authserver.db"))
 		if err != nil {
-			return nil, fmt.Errorf("open embedded store in %s: %w", cfg.DataDir, err)
+			return nil, nil, fmt.Errorf("open embedded store in %s: %w", cfg.DataDir, err)
 		}
-		return st, nil
+		return st, nil, nil
 	}
 	r := cfg.Redis
 	client, err := redisstore.Connect(ctx, redisstore.Options{
@@ -69,9 +95,10 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Backend, error) {
 		Username: r.Username, Password: r.Password, DB: r.DB, PoolSize: r.PoolSize, KeyPrefix: r.KeyPrefix,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("connect to redis (%s): %w", cfg.StoreKind(), err)
+		return nil, nil, fmt.Errorf("connect to redis (%s): %w", cfg.StoreKind(), err)
 	}
-	return redisstore.New(client, r.KeyPrefix), nil
+	rs := redisstore.New(client, r.KeyPrefix)
+	return rs, rs, nil
 }
 
 func (a *App) build(ctx context.Context) error {
@@ -109,7 +136,7 @@ func (a *App) build(ctx context.Context) error {
 		a.AdminToken = tok
 	}
 
-	a.Clients = clients.NewRegistry(a.Store, cfg.Scopes)
+	a.Clients = clients.NewRegistry(a.clientCache, cfg.Scopes)
 	a.Users = users.NewService(a.Store, users.Hasher{Time: cfg.PasswordHash.Time, MemoryKiB: cfg.PasswordHash.MemoryKiB, Threads: cfg.PasswordHash.Threads})
 	a.Issuer = grants.NewIssuer(cfg.Issuer, []string{cfg.Tokens.Audience}, km)
 	window := cfg.Limits.Window
@@ -136,17 +163,29 @@ func (a *App) build(ctx context.Context) error {
 	}, server.AuthorizeDeps{
 		Clients: a.Clients, Users: a.Users, Sessions: a.Store, Limiter: ratelimit.New(a.Store), Codes: token, Log: a.Log,
 	})
+	a.Registration = registration.New(registration.Config{
+		Issuer: cfg.Issuer, Open: cfg.Registration.Open, AllowedGrantTypes: cfg.Registration.AllowedGrantTypes,
+	}, a.Clients, a.Store, a.Log)
 	a.Public = server.NewPublic(server.Options{
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, Authorize: authorize, JWKS: km.JWKS, Log: a.Log,
+		Registration: server.NewRegistration(a.Registration, cfg.Limits.MaxBodyBytes, a.Log),
+		Revocation:   token.RevocationHandler(), Introspection: token.IntrospectionHandler(),
 	})
 	a.Admin = admin.New(admin.Options{
 		Token: a.AdminToken, Clients: a.Clients, Users: a.Users, Families: a.Store, Keys: km, Audit: a.Log,
+		InitialAccessTokens: a.Registration,
+		// Signing a user out denies their newest access tokens too.
+		Deny: a.Store, AccessTTL: cfg.Tokens.AccessTTL,
 	})
 	return nil
 }
 
 // Close releases the store.
-func (a *App) Close() error { return a.Store.Close() }
+func (a *App) Close() error {
+	a.stopCache()
+	<-a.cacheDone
+	return a.Store.Close()
+}
 
 // Run serves both listeners until ctx ends, then shuts down gracefully.
 // It reloads the key set every minute so rotations on other nodes reach

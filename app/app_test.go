@@ -31,6 +31,12 @@ type node struct {
 // tweak) until the test ends.
 func startNode(t *testing.T, tweak func(*config.Config)) *node {
 	t.Helper()
+	return startNodeLog(t, tweak, slog.New(slog.DiscardHandler))
+}
+
+// startNodeLog is startNode with the node logging to log.
+func startNodeLog(t *testing.T, tweak func(*config.Config), log *slog.Logger) *node {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.PasswordHash = config.PasswordHash{Time: 1, MemoryKiB: 64, Threads: 1}
@@ -49,7 +55,7 @@ func startNode(t *testing.T, tweak func(*config.Config)) *node {
 		tweak(cfg)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,5 +233,20 @@ func TestTwoNodesShareRedis(t *testing.T) {
 	}
 	if !bytes.Equal(a.app.Keys.JWKS(), b.app.Keys.JWKS()) {
 		t.Fatal("nodes publish different key sets")
+	}
+
+	// Both nodes cache client records; disabling the client on node a
+	// stops it on node b at once, well before the cache would expire.
+	a.admin(t, "POST", "/admin/clients/"+cl["id"].(string)+"/disable", nil)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		_, err := cb.PasswordCredentialsToken(context.Background(), "bob", "bob's long password")
+		if err != nil && strings.Contains(err.Error(), "invalid_client") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node b still serves a client disabled on node a: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

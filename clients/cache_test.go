@@ -3,6 +3,7 @@ package clients_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func startCacheNode(t *testing.T, srv *redistest.Server) cacheNode {
 	rdb.AddHook(hook)
 	st := redisstore.New(rdb, "cache-test:")
 	t.Cleanup(func() { st.Close() })
-	cache := clients.NewCachedStore(st, st, time.Hour) // an hour: only announcements can make it notice
+	cache := clients.NewCachedStore(st, st, time.Hour, slog.Default()) // an hour: only announcements can make it notice
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); cache.Run(ctx) }()
@@ -148,4 +149,3 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-

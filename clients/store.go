@@ -35,6 +35,13 @@ type Client struct {
 	FirstParty bool `json:"first_party,omitempty"`
 	Disabled   bool `json:"disabled,omitempty"`
 
+	// RegistrationTokenHash is the SHA-256 of the RFC 7592 registration
+	// access token of a self-registered client; empty for admin-created
+	// clients, which no registration token can manage.
+	RegistrationTokenHash []byte `json:"registration_token_hash,omitempty"`
+	// Metadata is what a self-registered client said about itself.
+	Metadata Metadata `json:"metadata,omitzero"`
+
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }

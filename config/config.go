@@ -35,6 +35,7 @@ type Config struct {
 	Limits       Limits       `yaml:"limits"`
 	PKCE         PKCE         `yaml:"pkce"`
 	Sessions     Sessions     `yaml:"sessions"`
+	Registration Registration `yaml:"registration"`
 }
 
 // Redis selects and configures the Redis store. Exactly one of URL,
@@ -99,6 +100,16 @@ type Sessions struct {
 	TTL time.Duration `yaml:"ttl"`
 }
 
+// Registration is the policy of dynamic client registration (RFC 7591,
+// POST /register).
+type Registration struct {
+	// Open lets anyone register a client without an initial access token.
+	Open bool `yaml:"open"`
+	// AllowedGrantTypes are the grant types a registering client may ask
+	// for.
+	AllowedGrantTypes []string `yaml:"allowed_grant_types"`
+}
+
 // Store kinds returned by StoreKind.
 const (
 	StoreEmbedded = "embedded"
@@ -143,6 +154,9 @@ func Default() *Config {
 		},
 		PKCE:     PKCE{RequireForConfidential: true},
 		Sessions: Sessions{TTL: 12 * time.Hour},
+		Registration: Registration{
+			AllowedGrantTypes: []string{"authorization_code", "client_credentials", "password", "refresh_token"},
+		},
 	}
 }
 

@@ -418,6 +418,13 @@ func TestValidation(t *testing.T) {
 		{"limit window", func(c *Config) { c.Limits.Window = 0 }, "config: limits.window:"},
 		{"max body", func(c *Config) { c.Limits.MaxBodyBytes = 100 }, "config: limits.max_body_bytes:"},
 		{"sessions ttl", func(c *Config) { c.Sessions.TTL = 0 }, "config: sessions.ttl:"},
+		{"registration no grants", func(c *Config) { c.Registration.AllowedGrantTypes = nil }, "config: registration.allowed_grant_types:"},
+		{"registration unknown grant", func(c *Config) { c.Registration.AllowedGrantTypes = []string{"client_credentials", "implicit"} }, "config: registration.allowed_grant_types[1]:"},
+		{"registration duplicate grant", func(c *Config) { c.Registration.AllowedGrantTypes = []string{"password", "password"} }, "config: registration.allowed_grant_types[1]: \"password\" is listed twice"},
+		{"registration one grant", func(c *Config) {
+			c.Registration.AllowedGrantTypes = []string{"client_credentials"}
+			c.Registration.Open = true
+		}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,7 @@ func (c *Config) Validate() error {
 	v.passwordHash(&c.PasswordHash)
 	v.limits(&c.Limits)
 	v.positive("sessions.ttl", c.Sessions.TTL)
+	v.registration(&c.Registration)
 	return errors.Join(v.errs...)
 }
 
@@ -251,5 +253,25 @@ func (v *validator) limits(l *Limits) {
 	// Below 1 KiB an ordinary token request with a long redirect URI fails.
 	if l.MaxBodyBytes < 1024 {
 		v.add("limits.max_body_bytes", "must be at least 1024")
+	}
+}
+
+// grantTypes are the grant types the server implements (clients.KnownGrantTypes).
+var grantTypes = []string{"authorization_code", "client_credentials", "password", "refresh_token"}
+
+func (v *validator) registration(r *Registration) {
+	if len(r.AllowedGrantTypes) == 0 {
+		v.add("registration.allowed_grant_types", "must list at least one grant type")
+	}
+	seen := map[string]bool{}
+	for i, g := range r.AllowedGrantTypes {
+		key := fmt.Sprintf("registration.allowed_grant_types[%d]", i)
+		if !slices.Contains(grantTypes, g) {
+			v.add(key, fmt.Sprintf("%q is not one of %s", g, strings.Join(grantTypes, ", ")))
+		}
+		if seen[g] {
+			v.add(key, fmt.Sprintf("%q is listed twice", g))
+		}
+		seen[g] = true
 	}
 }

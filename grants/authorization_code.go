@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"log/slog"
 
 	"github.com/go-oauth2/oauth2/v4"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
+	"authserver/audit"
 	"authserver/clients"
 	"authserver/tokens"
 )
@@ -23,20 +25,20 @@ func (e *Endpoint) authorizationCode(ctx context.Context, st *tokenRequest, tgr 
 	switch {
 	case errors.Is(err, tokens.ErrCodeReused):
 		// RFC 6749 §4.1.2: revoke what the first redemption issued.
-		e.revokeFamily(ctx, c.FamilyID, "authorization code replayed")
+		e.events.Warn(ctx, audit.CodeReplayed, audit.ClientID(st.client.ID), slog.String("issued_to", c.ClientID), audit.UserID(c.UserID))
+		_ = e.revokeFamily(ctx, c.FamilyID, audit.CodeReplayed)
 		if e.deny != nil {
 			if derr := e.deny.DenyJTI(ctx, codeJTI(c.FamilyID), e.now().Add(e.cfg.AccessTTL)); derr != nil {
-				e.audit.Error("deny access token of a replayed code", "family", c.FamilyID, "err", derr)
+				e.audit.ErrorContext(ctx, "deny access token of a replayed code", "family_id", c.FamilyID, "err", derr)
 			}
 		}
-		e.audit.Warn("authorization code replayed", "client_id", st.client.ID, "code_client_id", c.ClientID, "user_id", c.UserID)
 		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid authorization code")
 	case errors.Is(err, tokens.ErrCodeNotFound):
 		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid authorization code")
 	case err != nil:
 		return nil, err
 	}
-	if err := e.checkCode(st.client, c, tgr); err != nil {
+	if err := e.checkCode(ctx, st.client, c, tgr); err != nil {
 		return nil, err
 	}
 
@@ -62,9 +64,9 @@ func (e *Endpoint) authorizationCode(ctx context.Context, st *tokenRequest, tgr 
 // checkCode holds the bindings of a redeemed code: the client, the exact
 // redirect URI, and the PKCE verifier. Every failure is invalid_grant
 // (RFC 6749 §5.2).
-func (e *Endpoint) checkCode(client *clients.Client, c tokens.Code, tgr *oauth2.TokenGenerateRequest) error {
+func (e *Endpoint) checkCode(ctx context.Context, client *clients.Client, c tokens.Code, tgr *oauth2.TokenGenerateRequest) error {
 	if c.ClientID != client.ID {
-		e.audit.Warn("authorization code presented by another client", "client_id", client.ID, "code_client_id", c.ClientID)
+		e.events.Warn(ctx, audit.CodeClientMismatch, audit.ClientID(client.ID), slog.String("issued_to", c.ClientID), audit.UserID(c.UserID))
 		return oauthErr(oerrors.ErrInvalidGrant, "invalid authorization code")
 	}
 	if c.RedirectURI != tgr.RedirectURI {

@@ -2,15 +2,19 @@ package grants
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
+	"authserver/audit"
 	"authserver/clients"
 	"authserver/ratelimit"
+	"authserver/tokens"
 )
 
 // credentials are what a request presents to identify its client.
@@ -62,22 +66,41 @@ func readCredentials(r *http.Request) (credentials, *Error) {
 	return c, nil
 }
 
+// clientFromRequest reads the request's client credentials and
+// authenticates them: the first step at /token, /revoke and /introspect.
+// Every failure is audited once.
+func (e *Endpoint) clientFromRequest(r *http.Request) (*clients.Client, credentials, error) {
+	creds, perr := readCredentials(r)
+	if perr != nil {
+		if perr.Code == oerrors.ErrInvalidClient {
+			e.events.Warn(r.Context(), audit.ClientAuthFailed, audit.ClientID(creds.id), audit.Reason(perr.Description))
+		}
+		return nil, creds, perr
+	}
+	c, err := e.authenticateClient(r, creds)
+	return c, creds, err
+}
+
 // authenticateClient is the first step of every grant: it proves who the
 // client is with the method it registered, before anything else is looked
 // at (a password grant must not reveal whether a password is right to a
 // client that could not authenticate).
 func (e *Endpoint) authenticateClient(r *http.Request, creds credentials) (*clients.Client, error) {
 	ctx := r.Context()
+	fail := func(desc string) error {
+		e.events.Warn(ctx, audit.ClientAuthFailed, audit.ClientID(creds.id), audit.Reason(desc))
+		return oauthErr(oerrors.ErrInvalidClient, "%s", desc)
+	}
 	if !creds.hasSecret {
 		c, err := e.clients.Lookup(ctx, creds.id)
 		if errors.Is(err, clients.ErrAuthenticationFailed) {
-			return nil, oauthErr(oerrors.ErrInvalidClient, "client authentication failed")
+			return nil, fail("client authentication failed")
 		}
 		if err != nil {
 			return nil, err
 		}
 		if !c.Public {
-			return nil, oauthErr(oerrors.ErrInvalidClient, "client authentication required")
+			return nil, fail("client authentication required")
 		}
 		return c, nil
 	}
@@ -86,24 +109,32 @@ func (e *Endpoint) authenticateClient(r *http.Request, creds credentials) (*clie
 		// Only failures are counted, and only a failure can be locked out:
 		// a 256-bit secret cannot be guessed, so checking the counter on
 		// every success would cost a store round trip and buy nothing.
-		e.audit.Warn("client authentication failed", "client_id", creds.id)
-		if lerr := e.limiter.Fail(ctx, "client-auth:"+creds.id, e.cfg.ClientAuthLimit); lerr != nil {
+		ferr := fail("client authentication failed")
+		if lerr := e.limiter.Fail(ctx, clientAuthLimitKey(creds.id), e.cfg.ClientAuthLimit); lerr != nil {
 			var l *ratelimit.LimitedError
 			if errors.As(lerr, &l) {
+				e.events.Warn(ctx, audit.Lockout, audit.ClientID(creds.id), slog.String("limit", "client_auth"))
 				return nil, limited(oerrors.ErrInvalidClient, l)
 			}
 			return nil, lerr
 		}
-		return nil, oauthErr(oerrors.ErrInvalidClient, "client authentication failed")
+		return nil, ferr
 	}
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case c.AuthMethod == clients.AuthSecretBasic && !creds.basic:
-		return nil, oauthErr(oerrors.ErrInvalidClient, "this client must authenticate with client_secret_basic")
+		return nil, fail("this client must authenticate with client_secret_basic")
 	case c.AuthMethod == clients.AuthSecretPost && creds.basic:
-		return nil, oauthErr(oerrors.ErrInvalidClient, "this client must authenticate with client_secret_post")
+		return nil, fail("this client must authenticate with client_secret_post")
 	}
 	return c, nil
+}
+
+// clientAuthLimitKey is the failure counter of a client id. The id is
+// hashed: a caller may have pasted a secret where the id goes, and the store
+// keeps no secrets.
+func clientAuthLimitKey(id string) string {
+	return "client-auth:" + hex.EncodeToString(tokens.Hash(id)[:16])
 }

@@ -1,5 +1,7 @@
 // Package grants implements the token endpoint: one file per grant, on top
-// of go-oauth2's server through its extension points.
+// of go-oauth2's server through its extension points. The revocation and
+// introspection endpoints (revoke.go, introspect.go) are built from the same
+// Endpoint and share its form rules and client authentication.
 //
 // Every request goes through one pipeline that no grant can skip:
 //
@@ -17,6 +19,7 @@ package grants
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -27,6 +30,7 @@ import (
 	"github.com/go-oauth2/oauth2/v4/models"
 	"github.com/go-oauth2/oauth2/v4/server"
 
+	"authserver/audit"
 	"authserver/clients"
 	"authserver/ratelimit"
 	"authserver/tokens"
@@ -82,6 +86,7 @@ type Endpoint struct {
 	limiter  *ratelimit.Limiter
 	issuer   *Issuer
 	audit    *slog.Logger
+	events   *audit.Logger
 	srv      *server.Server
 	now      func() time.Time
 }
@@ -95,6 +100,7 @@ func NewEndpoint(cfg Config, d Deps) *Endpoint {
 	if e.audit == nil {
 		e.audit = slog.Default()
 	}
+	e.events = audit.New(e.audit)
 	scfg := server.NewConfig()
 	scfg.AllowedCodeChallengeMethods = []oauth2.CodeChallengeMethod{oauth2.CodeChallengeS256} // plain is the library default; RFC 9700 §2.1.1 wants S256
 	// Not ForcePKCE: it answers a missing code_verifier with invalid_request
@@ -153,11 +159,7 @@ func (e *Endpoint) writeError(w http.ResponseWriter, err error) {
 // any grant logic: authenticate the client, then check the grant is one we
 // serve and one this client may use.
 func (e *Endpoint) authenticateRequest(r *http.Request) (string, string, error) {
-	creds, perr := readCredentials(r)
-	if perr != nil {
-		return "", "", perr
-	}
-	c, err := e.authenticateClient(r, creds)
+	c, _, err := e.clientFromRequest(r)
 	if err != nil {
 		return "", "", err
 	}
@@ -210,13 +212,24 @@ func (e *Endpoint) startFamily(ctx context.Context, st *tokenRequest, familyID, 
 }
 
 // revokeFamily revokes a family and denies its newest access token, which
-// may still be in the hands of whoever caused the revocation.
-func (e *Endpoint) revokeFamily(ctx context.Context, id, reason string) {
-	f, err := e.families.RevokeFamily(ctx, id, e.cfg.CodeTTL+e.cfg.AccessTTL)
-	if err == nil && f.LastJTI != "" && e.deny != nil {
-		err = e.deny.DenyJTI(ctx, f.LastJTI, e.now().Add(e.cfg.AccessTTL))
+// may still be in the hands of whoever caused the revocation. The
+// tombstone outlives any code that could still start the family.
+func (e *Endpoint) revokeFamily(ctx context.Context, id, reason string) error {
+	f, err := tokens.RevokeFamily(ctx, e.families, e.deny, id, e.cfg.CodeTTL+e.cfg.AccessTTL, e.cfg.AccessTTL, e.now())
+	if errors.Is(err, tokens.ErrFamilyNotFound) {
+		return nil // nothing was live; the tombstone blocks a late start
 	}
-	e.audit.Warn("refresh token family revoked", "family", id, "client_id", f.ClientID, "user_id", f.UserID, "reason", reason, "err", err)
+	if f.ID != "" {
+		log := e.events.Warn // reuse or replay: perhaps a stolen token
+		if reason == reasonRevokedByClient {
+			log = e.events.Info
+		}
+		log(ctx, audit.FamilyRevoked, audit.FamilyID(id), audit.ClientID(f.ClientID), audit.UserID(f.UserID), audit.Reason(reason))
+	}
+	if err != nil {
+		e.audit.ErrorContext(ctx, "revoke refresh token family", "family_id", id, "err", err)
+	}
+	return err
 }
 
 func minTime(a, b time.Time) time.Time {

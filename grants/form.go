@@ -16,7 +16,7 @@ import (
 // repeated parameters.
 func readTokenForm(w http.ResponseWriter, r *http.Request, maxBytes int64) *Error {
 	if r.Method != http.MethodPost {
-		return oauthErr(oerrors.ErrInvalidRequest, "the token endpoint accepts POST only")
+		return oauthErr(oerrors.ErrInvalidRequest, "this endpoint accepts POST only")
 	}
 	if r.URL.RawQuery != "" {
 		return oauthErr(oerrors.ErrInvalidRequest, "parameters must be sent in the request body, not the query string")

@@ -27,6 +27,7 @@ type harness struct {
 	clients  *clients.Registry
 	users    *users.Service
 	issuer   *grants.Issuer
+	keys     *keys.Manager
 	endpoint *grants.Endpoint
 	srv      *httptest.Server
 }
@@ -70,6 +71,7 @@ func newHarness(t *testing.T, tweak ...func(*grants.Config)) *harness {
 		clients: clients.NewRegistry(st, testScopes),
 		users:   users.NewService(st, users.Hasher{Time: 1, MemoryKiB: 64, Threads: 1}),
 		issuer:  grants.NewIssuer("https://issuer.test", []string{"https://api.test"}, km),
+		keys:    km,
 	}
 	h.endpoint = grants.NewEndpoint(cfg, grants.Deps{
 		Clients: h.clients, Users: h.users, Families: st, Codes: st, Deny: st,

@@ -94,6 +94,9 @@ func (i *Issuer) Token(_ context.Context, data *oauth2.GenerateBasic, _ bool) (s
 	return s, "", nil
 }
 
+// URL is the issuer URL, the iss of every token.
+func (i *Issuer) URL() string { return i.issuer }
+
 // Verify checks an access token's signature, type, issuer and lifetime and
 // returns its claims.
 func (i *Issuer) Verify(token string) (*AccessClaims, error) {

@@ -3,11 +3,13 @@ package grants
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 
 	"github.com/go-oauth2/oauth2/v4"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
+	"authserver/audit"
 	"authserver/clients"
 	"authserver/ratelimit"
 	"authserver/tokens"
@@ -24,13 +26,13 @@ func (e *Endpoint) checkPassword(ctx context.Context, _ string, username, passwo
 	st := requestFrom(ctx)
 	userKey, clientKey := PasswordUserLimitKey(username), "password-client:"+st.client.ID
 	for _, c := range []struct {
-		key string
-		p   ratelimit.Policy
-	}{{userKey, e.cfg.PasswordPerUserLimit}, {clientKey, e.cfg.PasswordPerClientLimit}} {
+		key, limit string
+		p          ratelimit.Policy
+	}{{userKey, "password_per_user", e.cfg.PasswordPerUserLimit}, {clientKey, "password_per_client", e.cfg.PasswordPerClientLimit}} {
 		if err := e.limiter.Check(ctx, c.key, c.p); err != nil {
 			var l *ratelimit.LimitedError
 			if errors.As(err, &l) {
-				e.audit.Warn("password grant locked out", "client_id", st.client.ID, "key", c.key)
+				e.events.Warn(ctx, audit.Lockout, audit.ClientID(st.client.ID), audit.Username(username), slog.String("limit", c.limit))
 				return "", limited(oerrors.ErrInvalidGrant, l)
 			}
 			return "", err

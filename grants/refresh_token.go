@@ -9,6 +9,7 @@ import (
 	"github.com/go-oauth2/oauth2/v4"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
+	"authserver/audit"
 	"authserver/clients"
 	"authserver/tokens"
 )
@@ -59,10 +60,11 @@ func (e *Endpoint) refresh(ctx context.Context, st *tokenRequest, tgr *oauth2.To
 	})
 	switch {
 	case errors.Is(err, tokens.ErrReuse):
-		e.revokeFamily(ctx, familyID, "refresh token reuse detected")
+		e.events.Warn(ctx, audit.RefreshReuse, audit.FamilyID(familyID), audit.ClientID(st.client.ID), audit.UserID(f.UserID))
+		_ = e.revokeFamily(ctx, familyID, audit.RefreshReuse) // the store revoked it already; this denies its access token
 		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
 	case errors.Is(err, tokens.ErrClientMismatch):
-		e.audit.Warn("refresh token presented by another client", "family", familyID, "client_id", st.client.ID)
+		e.events.Warn(ctx, audit.RefreshClientMismatch, audit.FamilyID(familyID), audit.ClientID(st.client.ID))
 		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
 	case errors.Is(err, tokens.ErrFamilyNotFound), errors.Is(err, tokens.ErrFamilyRevoked):
 		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")

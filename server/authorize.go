@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"authserver/audit"
 	"authserver/clients"
 	"authserver/grants"
 	"authserver/ratelimit"
@@ -66,6 +67,7 @@ type AuthorizeDeps struct {
 type Authorize struct {
 	cfg    AuthorizeConfig
 	d      AuthorizeDeps
+	events *audit.Logger
 	pages  *pages
 	prefix string // the issuer's path
 	brand  string // the issuer's host
@@ -86,7 +88,7 @@ func NewAuthorize(cfg AuthorizeConfig, d AuthorizeDeps) *Authorize {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	a := &Authorize{cfg: cfg, d: d, pages: newPages(d.Log), now: time.Now,
+	a := &Authorize{cfg: cfg, d: d, events: audit.New(d.Log), pages: newPages(d.Log), now: time.Now,
 		sessionCookie: "authserver_session", csrfCookie: "authserver_csrf"}
 	if u, err := url.Parse(cfg.Issuer); err == nil {
 		a.prefix = strings.TrimSuffix(u.Path, "/")
@@ -356,7 +358,7 @@ func (a *Authorize) login(c *gin.Context) {
 		return
 	}
 	if !a.loginCSRFValid(c, form.Get("csrf")) {
-		a.d.Log.Warn("sign-in form refused: CSRF token missing or wrong", "client_id", req.client.ID)
+		a.events.Warn(c.Request.Context(), audit.CSRFRejected, audit.ClientID(req.client.ID), audit.Reason("sign-in form"))
 		a.renderLogin(c, req, http.StatusForbidden, "This page expired or was not sent from this site. Please sign in again.", "")
 		return
 	}
@@ -374,7 +376,7 @@ func (a *Authorize) login(c *gin.Context) {
 				a.serverError(c, err)
 				return
 			}
-			a.d.Log.Warn("sign-in locked out", "client_id", req.client.ID, "key", l.key)
+			a.events.Warn(ctx, audit.Lockout, audit.ClientID(req.client.ID), audit.Username(username), slog.String("limit", l.name()), slog.String("ip", clientIP(c.Request)))
 			c.Header("Retry-After", strconv.FormatInt(le.RetryAfterSeconds(), 10))
 			a.renderLogin(c, req, http.StatusTooManyRequests, "Too many failed sign-in attempts. Try again later.", username)
 			return
@@ -388,7 +390,7 @@ func (a *Authorize) login(c *gin.Context) {
 				return
 			}
 		}
-		a.d.Log.Info("sign-in failed", "client_id", req.client.ID, "ip", clientIP(c.Request))
+		a.events.Warn(ctx, audit.SignInFailed, audit.ClientID(req.client.ID), slog.String("ip", clientIP(c.Request)))
 		// The same words whether the user or the password was wrong.
 		a.renderLogin(c, req, http.StatusBadRequest, "Invalid username or password.", username)
 		return
@@ -417,6 +419,14 @@ type loginLimit struct {
 	key     string
 	policy  ratelimit.Policy
 	perUser bool
+}
+
+// name is the limit's name in the audit log (the key holds the username).
+func (l loginLimit) name() string {
+	if l.perUser {
+		return "password_per_user"
+	}
+	return "sign_in_per_ip"
 }
 
 // loginLimits are the failure counters a sign-in attempt is held to: the
@@ -450,7 +460,7 @@ func (a *Authorize) consent(c *gin.Context) {
 		return
 	}
 	if !equalSecret(form.Get("csrf"), si.sess.CSRF) {
-		a.d.Log.Warn("consent form refused: CSRF token missing or wrong", "client_id", req.client.ID, "user_id", si.user.ID)
+		a.events.Warn(c.Request.Context(), audit.CSRFRejected, audit.ClientID(req.client.ID), audit.UserID(si.user.ID), audit.Reason("consent form"))
 		a.errorPage(c, http.StatusForbidden, "invalid_request", "This request did not come from this site's consent page, so it was refused.")
 		return
 	}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"authserver/audit"
 )
 
 // Options are the public engine's parts.
@@ -23,6 +25,13 @@ type Options struct {
 	// Authorize serves /authorize and its pages; nil leaves them out (and
 	// out of the metadata).
 	Authorize *Authorize
+	// Registration serves /register (RFC 7591, 7592); nil leaves it out
+	// (and registration_endpoint out of the metadata).
+	Registration *Registration
+	// Revocation serves POST /revoke (RFC 7009) and Introspection POST
+	// /introspect (RFC 7662); nil leaves either out, and out of the metadata.
+	Revocation    http.Handler
+	Introspection http.Handler
 	// JWKS returns the current JSON Web Key Set.
 	JWKS func() []byte
 	Log  *slog.Logger
@@ -35,7 +44,7 @@ func NewPublic(o Options) *gin.Engine {
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	r.Use(recoverJSON(o.Log))
+	r.Use(recoverJSON(o.Log), audit.RequestID())
 	r.NoRoute(func(c *gin.Context) {
 		abortJSON(c, http.StatusNotFound, "not_found", "no such endpoint")
 	})
@@ -49,6 +58,21 @@ func NewPublic(o Options) *gin.Engine {
 		o.Authorize.routes(r)
 	} else {
 		withoutAuthorize(doc)
+	}
+	if o.Registration != nil {
+		o.Registration.routes(r)
+		doc["registration_endpoint"] = o.Issuer + "/register"
+	}
+	if o.Revocation != nil {
+		r.POST("/revoke", gin.WrapH(o.Revocation))
+		doc["revocation_endpoint"] = o.Issuer + "/revoke"
+		doc["revocation_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post", "none"}
+	}
+	if o.Introspection != nil {
+		r.POST("/introspect", gin.WrapH(o.Introspection))
+		doc["introspection_endpoint"] = o.Issuer + "/introspect"
+		// Public clients ("none") may not introspect.
+		doc["introspection_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post"}
 	}
 	r.GET("/jwks", func(c *gin.Context) {
 		c.Header("Cache-Control", "public, max-age=300")

@@ -10,6 +10,7 @@ import (
 	"authserver/clients"
 	"authserver/keys"
 	"authserver/ratelimit"
+	"authserver/registration"
 	"authserver/sessions"
 	"authserver/tokens"
 	"authserver/users"
@@ -25,5 +26,6 @@ type Backend interface {
 	tokens.CodeStore
 	tokens.DenyList
 	sessions.Store
+	registration.TokenStore
 	Close() error
 }

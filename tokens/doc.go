@@ -27,6 +27,12 @@
 // family's scope never changes: a refresh may ask for less scope for the new
 // access token, never more (RFC 6749 §6).
 //
+// Introspection and revocation only look a token up (LookupRefresh): it
+// counts only while it is the current token of a live family, and a lookup
+// never rotates or revokes, so it is no reuse detector a guesser could
+// trigger. Revoking a family (RevokeFamily) also denies the newest access
+// token issued with it, whose jti the family keeps.
+//
 // # Authorization codes
 //
 // A code is 256 random bits, kept under its SHA-256, bound to the client,

@@ -78,6 +78,12 @@ type RefreshStore interface {
 	RevokeFamily(ctx context.Context, id string, tombstoneTTL time.Duration) (Family, error)
 	// ListUserFamilies returns the user's live (unexpired, unrevoked) families.
 	ListUserFamilies(ctx context.Context, userID string) ([]Family, error)
+	// LookupRefresh returns the family if tokenHash is its current token and
+	// it is live at now, reading only (introspection and revocation must not
+	// rotate or revoke). ErrFamilyRevoked if it is the current token of a
+	// revoked family; ErrFamilyNotFound for anything else (no such family,
+	// expired, tombstoned, or a token that is not the current one).
+	LookupRefresh(ctx context.Context, familyID string, tokenHash []byte, now time.Time) (Family, error)
 }
 
 // Code is an authorization code as the store keeps it (under the SHA-256 of

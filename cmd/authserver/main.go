@@ -13,9 +13,12 @@ const usage = `usage: authserver <command> [flags]
 commands:
   serve      run the server (public and admin listeners)
   clients    manage OAuth clients (create, list, get, delete, rotate-secret, disable, enable)
-  users      manage users (create, list, get, delete, set-password, disable, enable)
+  users      manage users (create, list, get, delete, set-password, disable, enable, families, sign-out)
   keys       manage signing keys (rotate)
+  initial-access-tokens
+             create tokens that let partners register clients at /register (create)
   perform    run a flow against a server (client-credentials, password, refresh)
+  bench      load benchmark: ours on each store beside a go-oauth2 baseline
 
 Run 'authserver <command> -h' for the flags of a command.
 `
@@ -38,8 +41,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runUsers(args[1:], stdin, stdout, stderr)
 	case "keys":
 		return runKeys(args[1:], stdin, stdout, stderr)
+	case "initial-access-tokens":
+		return runInitialAccessTokens(args[1:], stdin, stdout, stderr)
 	case "perform":
 		return runPerform(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -28,6 +28,8 @@ func userCommands() []subcommand {
 		{name: "set-password", args: "ID", nargs: 1, short: "set a user's password and revoke their refresh tokens", setup: usersSetPassword},
 		simple("disable", "ID", "disable a user and revoke their refresh tokens", "disable user", http.MethodPost, byID("/disable")),
 		simple("enable", "ID", "re-enable a user", "enable user", http.MethodPost, byID("/enable")),
+		simple("families", "ID", "list where a user is signed in (refresh-token families)", "list families", http.MethodGet, byID("/families")),
+		simple("sign-out", "ID", "sign a user out everywhere: revoke every refresh-token family", "sign out", http.MethodDelete, byID("/families")),
 	}
 }
 

@@ -14,9 +14,11 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"authserver/audit"
 	"authserver/clients"
 	"authserver/tokens"
 	"authserver/users"
@@ -30,7 +32,8 @@ const MaxBodyBytes = 64 << 10
 // far shorter, so anything longer cannot exist.
 const maxIDLen = 256
 
-// Options are the admin API's parts. Every field except Audit is required.
+// Options are the admin API's parts. Token, Clients, Users, Families and
+// Keys are required; the rest are optional.
 type Options struct {
 	// Token is the bearer token every request must present. Empty rejects
 	// every request rather than letting anyone in.
@@ -41,8 +44,17 @@ type Options struct {
 	Keys     interface {
 		Rotate(context.Context) (string, error)
 	}
+	// InitialAccessTokens issues RFC 7591 initial access tokens
+	// (*registration.Service); nil leaves its route out.
+	InitialAccessTokens TokenIssuer
 	// Audit receives one record per admin action; nil discards them.
 	Audit *slog.Logger
+	// Deny, with AccessTTL (the access token lifetime), makes every family
+	// revocation (sign out everywhere, user delete, disable, new password)
+	// also deny the family's newest access token; nil leaves access tokens
+	// to run out.
+	Deny      tokens.DenyList
+	AccessTTL time.Duration
 }
 
 // ErrorResponse is the body of every error answer.
@@ -55,6 +67,7 @@ type ErrorResponse struct {
 
 type api struct {
 	Options
+	events *audit.Logger
 }
 
 // New returns the admin API handler. Routes:
@@ -73,12 +86,15 @@ type api struct {
 //	PUT    /admin/users/:id/password    set password and sign out everywhere (204)
 //	POST   /admin/users/:id/disable     disable and sign out everywhere
 //	POST   /admin/users/:id/enable      enable
+//	GET    /admin/users/:id/families    list live refresh-token families (signed-in devices)
+//	DELETE /admin/users/:id/families    sign out everywhere: revoke them all
 //	POST   /admin/keys/rotate           add a new signing key
+//	POST   /admin/initial-access-tokens create an RFC 7591 initial access token (201, shown once), {"ttl":"24h","uses":1} optional
 func New(o Options) http.Handler {
 	if o.Audit == nil {
 		o.Audit = slog.New(slog.DiscardHandler)
 	}
-	a := &api{Options: o}
+	a := &api{Options: o, events: audit.New(o.Audit)}
 
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -86,7 +102,7 @@ func New(o Options) http.Handler {
 	// every outcome passes authentication first, so an unauthenticated
 	// caller cannot map which routes exist.
 	r.RedirectTrailingSlash = false
-	r.Use(a.recoverJSON, a.authenticate)
+	r.Use(audit.RequestID(), a.recoverJSON, a.authenticate)
 	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, "not_found", "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) { abort(c, http.StatusMethodNotAllowed, "invalid_request", "method not allowed") })
 
@@ -106,8 +122,13 @@ func New(o Options) http.Handler {
 	g.PUT("/users/:id/password", a.withID, a.setUserPassword)
 	g.POST("/users/:id/disable", a.withID, a.setUserDisabled(true))
 	g.POST("/users/:id/enable", a.withID, a.setUserDisabled(false))
+	g.GET("/users/:id/families", a.withID, a.listFamilies)
+	g.DELETE("/users/:id/families", a.withID, a.signOut)
 
 	g.POST("/keys/rotate", a.rotateKeys)
+	if o.InitialAccessTokens != nil {
+		g.POST("/initial-access-tokens", a.createInitialAccessToken)
+	}
 	return r
 }
 
@@ -121,7 +142,7 @@ func (a *api) authenticate(c *gin.Context) {
 	got := sha256.Sum256([]byte(presented))
 	ok := subtle.ConstantTimeCompare(want[:], got[:]) == 1
 	if !strings.EqualFold(scheme, "Bearer") || presented == "" || a.Token == "" || !ok {
-		a.Audit.WarnContext(c.Request.Context(), "admin request rejected: bad or missing token", "remote", c.Request.RemoteAddr, "method", c.Request.Method, "path", c.Request.URL.Path)
+		a.events.Warn(c.Request.Context(), audit.AdminAuthFailed, "remote", c.Request.RemoteAddr, "method", c.Request.Method, "path", c.Request.URL.Path)
 		c.Header("WWW-Authenticate", `Bearer realm="authserver-admin"`)
 		abort(c, http.StatusUnauthorized, "unauthorized", "a valid admin bearer token is required")
 		return
@@ -169,7 +190,7 @@ func (a *api) rotateKeys(c *gin.Context) {
 func (a *api) audit(c *gin.Context, action string, attrs ...any) {
 	// RemoteAddr, not ClientIP: forwarding headers are the caller's to forge.
 	attrs = append([]any{"action", action, "remote", c.Request.RemoteAddr}, attrs...)
-	a.Audit.InfoContext(c.Request.Context(), "admin action", attrs...)
+	a.events.Info(c.Request.Context(), audit.AdminAction, attrs...)
 }
 
 // bodyError is a request body that could not be read as the expected JSON.

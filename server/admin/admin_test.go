@@ -172,6 +172,7 @@ func TestAuthRequired(t *testing.T) {
 		{"POST", "/admin/users"}, {"GET", "/admin/users"}, {"GET", "/admin/users/x"},
 		{"DELETE", "/admin/users/x"}, {"PUT", "/admin/users/x/password"},
 		{"POST", "/admin/users/x/disable"}, {"POST", "/admin/users/x/enable"},
+		{"GET", "/admin/users/x/families"}, {"DELETE", "/admin/users/x/families"},
 		{"POST", "/admin/keys/rotate"},
 		// Unauthenticated callers cannot probe which routes exist.
 		{"GET", "/admin/no-such-route"}, {"GET", "/admin/clients/"}, {"PATCH", "/admin/clients"},
@@ -185,7 +186,7 @@ func TestAuthRequired(t *testing.T) {
 			}
 		}
 	}
-	if strings.Contains(e.audit.String(), "wrong-token") || !strings.Contains(e.audit.String(), "rejected") {
+	if strings.Contains(e.audit.String(), "wrong-token") || !strings.Contains(e.audit.String(), `"event":"admin_auth_failed"`) {
 		t.Errorf("rejections must be logged without the presented token:\n%s", e.audit)
 	}
 	// The scheme is case-insensitive (RFC 9110 §11.1).

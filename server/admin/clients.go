@@ -30,6 +30,9 @@ type ClientView struct {
 	Disabled     bool      `json:"disabled"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
+
+	// SelfRegistered marks a client made through POST /register (RFC 7591).
+	SelfRegistered bool `json:"self_registered"`
 }
 
 // ClientWithSecret is the answer to a create or a secret rotation: the one
@@ -57,6 +60,9 @@ func NewClientView(c *clients.Client) ClientView {
 		Disabled:     c.Disabled,
 		CreatedAt:    c.CreatedAt,
 		UpdatedAt:    c.UpdatedAt,
+
+		// Only dynamically registered clients hold a registration token.
+		SelfRegistered: len(c.RegistrationTokenHash) > 0,
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"authserver/audit"
 	"authserver/tokens"
 	"authserver/users"
 )
@@ -80,7 +81,7 @@ func (a *api) deleteUser(c *gin.Context) {
 	}
 	// Families are swept even when the user is already gone, so retrying a
 	// delete whose revocation failed halfway finishes the job.
-	n, err := a.revokeFamilies(ctx, id)
+	n, err := a.revokeFamilies(ctx, id, "users.delete")
 	if err != nil {
 		a.fail(c, "users.delete", err)
 		return
@@ -115,7 +116,7 @@ func (a *api) setUserPassword(c *gin.Context) {
 	}
 	// A new password signs the user out everywhere: whoever knew the old
 	// one may hold a refresh token.
-	n, err := a.revokeFamilies(ctx, id)
+	n, err := a.revokeFamilies(ctx, id, "users.set_password")
 	if err != nil {
 		a.fail(c, "users.set_password", err)
 		return
@@ -138,7 +139,7 @@ func (a *api) setUserDisabled(disabled bool) gin.HandlerFunc {
 		var n int
 		if disabled {
 			var err error
-			if n, err = a.revokeFamilies(ctx, id); err != nil {
+			if n, err = a.revokeFamilies(ctx, id, action); err != nil {
 				a.fail(c, action, err)
 				return
 			}
@@ -153,21 +154,24 @@ func (a *api) setUserDisabled(disabled bool) gin.HandlerFunc {
 	}
 }
 
-// revokeFamilies revokes every live refresh-token family of the user and
-// returns how many it revoked. A family that expired or was revoked since
-// it was listed needs nothing more.
-func (a *api) revokeFamilies(ctx context.Context, userID string) (int, error) {
+// revokeFamilies revokes every live refresh-token family of the user (and,
+// with Deny, the newest access token of each) and returns how many it
+// revoked. A family that expired or was revoked since it was listed needs
+// nothing more. reason names the admin action in the audit log.
+func (a *api) revokeFamilies(ctx context.Context, userID, reason string) (int, error) {
 	fams, err := a.Families.ListUserFamilies(ctx, userID)
 	if err != nil {
 		return 0, fmt.Errorf("list refresh token families: %w", err)
 	}
 	n := 0
 	for _, f := range fams {
-		_, err := a.Families.RevokeFamily(ctx, f.ID, revokeTombstone)
-		switch {
-		case err == nil:
+		got, err := tokens.RevokeFamily(ctx, a.Families, a.Deny, f.ID, revokeTombstone, a.AccessTTL, time.Now())
+		if got.ID != "" {
 			n++
-		case errors.Is(err, tokens.ErrFamilyNotFound), errors.Is(err, tokens.ErrFamilyRevoked):
+			a.events.Info(ctx, audit.FamilyRevoked, audit.FamilyID(f.ID), audit.ClientID(got.ClientID), audit.UserID(got.UserID), audit.Reason(reason))
+		}
+		switch {
+		case err == nil, errors.Is(err, tokens.ErrFamilyNotFound), errors.Is(err, tokens.ErrFamilyRevoked):
 		default:
 			return n, fmt.Errorf("revoke refresh token family: %w", err)
 		}

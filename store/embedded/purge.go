@@ -7,6 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"authserver/registration"
 	"authserver/sessions"
 )
 
@@ -43,6 +44,10 @@ func (s *Store) purge(now time.Time) error {
 		{bucketSessions, func(_ *bolt.Tx, v []byte) (bool, error) {
 			var sess sessions.Session
 			return json.Unmarshal(v, &sess) == nil && !live(sess.ExpiresAt, now), nil
+		}},
+		{bucketIATs, func(_ *bolt.Tx, v []byte) (bool, error) {
+			var t registration.InitialAccessToken
+			return json.Unmarshal(v, &t) == nil && !usableIAT(t, now), nil
 		}},
 	}
 	for _, sw := range sweeps {

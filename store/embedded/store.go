@@ -31,11 +31,13 @@ var (
 	bucketDenied       = []byte("denied")
 	bucketSessions     = []byte("sessions")
 	bucketConsents     = []byte("consents")
+	bucketIATs         = []byte("initial_access_tokens") // token SHA-256 -> limits
 )
 
 var allBuckets = [][]byte{
 	bucketClients, bucketUsers, bucketUsernames, bucketKeys, bucketRateLimit,
 	bucketFamilies, bucketUserFamilies, bucketCodes, bucketDenied, bucketSessions, bucketConsents,
+	bucketIATs,
 }
 
 const (

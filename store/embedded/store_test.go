@@ -13,6 +13,7 @@ import (
 
 	"authserver/clients"
 	"authserver/keys"
+	"authserver/registration"
 	"authserver/sessions"
 	"authserver/store"
 	"authserver/store/storetest"
@@ -192,6 +193,7 @@ func seedExpiring(t *testing.T, s *Store, tag string, at time.Time) {
 		s.SaveSession(ctx, sum("session"+tag), sessions.Session{ExpiresAt: at}),
 		s.CreateFamily(ctx, tokens.Family{ID: "fam" + tag, UserID: "u", CreatedAt: at.Add(-time.Hour),
 			ExpiresAt: at, IdleExpiresAt: at}, sum("tok"+tag)),
+		s.CreateInitialAccessToken(ctx, sum("iat"+tag), registration.InitialAccessToken{ExpiresAt: at, UsesLeft: 1}),
 	}
 	for _, err := range errs {
 		if err != nil {
@@ -212,7 +214,7 @@ func seedExpiring(t *testing.T, s *Store, tag string, at time.Time) {
 	}
 }
 
-var swept = [][]byte{bucketCodes, bucketSessions, bucketFamilies, bucketUserFamilies, bucketDenied, bucketRateLimit}
+var swept = [][]byte{bucketCodes, bucketSessions, bucketFamilies, bucketUserFamilies, bucketDenied, bucketRateLimit, bucketIATs}
 
 func TestPurge(t *testing.T) {
 	s, _ := openTemp(t)

@@ -21,8 +21,9 @@
 //   - Redis forgets for us: every record with an end has a key expiry at
 //     that end (PEXPIREAT/PXAT, rounded up to the millisecond), so nothing
 //     needs sweeping. Where a method is given a now (RotateRefresh,
-//     RedeemCode) expiry is judged by it inside the script; elsewhere by the
-//     wall clock.
+//     RedeemCode) expiry is judged by it inside the script, and in
+//     LookupRefresh (one HGETALL: a read needs no script) after the read;
+//     elsewhere by the wall clock.
 //   - Contract errors only: redis.Nil and script outcomes become the
 //     contract's errors (clients.ErrNotFound, tokens.ErrReuse, ...); only
 //     connection and server failures come back as wrapped Redis errors.
@@ -50,6 +51,7 @@
 //	{deny:<jti>}          string  "1": the access token is revoked         the token's expiry (until)
 //	{sess:<sha256 hex>}   string  session JSON                             the session's ExpiresAt
 //	{consent:<userID>}    hash    clientID -> consent JSON                 never
+//	{iat:<sha256 hex>}    hash    uses (left), exp: initial access token   the token's ExpiresAt (or its last use)
 //
 // Fields of {fam:<id>}: d (the Family JSON as created: the fields that never
 // change), client, exp, idle (times, see below), gen, jti, cur and prev (hex
@@ -75,6 +77,8 @@
 //	scriptRateRead         {rl:key}                count and time left read at one instant
 //	scriptDelIfEquals      {uname:name}            release a username only if this user holds it
 //	scriptPersistIfEquals  {uname:name}            confirm a username claim only if it has not lapsed
+//	scriptIATCreate        {iat:h}                 create only if absent, with its expiry
+//	scriptIATUse           {iat:h}                 spend one use; of racing callers exactly as many win as there are uses
 //
 // # Writes across slots
 //

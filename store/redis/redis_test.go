@@ -14,6 +14,7 @@ import (
 
 	"authserver/clients"
 	"authserver/keys"
+	"authserver/registration"
 	"authserver/sessions"
 	"authserver/store"
 	"authserver/store/redistest"
@@ -280,6 +281,7 @@ func testKeyLayout(t *testing.T, st *Store, raw *redis.Client) {
 	g := f
 	g.ID, g.ExpiresAt = "f2", famExp
 	codeHash, sessHash, refresh := sha("code"), sha("cookie"), sha("refresh")
+	iatHash, iatExp := sha("initial access token"), now.Add(3*time.Hour)
 	steps := []error{
 		st.CreateClient(ctx, &clients.Client{ID: "c1"}),
 		st.CreateUser(ctx, &users.User{ID: "u1", Username: "alice"}),
@@ -291,6 +293,7 @@ func testKeyLayout(t *testing.T, st *Store, raw *redis.Client) {
 		st.DenyJTI(ctx, "jti1", now.Add(5*time.Minute)),
 		st.SaveSession(ctx, sessHash, sessions.Session{UserID: "u1", ExpiresAt: now.Add(2 * time.Hour)}),
 		st.SaveConsent(ctx, sessions.Consent{UserID: "u1", ClientID: "c1"}),
+		st.CreateInitialAccessToken(ctx, iatHash, registration.InitialAccessToken{ExpiresAt: iatExp, UsesLeft: 2}),
 	}
 	if err := errors.Join(steps...); err != nil {
 		t.Fatalf("writing records: %v", err)
@@ -313,6 +316,7 @@ func testKeyLayout(t *testing.T, st *Store, raw *redis.Client) {
 		p + "{deny:jti1}":                    now.Add(5 * time.Minute),
 		p + "{sess:" + hexOf(sessHash) + "}": now.Add(2 * time.Hour),
 		p + "{consent:u1}":                   {},
+		p + "{iat:" + hexOf(iatHash) + "}":   iatExp,
 	}
 	got, err := raw.Keys(ctx, p+"*").Result()
 	if err != nil {
@@ -350,6 +354,10 @@ func testKeyLayout(t *testing.T, st *Store, raw *redis.Client) {
 	}
 	if err := st.SaveCode(ctx, []byte("raw-code-value-passed-by-mistake-0123456789"), tokens.Code{}); err == nil {
 		t.Fatal("SaveCode accepted something that is not a SHA-256")
+	}
+	rawIAT := registration.InitialAccessToken{ExpiresAt: iatExp, UsesLeft: 1}
+	if err := st.CreateInitialAccessToken(ctx, []byte("raw-initial-access-token-passed-by-mistake"), rawIAT); err == nil {
+		t.Fatal("CreateInitialAccessToken accepted something that is not a SHA-256")
 	}
 }
 

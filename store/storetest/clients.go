@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -25,8 +26,14 @@ func newClient(id string) *clients.Client {
 		RedirectURIs:            []string{"https://app.example/cb"},
 		Audience:                []string{"https://api.example"},
 		FirstParty:              true,
-		CreatedAt:               now,
-		UpdatedAt:               now,
+		RegistrationTokenHash:   hashOf(),
+		Metadata: clients.Metadata{
+			ClientURI: "https://app.example", LogoURI: "https://app.example/logo.png",
+			TOSURI: "https://app.example/tos", PolicyURI: "https://app.example/privacy",
+			Contacts: []string{"ops@app.example"}, SoftwareID: "app", SoftwareVersion: "1.0",
+		},
+		CreatedAt: now,
+		UpdatedAt: now,
 	}
 }
 
@@ -43,6 +50,8 @@ func checkClient(t *testing.T, got, want *clients.Client) {
 		slices.Equal(got.GrantTypes, want.GrantTypes) && slices.Equal(got.Scopes, want.Scopes) &&
 		slices.Equal(got.RedirectURIs, want.RedirectURIs) && slices.Equal(got.Audience, want.Audience) &&
 		got.FirstParty == want.FirstParty && got.Disabled == want.Disabled &&
+		string(got.RegistrationTokenHash) == string(want.RegistrationTokenHash) &&
+		reflect.DeepEqual(got.Metadata, want.Metadata) &&
 		sameTime(got.CreatedAt, want.CreatedAt) && sameTime(got.UpdatedAt, want.UpdatedAt)
 	if !same {
 		t.Fatalf("client %q round trip:\n got  %+v\n want %+v", want.ID, got, want)

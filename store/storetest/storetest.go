@@ -15,8 +15,12 @@
 //     also when it was revoked already. For a missing or expired ID it
 //     returns ErrFamilyNotFound and a tombstone blocks CreateFamily with that
 //     ID for tombstoneTTL, after which the ID can be created.
+//   - LookupRefresh answers only for the current token of a live family
+//     (ErrFamilyRevoked for a revoked one), checks the token before the
+//     revocation, and changes nothing.
 //   - Expiry is decided by the now a method is given (RotateRefresh,
-//     RedeemCode) and by the wall clock everywhere else.
+//     RedeemCode, LookupRefresh, Lookup/UseInitialAccessToken) and by the
+//     wall clock everywhere else.
 //   - Times round-trip to the millisecond.
 package storetest
 
@@ -55,9 +59,11 @@ func Run(t *testing.T, newBackend func(t *testing.T) store.Backend) {
 		{"RateLimit", testRateLimit},
 		{"Refresh", testRefresh},
 		{"RefreshRace", testRefreshRace},
+		{"LookupRefresh", testLookupRefresh},
 		{"Codes", testCodes},
 		{"DenyList", testDenyList},
 		{"Sessions", testSessions},
+		{"InitialAccessTokens", testInitialAccessTokens},
 		{"Consents", testConsents},
 		{"Expiry", testExpiry},
 	}

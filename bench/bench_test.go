@@ -1,0 +1,132 @@
+package bench
+
+import (
+	"io"
+	"math"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestHistogramQuantiles(t *testing.T) {
+	var h histogram
+	for i := 1; i <= 10000; i++ {
+		h.record(time.Duration(i) * time.Microsecond)
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 5 * time.Millisecond}, {0.9, 9 * time.Millisecond}, {0.99, 9900 * time.Microsecond}, {1, 10 * time.Millisecond}} {
+		got := h.quantile(c.q)
+		if rel := math.Abs(float64(got-c.want)) / float64(c.want); rel > 0.04 {
+			t.Errorf("q%.2f = %v, want %v within 4%%", c.q, got, c.want)
+		}
+	}
+	var empty histogram
+	if empty.quantile(0.5) != 0 {
+		t.Error("empty histogram has a median")
+	}
+}
+
+func TestHistogramBuckets(t *testing.T) {
+	// Every value falls in a bucket whose middle is within 1/32 of it.
+	for _, v := range []uint64{0, 1, 31, 32, 33, 63, 64, 1000, 123456789, 1 << 40, math.MaxInt64} {
+		mid := bucketMid(bucketOf(v))
+		if v >= subCount && math.Abs(float64(mid)-float64(v))/float64(v) > 1.0/subCount {
+			t.Errorf("value %d: bucket middle %d", v, mid)
+		}
+		if v < subCount && mid != v {
+			t.Errorf("small value %d: bucket middle %d", v, mid)
+		}
+	}
+	var a, b histogram
+	a.record(time.Millisecond)
+	b.record(3 * time.Millisecond)
+	a.merge(&b)
+	if a.total != 2 || a.quantile(1) < 2900*time.Microsecond {
+		t.Errorf("merge: total %d, max quantile %v", a.total, a.quantile(1))
+	}
+}
+
+func TestParseCommandStats(t *testing.T) {
+	info := "# Commandstats\r\n" +
+		"cmdstat_get:calls=10,usec=9,usec_per_call=0.90,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_evalsha:calls=4,usec=95,usec_per_call=23.75,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_info:calls=7,usec=1,usec_per_call=0.1,rejected_calls=0,failed_calls=0\r\n"
+	got := parseCommandStats(info)
+	if got["get"] != 10 || got["evalsha"] != 4 || got["info"] != 7 {
+		t.Fatalf("parsed %v", got)
+	}
+	before := map[string]int64{"get": 4, "info": 2}
+	if d := statsDelta(before, got); d != 10 {
+		t.Errorf("delta %d, want 10 (get 6 + evalsha 4, info left out)", d)
+	}
+}
+
+func TestCountMonitorLines(t *testing.T) {
+	lines := []string{
+		`1700000000.100000 [0 127.0.0.1:51234] "evalsha" "ab12" "1" "authserver:{fam:x}"`,
+		`1700000000.100010 [0 lua] "hget" "authserver:{fam:x}" "cur"`,
+		`1700000000.100020 [0 lua] "hset" "authserver:{fam:x}" "cur" "y"`,
+		`1700000000.200000 [0 127.0.0.1:51235] "GET" "authserver:{client:c}"`,
+		`1700000000.300000 [0 unix:/tmp/redis.sock] "evalsha" "cd34" "1" "k"`,
+		`garbage`,
+	}
+	got := countMonitorLines(lines)
+	if got["evalsha"] != 2 || got["get"] != 1 || got["hget"] != 0 || len(got) != 2 {
+		t.Fatalf("counted %v", got)
+	}
+	if s := formatCounts(got, 2); s != "evalsha 1, get 0.5" {
+		t.Errorf("formatted %q", s)
+	}
+}
+
+func TestCSRFField(t *testing.T) {
+	page := []byte(`<form method="post"><input type="hidden" name="csrf" value="abc-DEF_123"><input name="username">`)
+	m := csrfField.FindSubmatch(page)
+	if m == nil || string(m[1]) != "abc-DEF_123" {
+		t.Fatalf("csrf token not found: %q", m)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := ParseFlags([]string{"--smoke", "--store", "redis", "--scenarios", "jwks, client_credentials"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Duration != time.Second || o.Runs != 1 || !slices.Equal(o.Stores, []string{"redis"}) ||
+		!slices.Equal(o.Scenarios, []string{JWKS, ClientCredentials}) {
+		t.Errorf("smoke options %+v", o)
+	}
+	o, err = ParseFlags([]string{"--smoke", "--duration", "3s"}, io.Discard)
+	if err != nil || o.Duration != 3*time.Second || len(o.Stores) != 2 || len(o.Scenarios) != len(AllScenarios) {
+		t.Errorf("explicit duration beside --smoke: %+v %v", o, err)
+	}
+	for _, bad := range [][]string{
+		{"--store", "mysql"}, {"--scenarios", "implicit"}, {"--alg", "HS256"},
+		{"--concurrency", "0"}, {"--target", "http://127.0.0.1:8080"}, {"extra"},
+	} {
+		if _, err := ParseFlags(bad, io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+func TestExecutionOrderRunsPasswordLast(t *testing.T) {
+	got := executionOrder([]string{ClientCredentials, Password, RefreshToken})
+	if !slices.Equal(got, []string{ClientCredentials, RefreshToken, Password}) {
+		t.Errorf("order %v", got)
+	}
+	if got := executionOrder([]string{JWKS}); !slices.Equal(got, []string{JWKS}) {
+		t.Errorf("order %v", got)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	if m := median([]float64{3, 1, 2}); m != 2 {
+		t.Errorf("median %v", m)
+	}
+	if m := median([]float64{4, 1, 3, 2}); m != 2.5 {
+		t.Errorf("median %v", m)
+	}
+}

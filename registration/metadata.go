@@ -1,0 +1,320 @@
+package registration
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode"
+
+	"authserver/clients"
+)
+
+// Error codes of RFC 7591 §3.2.2.
+const (
+	CodeInvalidRedirectURI    = "invalid_redirect_uri"
+	CodeInvalidClientMetadata = "invalid_client_metadata"
+)
+
+// Error is a refused registration or update (RFC 7591 §3.2.2, HTTP 400):
+// nothing was stored.
+type Error struct {
+	Code        string
+	Description string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Description }
+
+func metadataErr(format string, a ...any) *Error {
+	return &Error{CodeInvalidClientMetadata, fmt.Sprintf(format, a...)}
+}
+
+func redirectErr(format string, a ...any) *Error {
+	return &Error{CodeInvalidRedirectURI, fmt.Sprintf(format, a...)}
+}
+
+// Bounds on what a client may register: enough for any real client, small
+// enough that one registration cannot bloat the store.
+const (
+	maxRedirectURIs = 20
+	maxURILen       = 2000
+	maxContacts     = 10
+	maxContactLen   = 320
+	maxTextLen      = 200
+)
+
+// Metadata is client metadata as RFC 7591 §2 names it: what a client sends
+// to register (and, with RFC 7592, to update). Fields the server does not
+// know (jwks, software_statement, localized names, ...) are ignored, as
+// §2 requires.
+type Metadata struct {
+	RedirectURIs            []string `json:"redirect_uris"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	GrantTypes              []string `json:"grant_types"`
+	ResponseTypes           []string `json:"response_types"`
+	ClientName              string   `json:"client_name"`
+	ClientURI               string   `json:"client_uri"`
+	LogoURI                 string   `json:"logo_uri"`
+	Scope                   string   `json:"scope"`
+	Contacts                []string `json:"contacts"`
+	TOSURI                  string   `json:"tos_uri"`
+	PolicyURI               string   `json:"policy_uri"`
+	SoftwareID              string   `json:"software_id"`
+	SoftwareVersion         string   `json:"software_version"`
+}
+
+// UpdateRequest is the body of an RFC 7592 §2.2 update: the full metadata,
+// the client's own ID, and optionally its current secret.
+type UpdateRequest struct {
+	Metadata
+	ClientID     string  `json:"client_id"`
+	ClientSecret *string `json:"client_secret"`
+	// What the server alone sets; §2.2 says a request must not carry them.
+	RegistrationAccessToken json.RawMessage `json:"registration_access_token"`
+	RegistrationClientURI   json.RawMessage `json:"registration_client_uri"`
+	ClientSecretExpiresAt   json.RawMessage `json:"client_secret_expires_at"`
+	ClientIDIssuedAt        json.RawMessage `json:"client_id_issued_at"`
+}
+
+// serverFields names the server-managed fields present in u.
+func (u *UpdateRequest) serverFields() []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		v    json.RawMessage
+	}{
+		{"registration_access_token", u.RegistrationAccessToken},
+		{"registration_client_uri", u.RegistrationClientURI},
+		{"client_secret_expires_at", u.ClientSecretExpiresAt},
+		{"client_id_issued_at", u.ClientIDIssuedAt},
+	} {
+		if f.v != nil && string(f.v) != "null" {
+			out = append(out, f.name)
+		}
+	}
+	return out
+}
+
+// toRegistration checks md by RFC 7591 §2 and §3.2.2 and the server's
+// policy (allowed grant types) and maps it to what the client registry
+// takes. Omitted grant_types mean authorization_code (§2); omitted
+// response_types follow the grant types, so a client_credentials client
+// need not send an empty list.
+func (md *Metadata) toRegistration(allowedGrants []string) (clients.Registration, clients.Metadata, error) {
+	var (
+		reg  clients.Registration
+		desc clients.Metadata
+	)
+	if err := checkText("client_name", md.ClientName); err != nil {
+		return reg, desc, err
+	}
+	reg.Name = strings.TrimSpace(md.ClientName)
+
+	switch md.TokenEndpointAuthMethod {
+	case "":
+		reg.AuthMethod = clients.AuthSecretBasic
+	case clients.AuthSecretBasic, clients.AuthSecretPost, clients.AuthNone:
+		reg.AuthMethod = md.TokenEndpointAuthMethod
+	default:
+		return reg, desc, metadataErr("token_endpoint_auth_method %q is not supported (client_secret_basic, client_secret_post or none)", md.TokenEndpointAuthMethod)
+	}
+	reg.Public = reg.AuthMethod == clients.AuthNone
+
+	reg.GrantTypes = md.GrantTypes
+	if len(reg.GrantTypes) == 0 {
+		reg.GrantTypes = []string{clients.GrantAuthorizationCode}
+	}
+	for _, gt := range reg.GrantTypes {
+		if !slices.Contains(clients.KnownGrantTypes, gt) {
+			return reg, desc, metadataErr("grant type %q is not supported", gt)
+		}
+		if !slices.Contains(allowedGrants, gt) {
+			return reg, desc, metadataErr("grant type %q is not available to registered clients on this server", gt)
+		}
+	}
+	code := slices.Contains(reg.GrantTypes, clients.GrantAuthorizationCode)
+	for _, rt := range md.ResponseTypes {
+		if rt != "code" {
+			return reg, desc, metadataErr("response type %q is not supported (only \"code\")", rt)
+		}
+	}
+	if len(md.ResponseTypes) > 0 && !code {
+		return reg, desc, metadataErr("response type \"code\" needs the authorization_code grant type (RFC 7591 §2.1)")
+	}
+	if md.ResponseTypes != nil && len(md.ResponseTypes) == 0 && code {
+		return reg, desc, metadataErr("the authorization_code grant type needs the \"code\" response type (RFC 7591 §2.1)")
+	}
+
+	if len(md.RedirectURIs) > maxRedirectURIs {
+		return reg, desc, redirectErr("at most %d redirect URIs", maxRedirectURIs)
+	}
+	for _, u := range md.RedirectURIs {
+		if err := checkRedirectURI(u); err != nil {
+			return reg, desc, err
+		}
+	}
+	if code && len(md.RedirectURIs) == 0 {
+		return reg, desc, redirectErr("redirect_uris is required for the authorization_code grant type")
+	}
+	reg.RedirectURIs = md.RedirectURIs
+
+	scopes, ok := clients.ParseScope(md.Scope)
+	if !ok && strings.TrimSpace(md.Scope) != "" {
+		return reg, desc, metadataErr("scope %q is not a space-separated list of scope tokens (RFC 6749 §3.3)", md.Scope)
+	}
+	reg.Scopes = scopes
+
+	for _, f := range []struct {
+		name string
+		v    string
+		dst  *string
+	}{
+		{"client_uri", md.ClientURI, &desc.ClientURI},
+		{"logo_uri", md.LogoURI, &desc.LogoURI},
+		{"tos_uri", md.TOSURI, &desc.TOSURI},
+		{"policy_uri", md.PolicyURI, &desc.PolicyURI},
+	} {
+		if f.v == "" {
+			continue
+		}
+		if err := checkWebURI(f.name, f.v); err != nil {
+			return reg, desc, err
+		}
+		*f.dst = f.v
+	}
+	if len(md.Contacts) > maxContacts {
+		return reg, desc, metadataErr("contacts: at most %d", maxContacts)
+	}
+	for _, c := range md.Contacts {
+		if strings.TrimSpace(c) == "" || len(c) > maxContactLen || hasControl(c) {
+			return reg, desc, metadataErr("contacts: each must be non-empty, printable and at most %d bytes", maxContactLen)
+		}
+	}
+	desc.Contacts = slices.Clone(md.Contacts)
+	for _, f := range []struct{ name, v string }{{"software_id", md.SoftwareID}, {"software_version", md.SoftwareVersion}} {
+		if err := checkText(f.name, f.v); err != nil {
+			return reg, desc, err
+		}
+	}
+	desc.SoftwareID, desc.SoftwareVersion = md.SoftwareID, md.SoftwareVersion
+	return reg, desc, nil
+}
+
+// checkRedirectURI is RFC 7591 §2 for redirect URIs on this server:
+// absolute, no fragment, https, or http only on a loopback host (RFC 8252
+// §7.3). Private-use schemes, which an admin may register, are not open to
+// self-registration: anyone could claim one.
+func checkRedirectURI(raw string) error {
+	if len(raw) > maxURILen {
+		return redirectErr("redirect URI longer than %d bytes", maxURILen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() {
+		return redirectErr("%q is not an absolute URI", raw)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return redirectErr("%q: use https, or http on a loopback host", raw)
+	}
+	if err := clients.ValidateRedirectURI(raw); err != nil {
+		return redirectErr("%s", err.Error())
+	}
+	return nil
+}
+
+// checkWebURI accepts an absolute http(s) URL with a host: these URIs are
+// shown to people, so no javascript: or data: URLs.
+func checkWebURI(field, raw string) error {
+	if len(raw) > maxURILen {
+		return metadataErr("%s longer than %d bytes", field, maxURILen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return metadataErr("%s %q is not an absolute http or https URL", field, raw)
+	}
+	return nil
+}
+
+func checkText(field, s string) error {
+	if len(s) > maxTextLen || hasControl(s) {
+		return metadataErr("%s must be printable and at most %d bytes", field, maxTextLen)
+	}
+	return nil
+}
+
+func hasControl(s string) bool { return strings.ContainsFunc(s, unicode.IsControl) }
+
+// fromClients maps the client registry's validation errors to RFC 7591
+// errors, naming fields as the RFC does.
+func fromClients(err error) error {
+	var ve *clients.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	field := map[string]string{"name": "client_name", "scopes": "scope"}[ve.Field]
+	if field == "" {
+		field = ve.Field
+	}
+	if ve.Field == "redirect_uris" {
+		return redirectErr("%s", ve.Reason)
+	}
+	return metadataErr("%s: %s", field, ve.Reason)
+}
+
+// Information is the client information response (RFC 7591 §3.2.1, RFC
+// 7592 §3): the registered metadata, including what the server filled in,
+// and what the client needs to manage its registration. ClientSecret is set
+// only when the secret is issued: the server keeps its hash, not the secret.
+type Information struct {
+	ClientID                string   `json:"client_id"`
+	ClientSecret            string   `json:"client_secret,omitempty"`
+	ClientIDIssuedAt        int64    `json:"client_id_issued_at"`
+	ClientSecretExpiresAt   *int64   `json:"client_secret_expires_at,omitempty"`
+	RegistrationAccessToken string   `json:"registration_access_token"`
+	RegistrationClientURI   string   `json:"registration_client_uri"`
+	ClientName              string   `json:"client_name"`
+	RedirectURIs            []string `json:"redirect_uris,omitempty"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	GrantTypes              []string `json:"grant_types"`
+	ResponseTypes           []string `json:"response_types"`
+	Scope                   string   `json:"scope,omitempty"`
+	ClientURI               string   `json:"client_uri,omitempty"`
+	LogoURI                 string   `json:"logo_uri,omitempty"`
+	TOSURI                  string   `json:"tos_uri,omitempty"`
+	PolicyURI               string   `json:"policy_uri,omitempty"`
+	Contacts                []string `json:"contacts,omitempty"`
+	SoftwareID              string   `json:"software_id,omitempty"`
+	SoftwareVersion         string   `json:"software_version,omitempty"`
+}
+
+func information(c *clients.Client, secret, regToken, uri string) *Information {
+	info := &Information{
+		ClientID:                c.ID,
+		ClientSecret:            secret,
+		ClientIDIssuedAt:        c.CreatedAt.Unix(),
+		RegistrationAccessToken: regToken,
+		RegistrationClientURI:   uri,
+		ClientName:              c.Name,
+		RedirectURIs:            c.RedirectURIs,
+		TokenEndpointAuthMethod: c.AuthMethod,
+		GrantTypes:              c.GrantTypes,
+		ResponseTypes:           []string{},
+		Scope:                   strings.Join(c.Scopes, " "),
+		ClientURI:               c.Metadata.ClientURI,
+		LogoURI:                 c.Metadata.LogoURI,
+		TOSURI:                  c.Metadata.TOSURI,
+		PolicyURI:               c.Metadata.PolicyURI,
+		Contacts:                c.Metadata.Contacts,
+		SoftwareID:              c.Metadata.SoftwareID,
+		SoftwareVersion:         c.Metadata.SoftwareVersion,
+	}
+	if c.AllowsGrant(clients.GrantAuthorizationCode) {
+		info.ResponseTypes = []string{"code"}
+	}
+	if !c.Public {
+		never := int64(0) // the secret does not expire (RFC 7591 §3.2.1)
+		info.ClientSecretExpiresAt = &never
+	}
+	return info
+}
