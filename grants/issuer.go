@@ -3,8 +3,11 @@ package grants
 import (
 	"context"
 	"crypto"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/go-oauth2/oauth2/v4"
 	"github.com/golang-jwt/jwt/v5"
@@ -34,6 +37,7 @@ type Issuer struct {
 	defaultAudience []string
 	keys            KeySource
 	parser          *jwt.Parser
+	header          atomic.Pointer[encodedHeader]
 }
 
 var _ oauth2.AccessGenerate = (*Issuer)(nil)
@@ -71,27 +75,70 @@ func (i *Issuer) Token(_ context.Context, data *oauth2.GenerateBasic, _ bool) (s
 		aud = a.Audience()
 	}
 	created := ti.GetAccessCreateAt()
-	claims := AccessClaims{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    i.issuer,
-			Subject:   sub,
-			Audience:  aud,
-			ExpiresAt: jwt.NewNumericDate(created.Add(ti.GetAccessExpiresIn())),
-			IssuedAt:  jwt.NewNumericDate(created),
-			ID:        jti,
-		},
-		ClientID: ti.GetClientID(),
-		Scope:    ti.GetScope(),
-	}
-	k := i.keys.SigningKey()
-	tok := jwt.NewWithClaims(k.Method, claims)
-	tok.Header["typ"] = "at+jwt"
-	tok.Header["kid"] = k.ID
-	s, err := tok.SignedString(k.Private)
+	s, err := i.sign(i.keys.SigningKey(), wireClaims{
+		Issuer:    i.issuer,
+		Subject:   sub,
+		Audience:  aud,
+		ExpiresAt: created.Add(ti.GetAccessExpiresIn()).Unix(),
+		IssuedAt:  created.Unix(),
+		ID:        jti,
+		ClientID:  ti.GetClientID(),
+		Scope:     ti.GetScope(),
+	})
 	if err != nil {
 		return "", "", fmt.Errorf("sign access token: %w", err)
 	}
 	return s, "", nil
+}
+
+// wireClaims are AccessClaims as they are encoded: plain fields, which
+// encoding/json writes without the custom marshalers of jwt's claim types.
+type wireClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  []string `json:"aud"`
+	ExpiresAt int64    `json:"exp"`
+	IssuedAt  int64    `json:"iat"`
+	ID        string   `json:"jti"`
+	ClientID  string   `json:"client_id"`
+	Scope     string   `json:"scope,omitempty"`
+}
+
+// encodedHeader is the JOSE header of one signing key, encoded once.
+type encodedHeader struct {
+	kid string
+	b64 string
+}
+
+// sign builds the compact JWS itself and signs it with golang-jwt's
+// signing method: jwt.Token.SignedString would marshal the same header map
+// again for every token, on the hot path of every grant.
+func (i *Issuer) sign(k keys.SigningKey, c wireClaims) (string, error) {
+	h := i.header.Load()
+	if h == nil || h.kid != k.ID {
+		raw, err := json.Marshal(map[string]string{"alg": k.Method.Alg(), "kid": k.ID, "typ": "at+jwt"})
+		if err != nil {
+			return "", err
+		}
+		h = &encodedHeader{kid: k.ID, b64: base64.RawURLEncoding.EncodeToString(raw)}
+		i.header.Store(h)
+	}
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	enc := base64.RawURLEncoding
+	buf := make([]byte, 0, len(h.b64)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(512))
+	buf = append(buf, h.b64...)
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, payload)
+	sig, err := k.Method.Sign(string(buf), k.Private)
+	if err != nil {
+		return "", err
+	}
+	buf = append(buf, '.')
+	buf = enc.AppendEncode(buf, sig)
+	return string(buf), nil
 }
 
 // URL is the issuer URL, the iss of every token.
