@@ -130,3 +130,32 @@ func TestMedian(t *testing.T) {
 		t.Errorf("median %v", m)
 	}
 }
+
+func TestReportFailsOnAnyError(t *testing.T) {
+	ours := &target{name: "ours/redis", store: storeRedis}
+	base := &target{name: "go-oauth2", store: storeMemory, baseline: true}
+	report := func(oc, bc *outcome) bool {
+		r := &runner{o: &Options{Scenarios: []string{ClientCredentials}, Runs: 1}, results: map[string]map[string]*outcome{
+			ClientCredentials: {ours.name: oc, base.name: bc},
+		}}
+		return printReport(io.Discard, r, []*target{ours, base})
+	}
+	ok := func() *outcome { return &outcome{samples: []sample{{rps: 1, requests: 10, allOK: 12}}} }
+	if report(ok(), ok()) {
+		t.Error("a clean run failed")
+	}
+	if report(ok(), &outcome{unsupported: "no endpoint"}) {
+		t.Error("a scenario the baseline lacks failed the run")
+	}
+	warmupErr := ok()
+	warmupErr.samples[0].allErrors = 1 // outside the window still counts
+	if !report(ok(), warmupErr) {
+		t.Error("an error during warm-up passed")
+	}
+	if !report(&outcome{samples: []sample{{}}}, ok()) {
+		t.Error("a scenario with no successful answer passed")
+	}
+	if !report(&outcome{setupErr: io.ErrUnexpectedEOF}, ok()) {
+		t.Error("a failed set-up passed")
+	}
+}
