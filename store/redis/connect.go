@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -32,8 +33,7 @@ type Options struct {
 	// DB is the database number (standalone and Sentinel; a cluster has only
 	// 0); with URL it replaces the URL's when not 0.
 	DB int
-	// PoolSize is connections per node; 0 keeps go-redis's default (10 per
-	// CPU).
+	// PoolSize is connections per node; 0 means DefaultPoolSize.
 	PoolSize int
 	// KeyPrefix starts every key (see New); Connect does not use it.
 	KeyPrefix string
@@ -97,10 +97,18 @@ func (o Options) validate() error {
 	return nil
 }
 
+// DefaultPoolSize is the connection pool per node when none is configured:
+// go-redis's 10 per core, but at least 64. A node on one core serving 32
+// concurrent requests would otherwise queue them on 10 connections.
+func DefaultPoolSize() int { return max(10*runtime.GOMAXPROCS(0), 64) }
+
 // client builds the client for o and says which topology it reaches.
 func (o Options) client() (redis.UniversalClient, string, error) {
 	if err := o.validate(); err != nil {
 		return nil, "", err
+	}
+	if o.PoolSize == 0 {
+		o.PoolSize = DefaultPoolSize()
 	}
 	switch {
 	case o.Cluster:
@@ -138,9 +146,7 @@ func (o Options) client() (redis.UniversalClient, string, error) {
 		if o.DB != 0 {
 			opt.DB = o.DB
 		}
-		if o.PoolSize != 0 {
-			opt.PoolSize = o.PoolSize
-		}
+		opt.PoolSize = o.PoolSize
 		return redis.NewClient(opt), "Redis at " + opt.Addr, nil
 	}
 }
