@@ -81,6 +81,30 @@ func (e *Endpoint) clientFromRequest(r *http.Request) (*clients.Client, credenti
 	return c, creds, err
 }
 
+// readAuthenticated is the shared start of /revoke and /introspect: the
+// token endpoint's form rules, client authentication, and the token
+// parameter. It writes the error answer itself and reports whether to go on.
+func (e *Endpoint) readAuthenticated(w http.ResponseWriter, r *http.Request, check func(*clients.Client, credentials) error) (*clients.Client, string, bool) {
+	if err := readTokenForm(w, r, e.cfg.MaxBodyBytes); err != nil {
+		e.writeError(w, err)
+		return nil, "", false
+	}
+	c, creds, err := e.clientFromRequest(r)
+	if err == nil && check != nil {
+		err = check(c, creds)
+	}
+	if err != nil {
+		e.writeError(w, err)
+		return nil, "", false
+	}
+	token := r.PostForm.Get("token")
+	if token == "" {
+		e.writeError(w, oauthErr(oerrors.ErrInvalidRequest, "token is required"))
+		return nil, "", false
+	}
+	return c, token, true
+}
+
 // authenticateClient is the first step of every grant: it proves who the
 // client is with the method it registered, before anything else is looked
 // at (a password grant must not reveal whether a password is right to a

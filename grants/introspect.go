@@ -57,30 +57,22 @@ func (e *Endpoint) IntrospectionHandler() http.Handler {
 }
 
 func (e *Endpoint) serveIntrospect(w http.ResponseWriter, r *http.Request) {
-	if err := readTokenForm(w, r, e.cfg.MaxBodyBytes); err != nil {
-		e.writeError(w, err)
-		return
-	}
-	c, creds, err := e.clientFromRequest(r)
-	if err != nil {
-		e.writeError(w, err)
-		return
-	}
-	if c.Public || !creds.hasSecret {
-		// RFC 7662 §2.1: the endpoint must not be open to anyone; a public
-		// client's id is no proof of anything.
-		const desc = "introspection requires a confidential client"
-		e.events.Warn(r.Context(), audit.ClientAuthFailed, audit.ClientID(c.ID), audit.Reason(desc))
-		e.writeError(w, oauthErr(oerrors.ErrInvalidClient, desc))
-		return
-	}
-	token := r.PostForm.Get("token")
-	if token == "" {
-		e.writeError(w, oauthErr(oerrors.ErrInvalidRequest, "token is required"))
+	c, token, ok := e.readAuthenticated(w, r, func(c *clients.Client, creds credentials) error {
+		if c.Public || !creds.hasSecret {
+			// RFC 7662 §2.1: the endpoint must not be open to anyone; a
+			// public client's id is no proof of anything.
+			const desc = "introspection requires a confidential client"
+			e.events.Warn(r.Context(), audit.ClientAuthFailed, audit.ClientID(c.ID), audit.Reason(desc))
+			return oauthErr(oerrors.ErrInvalidClient, desc)
+		}
+		return nil
+	})
+	if !ok {
 		return
 	}
 	ctx := r.Context()
 	out := Introspection{}
+	var err error
 	for _, kind := range lookupOrder(r.PostForm.Get("token_type_hint")) {
 		var found bool
 		if kind == hintRefreshToken {

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	oerrors "github.com/go-oauth2/oauth2/v4/errors"
-
 	"authserver/audit"
 	"authserver/clients"
 	"authserver/tokens"
@@ -50,21 +48,12 @@ func (e *Endpoint) RevocationHandler() http.Handler {
 }
 
 func (e *Endpoint) serveRevoke(w http.ResponseWriter, r *http.Request) {
-	if err := readTokenForm(w, r, e.cfg.MaxBodyBytes); err != nil {
-		e.writeError(w, err)
-		return
-	}
-	c, _, err := e.clientFromRequest(r)
-	if err != nil {
-		e.writeError(w, err)
-		return
-	}
-	token := r.PostForm.Get("token")
-	if token == "" {
-		e.writeError(w, oauthErr(oerrors.ErrInvalidRequest, "token is required"))
+	c, token, ok := e.readAuthenticated(w, r, nil)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
+	var err error
 	for _, kind := range lookupOrder(r.PostForm.Get("token_type_hint")) {
 		var found bool
 		if kind == hintRefreshToken {
