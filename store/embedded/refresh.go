@@ -56,6 +56,7 @@ func (e errCommitted) Error() string { return e.err.Error() }
 func (s *Store) updateKeep(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	var kept error
 	err := s.update(ctx, func(tx *bolt.Tx) error {
+		kept = nil // a batch may run fn again
 		err := fn(tx)
 		var ec errCommitted
 		if errors.As(err, &ec) {

@@ -86,6 +86,9 @@ func open(path string, lockWait, purgeInterval time.Duration) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("embedded store: init %s: %w", path, err)
 	}
+	// Writes that arrive together share one commit and one fsync (see
+	// update); a lone write waits at most this long for company.
+	db.MaxBatchDelay = batchDelay
 	s := &Store{db: db, stop: make(chan struct{}), done: make(chan struct{})}
 	go s.janitor(purgeInterval)
 	return s, nil
@@ -118,13 +121,20 @@ func (s *Store) janitor(every time.Duration) {
 	}
 }
 
-// update runs fn in one read-write transaction, committed (and fsynced) only
-// if fn returns nil.
+// batchDelay bounds how long a write waits for others to share its commit.
+const batchDelay = time.Millisecond
+
+// update runs fn in a read-write transaction, committed (and fsynced) only
+// if fn returns nil, and returns once it is on disk. Concurrent updates are
+// batched into one transaction (bbolt's Batch): each still sees the ones
+// before it, but they share one fsync, which otherwise bounds every write
+// (a refresh rotation, a code redemption). Batch may run fn more than once,
+// so fn only sets its results, never accumulates them.
 func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Update(fn)
+	return s.db.Batch(fn)
 }
 
 func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
