@@ -24,35 +24,28 @@ import (
 // password.
 func (e *Endpoint) checkPassword(ctx context.Context, _ string, username, password string) (string, error) {
 	st := requestFrom(ctx)
-	userKey, clientKey := PasswordUserLimitKey(username), "password-client:"+st.client.ID
-	for _, c := range []struct {
-		key, limit string
-		p          ratelimit.Policy
-	}{{userKey, "password_per_user", e.cfg.PasswordPerUserLimit}, {clientKey, "password_per_client", e.cfg.PasswordPerClientLimit}} {
-		if err := e.limiter.Check(ctx, c.key, c.p); err != nil {
-			var l *ratelimit.LimitedError
-			if errors.As(err, &l) {
-				e.events.Warn(ctx, audit.Lockout, audit.ClientID(st.client.ID), audit.Username(username), slog.String("limit", c.limit))
-				return "", limited(oerrors.ErrInvalidGrant, l)
-			}
-			return "", err
+	var u *users.User
+	err := e.limiter.Guard(ctx, []ratelimit.Counter{
+		{Name: "password_per_user", Key: PasswordUserLimitKey(username), Policy: e.cfg.PasswordPerUserLimit, ResetOnSuccess: true},
+		{Name: "password_per_client", Key: "password-client:" + st.client.ID, Policy: e.cfg.PasswordPerClientLimit},
+	}, func() (bool, error) {
+		var err error
+		u, err = e.users.Authenticate(ctx, username, password)
+		if errors.Is(err, users.ErrInvalidCredentials) {
+			return false, nil
 		}
-	}
-	u, err := e.users.Authenticate(ctx, username, password)
-	if errors.Is(err, users.ErrInvalidCredentials) {
-		if err := e.limiter.Fail(ctx, userKey, e.cfg.PasswordPerUserLimit); err != nil && !isLimited(err) {
-			return "", err
-		}
-		if err := e.limiter.Fail(ctx, clientKey, e.cfg.PasswordPerClientLimit); err != nil && !isLimited(err) {
-			return "", err
-		}
-		return "", oauthErr(oerrors.ErrInvalidGrant, "invalid username or password")
+		return err == nil, err
+	})
+	var l *ratelimit.LimitedError
+	if errors.As(err, &l) {
+		e.events.Warn(ctx, audit.Lockout, audit.ClientID(st.client.ID), audit.Username(username), slog.String("limit", l.Limit))
+		return "", limited(oerrors.ErrInvalidGrant, l)
 	}
 	if err != nil {
 		return "", err
 	}
-	if err := e.limiter.Reset(ctx, userKey); err != nil {
-		return "", err
+	if u == nil {
+		return "", oauthErr(oerrors.ErrInvalidGrant, "invalid username or password")
 	}
 	return u.ID, nil
 }
@@ -83,9 +76,4 @@ func PasswordUserLimitKey(username string) string {
 		username = n
 	}
 	return "password-user:" + strings.ToLower(username)
-}
-
-func isLimited(err error) bool {
-	var l *ratelimit.LimitedError
-	return errors.As(err, &l)
 }

@@ -368,44 +368,30 @@ func (a *Authorize) login(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	limits := a.loginLimits(c, username)
-	for _, l := range limits {
-		if err := a.d.Limiter.Check(ctx, l.key, l.policy); err != nil {
-			var le *ratelimit.LimitedError
-			if !errors.As(err, &le) {
-				a.serverError(c, err)
-				return
-			}
-			a.events.Warn(ctx, audit.Lockout, audit.ClientID(req.client.ID), audit.Username(username), slog.String("limit", l.name()), slog.String("ip", clientIP(c.Request)))
-			c.Header("Retry-After", strconv.FormatInt(le.RetryAfterSeconds(), 10))
-			a.renderLogin(c, req, http.StatusTooManyRequests, "Too many failed sign-in attempts. Try again later.", username)
-			return
+	var u *users.User
+	err := a.d.Limiter.Guard(ctx, a.loginLimits(c, username), func() (bool, error) {
+		var err error
+		u, err = a.d.Users.Authenticate(ctx, username, password)
+		if errors.Is(err, users.ErrInvalidCredentials) {
+			return false, nil
 		}
-	}
-	u, err := a.d.Users.Authenticate(ctx, username, password)
-	if errors.Is(err, users.ErrInvalidCredentials) {
-		for _, l := range limits {
-			if err := a.d.Limiter.Fail(ctx, l.key, l.policy); err != nil && !isLimited(err) {
-				a.serverError(c, err)
-				return
-			}
-		}
+		return err == nil, err
+	})
+	var le *ratelimit.LimitedError
+	switch {
+	case errors.As(err, &le):
+		a.events.Warn(ctx, audit.Lockout, audit.ClientID(req.client.ID), audit.Username(username), slog.String("limit", le.Limit), slog.String("ip", clientIP(c.Request)))
+		c.Header("Retry-After", strconv.FormatInt(le.RetryAfterSeconds(), 10))
+		a.renderLogin(c, req, http.StatusTooManyRequests, "Too many failed sign-in attempts. Try again later.", username)
+		return
+	case err != nil:
+		a.serverError(c, err)
+		return
+	case u == nil:
 		a.events.Warn(ctx, audit.SignInFailed, audit.ClientID(req.client.ID), slog.String("ip", clientIP(c.Request)))
 		// The same words whether the user or the password was wrong.
 		a.renderLogin(c, req, http.StatusBadRequest, "Invalid username or password.", username)
 		return
-	}
-	if err != nil {
-		a.serverError(c, err)
-		return
-	}
-	for _, l := range limits {
-		if l.perUser {
-			if err := a.d.Limiter.Reset(ctx, l.key); err != nil {
-				a.serverError(c, err)
-				return
-			}
-		}
 	}
 	if err := a.startSession(c, u); err != nil {
 		a.serverError(c, err)
@@ -415,29 +401,15 @@ func (a *Authorize) login(c *gin.Context) {
 	a.redirect(c, a.prefix+"/authorize?"+req.encode("login", ""))
 }
 
-type loginLimit struct {
-	key     string
-	policy  ratelimit.Policy
-	perUser bool
-}
-
-// name is the limit's name in the audit log (the key holds the username).
-func (l loginLimit) name() string {
-	if l.perUser {
-		return "password_per_user"
-	}
-	return "sign_in_per_ip"
-}
-
 // loginLimits are the failure counters a sign-in attempt is held to: the
 // username (shared with the password grant) and the peer's address. A
 // username that cannot exist is held to the address alone.
-func (a *Authorize) loginLimits(c *gin.Context, username string) []loginLimit {
-	var out []loginLimit
+func (a *Authorize) loginLimits(c *gin.Context, username string) []ratelimit.Counter {
+	var out []ratelimit.Counter
 	if name, err := users.NormalizeUsername(username); err == nil {
-		out = append(out, loginLimit{grants.PasswordUserLimitKey(name), a.cfg.LoginPerUser, true})
+		out = append(out, ratelimit.Counter{Name: "password_per_user", Key: grants.PasswordUserLimitKey(name), Policy: a.cfg.LoginPerUser, ResetOnSuccess: true})
 	}
-	return append(out, loginLimit{"login-ip:" + clientIP(c.Request), a.cfg.LoginPerIP, false})
+	return append(out, ratelimit.Counter{Name: "sign_in_per_ip", Key: "login-ip:" + clientIP(c.Request), Policy: a.cfg.LoginPerIP})
 }
 
 // consent is POST /authorize/consent: Allow or Deny.
@@ -599,9 +571,4 @@ func redirectHost(uri string) string {
 		return u.Host
 	}
 	return u.Scheme + ":" // a native app's private-use scheme
-}
-
-func isLimited(err error) bool {
-	var l *ratelimit.LimitedError
-	return errors.As(err, &l)
 }
