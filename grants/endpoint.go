@@ -219,15 +219,21 @@ func (e *Endpoint) revokeFamily(ctx context.Context, id, reason string) error {
 	if errors.Is(err, tokens.ErrFamilyNotFound) {
 		return nil // nothing was live; the tombstone blocks a late start
 	}
+	return e.familyRevoked(ctx, f, reason, err)
+}
+
+// familyRevoked logs a revocation that has happened in the store (and the
+// error of denying its access token, if any).
+func (e *Endpoint) familyRevoked(ctx context.Context, f tokens.Family, reason string, err error) error {
 	if f.ID != "" {
 		log := e.events.Warn // reuse or replay: perhaps a stolen token
 		if reason == reasonRevokedByClient {
 			log = e.events.Info
 		}
-		log(ctx, audit.FamilyRevoked, audit.FamilyID(id), audit.ClientID(f.ClientID), audit.UserID(f.UserID), audit.Reason(reason))
+		log(ctx, audit.FamilyRevoked, audit.FamilyID(f.ID), audit.ClientID(f.ClientID), audit.UserID(f.UserID), audit.Reason(reason))
 	}
 	if err != nil {
-		e.audit.ErrorContext(ctx, "revoke refresh token family", "family_id", id, "err", err)
+		e.audit.ErrorContext(ctx, "revoke refresh token family", "family_id", f.ID, "err", err)
 	}
 	return err
 }

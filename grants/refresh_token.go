@@ -61,7 +61,9 @@ func (e *Endpoint) refresh(ctx context.Context, st *tokenRequest, tgr *oauth2.To
 	switch {
 	case errors.Is(err, tokens.ErrReuse):
 		e.events.Warn(ctx, audit.RefreshReuse, audit.FamilyID(familyID), audit.ClientID(st.client.ID), audit.UserID(f.UserID))
-		_ = e.revokeFamily(ctx, familyID, audit.RefreshReuse) // the store revoked it already; this denies its access token
+		// The rotation revoked the family in the same atomic step; what is
+		// left is denying its newest access token.
+		_ = e.familyRevoked(ctx, f, audit.RefreshReuse, tokens.DenyNewestAccess(ctx, e.deny, f, e.cfg.AccessTTL, e.now()))
 		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
 	case errors.Is(err, tokens.ErrClientMismatch):
 		e.events.Warn(ctx, audit.RefreshClientMismatch, audit.FamilyID(familyID), audit.ClientID(st.client.ID))

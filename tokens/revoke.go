@@ -21,10 +21,18 @@ func RevokeFamily(ctx context.Context, fams RefreshStore, deny DenyList, id stri
 	if err != nil {
 		return f, err
 	}
-	if f.LastJTI != "" && deny != nil {
-		if err := deny.DenyJTI(ctx, f.LastJTI, now.Add(accessTTL)); err != nil {
-			return f, fmt.Errorf("deny the newest access token of a revoked family: %w", err)
-		}
+	return f, DenyNewestAccess(ctx, deny, f, accessTTL, now)
+}
+
+// DenyNewestAccess denies the newest access token of a family the store has
+// already revoked (a rotation that detected reuse returns it revoked), so
+// that path needs no second revocation.
+func DenyNewestAccess(ctx context.Context, deny DenyList, f Family, accessTTL time.Duration, now time.Time) error {
+	if f.LastJTI == "" || deny == nil {
+		return nil
 	}
-	return f, nil
+	if err := deny.DenyJTI(ctx, f.LastJTI, now.Add(accessTTL)); err != nil {
+		return fmt.Errorf("deny the newest access token of a revoked family: %w", err)
+	}
+	return nil
 }

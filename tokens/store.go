@@ -55,7 +55,8 @@ var (
 	// ErrClientMismatch: the family belongs to another client; nothing changed.
 	ErrClientMismatch = errors.New("refresh token issued to another client")
 	// ErrReuse: the presented token is not the current one (and not a retry
-	// within the grace window): the family has been revoked by this call.
+	// within the grace window): the family has been revoked by this call,
+	// and RotateRefresh returns it (Revoked, with LastJTI).
 	ErrReuse = errors.New("refresh token reuse detected; family revoked")
 )
 
