@@ -24,6 +24,7 @@ import (
 	"authserver/store"
 	"authserver/store/embedded"
 	redisstore "authserver/store/redis"
+	"authserver/tokens"
 	"authserver/users"
 )
 
@@ -140,6 +141,7 @@ func (a *App) build(ctx context.Context) error {
 	a.Users = users.NewService(a.Store, users.Hasher{Time: cfg.PasswordHash.Time, MemoryKiB: cfg.PasswordHash.MemoryKiB, Threads: cfg.PasswordHash.Threads})
 	a.Issuer = grants.NewIssuer(cfg.Issuer, []string{cfg.Tokens.Audience}, km)
 	window := cfg.Limits.Window
+	revoker := tokens.NewRevoker(a.Store, a.Users, a.Clients, cfg.Tokens.CodeTTL, cfg.Tokens.AccessTTL, a.Log)
 	token := grants.NewEndpoint(grants.Config{
 		AccessTTL:               cfg.Tokens.AccessTTL,
 		RefreshIdleTTL:          cfg.Tokens.RefreshIdleTTL,
@@ -153,7 +155,7 @@ func (a *App) build(ctx context.Context) error {
 		ClientAuthLimit:         ratelimit.Policy{Max: int64(cfg.Limits.ClientAuthFailures), Window: window},
 	}, grants.Deps{
 		Clients: a.Clients, Users: a.Users, Families: a.Store, Codes: a.Store, Deny: a.Store,
-		Limiter: ratelimit.New(a.Store), Issuer: a.Issuer, Audit: a.Log,
+		Revoker: revoker, Limiter: ratelimit.New(a.Store), Issuer: a.Issuer, Audit: a.Log,
 	})
 	authorize := server.NewAuthorize(server.AuthorizeConfig{
 		Issuer:       cfg.Issuer,
@@ -165,7 +167,7 @@ func (a *App) build(ctx context.Context) error {
 	})
 	a.Registration = registration.New(registration.Config{
 		Issuer: cfg.Issuer, Open: cfg.Registration.Open, AllowedGrantTypes: cfg.Registration.AllowedGrantTypes,
-	}, a.Clients, a.Store, a.Log)
+	}, a.Clients, a.Store, revoker, a.Log)
 	a.Public = server.NewPublic(server.Options{
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, Authorize: authorize, JWKS: km.JWKS, Log: a.Log,
 		Registration: server.NewRegistration(a.Registration, cfg.Limits.MaxBodyBytes, a.Log),
@@ -173,9 +175,7 @@ func (a *App) build(ctx context.Context) error {
 	})
 	a.Admin = admin.New(admin.Options{
 		Token: a.AdminToken, Clients: a.Clients, Users: a.Users, Families: a.Store, Keys: km, Audit: a.Log,
-		InitialAccessTokens: a.Registration,
-		// Signing a user out denies their newest access tokens too.
-		Deny: a.Store, AccessTTL: cfg.Tokens.AccessTTL,
+		InitialAccessTokens: a.Registration, Revoker: revoker,
 	})
 	return nil
 }

@@ -107,7 +107,7 @@ func (r *Registry) UpdateRegistration(ctx context.Context, c *Client, reg Regist
 	u.SecretHash = slices.Clone(c.SecretHash)
 	u.PreviousSecretHash, u.PreviousSecretExpiresAt = slices.Clone(c.PreviousSecretHash), c.PreviousSecretExpiresAt
 	u.RegistrationTokenHash = slices.Clone(c.RegistrationTokenHash)
-	u.Disabled = c.Disabled
+	u.Disabled, u.Generation = c.Disabled, c.Generation
 	u.CreatedAt = c.CreatedAt
 	u.UpdatedAt = r.now().UTC()
 	if err := r.store.UpdateClient(ctx, u); err != nil {

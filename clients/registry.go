@@ -147,6 +147,39 @@ func (r *Registry) SetDisabled(ctx context.Context, id string, disabled bool) (*
 	return c, r.store.UpdateClient(ctx, c)
 }
 
+// EndClientGeneration moves the client's generation on, which ends every
+// code, consent and refresh family made under the earlier one
+// (tokens.Revoker owns the rule; call it, not this). No such client: nil.
+func (r *Registry) EndClientGeneration(ctx context.Context, id string) error {
+	c, err := r.store.GetClient(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.Generation++
+	c.UpdatedAt = r.now().UTC()
+	err = r.store.UpdateClient(ctx, c)
+	if errors.Is(err, ErrNotFound) {
+		return nil // deleted meanwhile
+	}
+	return err
+}
+
+// LiveScope is what remains of a granted scope once the client's own scopes
+// have narrowed since: a refresh or a code never carries a scope the client
+// no longer has.
+func (c *Client) LiveScope(granted string) string {
+	var kept []string
+	for _, s := range strings.Fields(granted) {
+		if slices.Contains(c.Scopes, s) {
+			kept = append(kept, s)
+		}
+	}
+	return strings.Join(kept, " ")
+}
+
 // Lookup returns an enabled client by id for flows that name a client
 // without authenticating it (the authorization endpoint, public clients).
 func (r *Registry) Lookup(ctx context.Context, id string) (*Client, error) {

@@ -34,6 +34,10 @@ type Client struct {
 	// FirstParty clients skip the consent page.
 	FirstParty bool `json:"first_party,omitempty"`
 	Disabled   bool `json:"disabled,omitempty"`
+	// Generation moves on whenever the client is revoked (disabled,
+	// deleted): codes, consents and refresh families made under an earlier
+	// one are dead.
+	Generation int64 `json:"generation,omitempty"`
 
 	// RegistrationTokenHash is the SHA-256 of the RFC 7592 registration
 	// access token of a self-registered client; empty for admin-created

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 
-	"github.com/go-oauth2/oauth2/v4"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
 	"authserver/audit"
@@ -20,35 +19,60 @@ import (
 // sent by the wrong client is dead for the right one too. go-oauth2's own
 // exchange reads the code and deletes it in two calls (two redemptions can
 // both win), and answers a missing verifier with a 500.
-func (e *Endpoint) authorizationCode(ctx context.Context, st *tokenRequest, tgr *oauth2.TokenGenerateRequest) (oauth2.TokenInfo, error) {
-	c, err := e.codes.RedeemCode(ctx, tokens.Hash(tgr.Code), st.now)
-	switch {
-	case errors.Is(err, tokens.ErrCodeReused):
-		// RFC 6749 §4.1.2: revoke what the first redemption issued.
-		e.events.Warn(ctx, audit.CodeReplayed, audit.ClientID(st.client.ID), slog.String("issued_to", c.ClientID), audit.UserID(c.UserID))
-		_ = e.revokeFamily(ctx, c.FamilyID, audit.CodeReplayed)
-		if e.deny != nil {
-			if derr := e.deny.DenyJTI(ctx, codeJTI(c.FamilyID), e.now().Add(e.cfg.AccessTTL)); derr != nil {
-				e.audit.ErrorContext(ctx, "deny access token of a replayed code", "family_id", c.FamilyID, "err", derr)
-			}
-		}
-		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid authorization code")
-	case errors.Is(err, tokens.ErrCodeNotFound):
-		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid authorization code")
-	case err != nil:
-		return nil, err
-	}
-	if err := e.checkCode(ctx, st.client, c, tgr); err != nil {
-		return nil, err
-	}
-
-	jti := codeJTI(c.FamilyID)
-	ti, err := e.issueAccess(ctx, st, c.UserID, c.Scope, jti)
+func (e *Endpoint) authorizationCode(ctx context.Context, req *tokenRequest) (*issued, error) {
+	code, err := required(req, "code")
 	if err != nil {
 		return nil, err
 	}
-	if st.client.AllowsGrant(clients.GrantRefreshToken) {
-		rt, err := e.startFamily(ctx, st, c.FamilyID, c.UserID, c.Scope, jti, c.AuthTime)
+	redirectURI, err := required(req, "redirect_uri")
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.codes.RedeemCode(ctx, tokens.Hash(code), req.now)
+	invalid := oauthErr(oerrors.ErrInvalidGrant, "invalid authorization code")
+	switch {
+	case errors.Is(err, tokens.ErrCodeReused):
+		// RFC 6749 §4.1.2: revoke what the first redemption issued.
+		e.events.Warn(ctx, audit.CodeReplayed, audit.ClientID(req.client.ID), slog.String("issued_to", c.ClientID), audit.UserID(c.UserID))
+		if _, err := e.revoker.RevokeFamily(ctx, c.FamilyID, tokens.ReasonCodeReplayed); err != nil {
+			e.audit.ErrorContext(ctx, "revoke the family of a replayed code", "family_id", c.FamilyID, "err", err)
+		}
+		if err := e.revoker.DenyAccess(ctx, codeJTI(c.FamilyID), e.now()); err != nil {
+			e.audit.ErrorContext(ctx, "deny access token of a replayed code", "family_id", c.FamilyID, "err", err)
+		}
+		return nil, invalid
+	case errors.Is(err, tokens.ErrCodeNotFound):
+		return nil, invalid
+	case err != nil:
+		return nil, err
+	}
+	if err := e.checkCode(ctx, req.client, c, redirectURI, req.form.Get("code_verifier")); err != nil {
+		return nil, err
+	}
+	// A code outlives neither its client's nor its user's revocation.
+	if c.ClientGeneration != req.client.Generation {
+		return nil, invalid
+	}
+	current, err := e.userIsCurrent(ctx, c.UserID, c.UserGeneration)
+	if err != nil {
+		return nil, err
+	}
+	if !current {
+		return nil, invalid
+	}
+
+	scope := req.client.LiveScope(c.Scope)
+	jti := codeJTI(c.FamilyID)
+	access, err := e.mint(req, c.UserID, scope, jti)
+	if err != nil {
+		return nil, err
+	}
+	out := &issued{access: access, scope: scope}
+	if req.client.AllowsGrant(clients.GrantRefreshToken) {
+		out.refresh, err = e.startFamily(ctx, req, tokens.Family{
+			ID: c.FamilyID, UserID: c.UserID, UserGeneration: c.UserGeneration,
+			Scope: scope, AuthTime: c.AuthTime, LastJTI: jti,
+		})
 		// ErrFamilyExists: a replay of this code got in first and left a
 		// tombstone. This is still the first redemption, so it is answered,
 		// but what it issues is already dead: the family never comes to life
@@ -56,34 +80,33 @@ func (e *Endpoint) authorizationCode(ctx context.Context, st *tokenRequest, tgr 
 		if err != nil && !errors.Is(err, tokens.ErrFamilyExists) {
 			return nil, err
 		}
-		ti.SetRefresh(rt)
 	}
-	return ti, nil
+	return out, nil
 }
 
 // checkCode holds the bindings of a redeemed code: the client, the exact
 // redirect URI, and the PKCE verifier. Every failure is invalid_grant
 // (RFC 6749 §5.2).
-func (e *Endpoint) checkCode(ctx context.Context, client *clients.Client, c tokens.Code, tgr *oauth2.TokenGenerateRequest) error {
+func (e *Endpoint) checkCode(ctx context.Context, client *clients.Client, c tokens.Code, redirectURI, verifier string) error {
 	if c.ClientID != client.ID {
 		e.events.Warn(ctx, audit.CodeClientMismatch, audit.ClientID(client.ID), slog.String("issued_to", c.ClientID), audit.UserID(c.UserID))
 		return oauthErr(oerrors.ErrInvalidGrant, "invalid authorization code")
 	}
-	if c.RedirectURI != tgr.RedirectURI {
+	if c.RedirectURI != redirectURI {
 		return oauthErr(oerrors.ErrInvalidGrant, "redirect_uri does not match the authorization request")
 	}
 	if c.CodeChallenge == "" {
 		// RFC 9700 §2.1.1: a verifier without a challenge is refused, and a
 		// code without one is only good while policy allows that.
-		if tgr.CodeVerifier != "" || e.PKCERequired(client) {
+		if verifier != "" || e.PKCERequired(client) {
 			return oauthErr(oerrors.ErrInvalidGrant, "PKCE verification failed")
 		}
 		return nil
 	}
-	if tgr.CodeVerifier == "" {
+	if verifier == "" {
 		return oauthErr(oerrors.ErrInvalidGrant, "code_verifier is required")
 	}
-	if !validVerifier(tgr.CodeVerifier) || subtle.ConstantTimeCompare([]byte(s256(tgr.CodeVerifier)), []byte(c.CodeChallenge)) != 1 {
+	if !validVerifier(verifier) || subtle.ConstantTimeCompare([]byte(s256(verifier)), []byte(c.CodeChallenge)) != 1 {
 		return oauthErr(oerrors.ErrInvalidGrant, "PKCE verification failed")
 	}
 	return nil

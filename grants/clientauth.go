@@ -86,7 +86,7 @@ func (e *Endpoint) clientFromRequest(r *http.Request) (*clients.Client, credenti
 // parameter. It writes the error answer itself and reports whether to go on.
 func (e *Endpoint) readAuthenticated(w http.ResponseWriter, r *http.Request, check func(*clients.Client, credentials) error) (*clients.Client, string, bool) {
 	if err := readTokenForm(w, r, e.cfg.MaxBodyBytes); err != nil {
-		e.writeError(w, err)
+		e.writeError(w, r, err)
 		return nil, "", false
 	}
 	c, creds, err := e.clientFromRequest(r)
@@ -94,12 +94,12 @@ func (e *Endpoint) readAuthenticated(w http.ResponseWriter, r *http.Request, che
 		err = check(c, creds)
 	}
 	if err != nil {
-		e.writeError(w, err)
+		e.writeError(w, r, err)
 		return nil, "", false
 	}
 	token := r.PostForm.Get("token")
 	if token == "" {
-		e.writeError(w, oauthErr(oerrors.ErrInvalidRequest, "token is required"))
+		e.writeError(w, r, oauthErr(oerrors.ErrInvalidRequest, "token is required"))
 		return nil, "", false
 	}
 	return c, token, true

@@ -22,6 +22,10 @@ type CodeGrant struct {
 	// PKCERequired allows it.
 	CodeChallenge string
 	AuthTime      time.Time
+	// UserGeneration is the session's (the user's at sign-in) and
+	// ClientGeneration the client's now: revoking either kills the code.
+	UserGeneration   int64
+	ClientGeneration int64
 }
 
 // PKCERequired is the PKCE policy: always for public clients (RFC 9700
@@ -45,7 +49,7 @@ func (e *Endpoint) IssueCode(ctx context.Context, g CodeGrant) (string, error) {
 	err := e.codes.SaveCode(ctx, hash, tokens.Code{
 		ClientID: g.ClientID, UserID: g.UserID, RedirectURI: g.RedirectURI, Scope: g.Scope,
 		CodeChallenge: g.CodeChallenge, AuthTime: g.AuthTime, ExpiresAt: now.Add(e.cfg.CodeTTL),
-		FamilyID: tokens.NewFamilyID(),
+		FamilyID: tokens.NewFamilyID(), UserGeneration: g.UserGeneration, ClientGeneration: g.ClientGeneration,
 	})
 	if err != nil {
 		return "", err

@@ -1,34 +1,47 @@
-// Package grants implements the token endpoint: one file per grant, on top
-// of go-oauth2's server through its extension points. The revocation and
-// introspection endpoints (revoke.go, introspect.go) are built from the same
-// Endpoint and share its form rules and client authentication.
+// Package grants implements the token endpoint, one file per grant. The
+// revocation and introspection endpoints (revoke.go, introspect.go) are
+// built from the same Endpoint and share its form rules and client
+// authentication.
 //
-// Every request goes through one pipeline that no grant can skip:
+// Every token request goes through one pipeline, in this order, in
+// Endpoint.ServeHTTP; no grant can skip or reorder a step:
 //
-//  1. readTokenForm: body only, size-capped, no repeated parameters;
-//  2. ClientInfoHandler (authenticateRequest): the client proves who it is
-//     with its registered method, then must be allowed the grant;
-//  3. the scope is checked against what the client (or, on refresh, the
-//     token) holds;
-//  4. the grant's own checks and its single atomic store step;
-//  5. the access token is minted (Issuer, an oauth2.AccessGenerate).
+//  1. parse the form once (readTokenForm): body only, size-capped, no
+//     repeated parameters, grant_type present;
+//  2. authenticate the client with its registered method (clientauth.go);
+//  3. check the grant type is served and this client may use it;
+//  4. validate the scope parameter against what the client holds (the
+//     refresh grant narrows against its family in step 5);
+//  5. the grant's own checks, cheapest first and the costly password hash
+//     last, then its one atomic store step;
+//  6. mint the access token (Issuer) and write the answer.
 //
-// Where go-oauth2's own behaviour is unsafe it is replaced, and the line
-// that replaces it says why.
+// So a request that fails an early step never reaches a later one: a
+// disallowed scope with a wrong password is invalid_scope, and no argon2id
+// runs (TestPipelineOrder).
+//
+// go-oauth2 gives the protocol's vocabulary: its errors package (the RFC
+// 6749 §5.2 error codes) and its grant type names. Its request engine
+// (server.Server.HandleTokenRequest) is not used: it checks a password
+// before the scope, reads credentials from the query string, compares
+// secrets in plaintext and answers 401 where RFC 6749 wants 400; its
+// manage.Manager rotates refresh tokens and redeems codes in several
+// non-atomic store calls. The README lists every part in use.
 package grants
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/go-oauth2/oauth2/v4"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
-	"github.com/go-oauth2/oauth2/v4/models"
-	"github.com/go-oauth2/oauth2/v4/server"
 
 	"authserver/audit"
 	"authserver/clients"
@@ -56,9 +69,11 @@ type Config struct {
 }
 
 // UserAuthenticator checks a username and password; it returns
-// users.ErrInvalidCredentials for any wrong pair, in the same time.
+// users.ErrInvalidCredentials for any wrong pair, in the same time. Get
+// gives the user's current state to redemption and refresh.
 type UserAuthenticator interface {
 	Authenticate(ctx context.Context, username, password string) (*users.User, error)
+	Get(ctx context.Context, id string) (*users.User, error)
 }
 
 // Deps are the endpoint's collaborators.
@@ -68,8 +83,10 @@ type Deps struct {
 	Families tokens.RefreshStore
 	Codes    tokens.CodeStore
 	Deny     tokens.DenyList
-	Limiter  *ratelimit.Limiter
-	Issuer   *Issuer
+	// Revoker owns what dies on reuse, replay and revocation.
+	Revoker *tokens.Revoker
+	Limiter *ratelimit.Limiter
+	Issuer  *Issuer
 	// Audit receives security events (failed client authentication, reuse
 	// detected, families revoked); never a secret or a token.
 	Audit *slog.Logger
@@ -83,159 +100,217 @@ type Endpoint struct {
 	families tokens.RefreshStore
 	codes    tokens.CodeStore
 	deny     tokens.DenyList
+	revoker  *tokens.Revoker
 	limiter  *ratelimit.Limiter
 	issuer   *Issuer
 	audit    *slog.Logger
 	events   *audit.Logger
-	srv      *server.Server
+	grants   map[string]grantFunc
 	now      func() time.Time
 }
 
-// NewEndpoint wires go-oauth2's server with our handlers.
+// grantFunc is one grant's own work (step 5 on): its checks, its store
+// step, and what it issues.
+type grantFunc func(ctx context.Context, req *tokenRequest) (*issued, error)
+
+// NewEndpoint returns the token endpoint.
 func NewEndpoint(cfg Config, d Deps) *Endpoint {
 	e := &Endpoint{
 		cfg: cfg, clients: d.Clients, users: d.Users, families: d.Families, codes: d.Codes,
-		deny: d.Deny, limiter: d.Limiter, issuer: d.Issuer, audit: d.Audit, now: time.Now,
+		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, audit: d.Audit, now: time.Now,
 	}
 	if e.audit == nil {
 		e.audit = slog.Default()
 	}
+	if e.revoker == nil {
+		panic("grants: the token endpoint needs Deps.Revoker") // wiring error, caught at start-up
+	}
 	e.events = audit.New(e.audit)
-	scfg := server.NewConfig()
-	scfg.AllowedCodeChallengeMethods = []oauth2.CodeChallengeMethod{oauth2.CodeChallengeS256} // plain is the library default; RFC 9700 §2.1.1 wants S256
-	// Not ForcePKCE: it answers a missing code_verifier with invalid_request
-	// before the code is consumed; the authorization_code grant burns the
-	// code first and then answers invalid_grant, and applies the PKCE policy
-	// per client (RequirePKCEConfidential).
-	scfg.ForcePKCE = false
-	srv := server.NewServer(scfg, &manager{e: e})
-	srv.ClientInfoHandler = e.authenticateRequest // replaces ClientFormHandler (reads the query string) and plaintext secret compares
-	srv.ClientScopeHandler = e.checkScope
-	srv.PasswordAuthorizationHandler = e.checkPassword
-	srv.InternalErrorHandler = internalError(e.audit)
-	srv.ResponseErrorHandler = responseError // RFC 6749 §5.2 statuses and WWW-Authenticate
-	e.srv = srv
+	e.grants = map[string]grantFunc{
+		oauth2.ClientCredentials.String():   e.clientCredentials,
+		oauth2.PasswordCredentials.String(): e.password,
+		oauth2.AuthorizationCode.String():   e.authorizationCode,
+		oauth2.Refreshing.String():          e.refresh,
+	}
 	return e
 }
 
-// tokenRequest carries what the pipeline learnt about one request to the
-// hooks that go-oauth2 calls later with only a context.
+// tokenRequest is one token request as the pipeline has read and checked
+// it so far; each grant reads what it needs from here.
 type tokenRequest struct {
+	form      url.Values
+	grantType string
+	// client is the authenticated client (step 2), allowed the grant (3).
 	client *clients.Client
-	now    time.Time
+	// scope is the validated scope (step 4): for client_credentials and
+	// password what is granted; for refresh the narrower scope asked for,
+	// or empty for the family's own.
+	scope string
+	// peer is the connection's remote address.
+	peer string
+	now  time.Time
 }
 
-type requestKey struct{}
-
-func requestFrom(ctx context.Context) *tokenRequest {
-	st, _ := ctx.Value(requestKey{}).(*tokenRequest)
-	return st
+// issued is what a grant hands out.
+type issued struct {
+	access  string
+	refresh string
+	scope   string
 }
 
-// ServeHTTP handles one token request.
+// ServeHTTP runs the pipeline of the package doc.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req, err := e.parse(w, r)
+	if err == nil {
+		err = e.authorize(r, req)
+	}
+	var out *issued
+	if err == nil {
+		out, err = e.grants[req.grantType](r.Context(), req)
+	}
+	if err != nil {
+		e.writeError(w, r, err)
+		return
+	}
+	e.writeToken(w, out)
+}
+
+// parse is step 1.
+func (e *Endpoint) parse(w http.ResponseWriter, r *http.Request) (*tokenRequest, error) {
 	if err := readTokenForm(w, r, e.cfg.MaxBodyBytes); err != nil {
-		e.writeError(w, err)
-		return
-	}
-	if r.PostForm.Get("grant_type") == "" {
-		e.writeError(w, oauthErr(oerrors.ErrInvalidRequest, "grant_type is required"))
-		return
-	}
-	st := &tokenRequest{now: e.now()}
-	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, st))
-	_ = e.srv.HandleTokenRequest(w, r) // it has written the answer, error or not
-}
-
-func (e *Endpoint) writeError(w http.ResponseWriter, err error) {
-	data, status, header := e.srv.GetErrorData(err)
-	for k := range header {
-		w.Header().Set(k, header.Get(k))
-	}
-	writeJSON(w, status, data)
-}
-
-// authenticateRequest is go-oauth2's ClientInfoHandler, which runs before
-// any grant logic: authenticate the client, then check the grant is one we
-// serve and one this client may use.
-func (e *Endpoint) authenticateRequest(r *http.Request) (string, string, error) {
-	c, _, err := e.clientFromRequest(r)
-	if err != nil {
-		return "", "", err
-	}
-	gt := r.PostForm.Get("grant_type")
-	if !slices.Contains(clients.KnownGrantTypes, gt) {
-		return "", "", oauthErr(oerrors.ErrUnsupportedGrantType, "grant_type %q is not supported", gt)
-	}
-	if !c.AllowsGrant(gt) {
-		return "", "", oauthErr(oerrors.ErrUnauthorizedClient, "this client may not use the %s grant", gt)
-	}
-	requestFrom(r.Context()).client = c
-	// The secret was verified above; the manager never compares it again.
-	return c.ID, "", nil
-}
-
-// checkScope is go-oauth2's ClientScopeHandler (password and
-// client_credentials): the scope must be among the client's; none asked
-// means all of them.
-func (e *Endpoint) checkScope(tgr *oauth2.TokenGenerateRequest) (bool, error) {
-	st := requestFrom(tgr.Request.Context())
-	scope, ok := st.client.GrantScope(tgr.Scope)
-	if !ok {
-		return false, oauthErr(oerrors.ErrInvalidScope, "the requested scope is unknown, malformed, or not allowed for this client")
-	}
-	tgr.Scope = scope
-	return true, nil
-}
-
-// issueAccess mints the access token of a response.
-func (e *Endpoint) issueAccess(ctx context.Context, st *tokenRequest, userID, scope, jti string) (*models.Token, error) {
-	ti := newTokenInfo(st.client, userID, scope, jti, st.now, e.cfg.AccessTTL)
-	access, _, err := e.issuer.Token(ctx, &oauth2.GenerateBasic{Client: clientInfo{st.client}, UserID: userID, CreateAt: st.now, TokenInfo: ti}, false)
-	if err != nil {
 		return nil, err
 	}
-	ti.SetAccess(access)
-	return ti, nil
+	gt := r.PostForm.Get("grant_type")
+	if gt == "" {
+		return nil, oauthErr(oerrors.ErrInvalidRequest, "grant_type is required")
+	}
+	return &tokenRequest{form: r.PostForm, grantType: gt, peer: r.RemoteAddr, now: e.now()}, nil
+}
+
+// authorize is steps 2 to 4: who the client is, whether it may use the
+// grant, and whether it may have the scope.
+func (e *Endpoint) authorize(r *http.Request, req *tokenRequest) error {
+	c, _, err := e.clientFromRequest(r)
+	if err != nil {
+		return err
+	}
+	if _, ok := e.grants[req.grantType]; !ok || !slices.Contains(clients.KnownGrantTypes, req.grantType) {
+		return oauthErr(oerrors.ErrUnsupportedGrantType, "this grant_type is not supported")
+	}
+	if !c.AllowsGrant(req.grantType) {
+		return oauthErr(oerrors.ErrUnauthorizedClient, "this client may not use the %s grant", req.grantType)
+	}
+	req.client = c
+	switch req.grantType {
+	case clients.GrantClientCredentials, clients.GrantPassword:
+		scope, ok := c.GrantScope(req.form.Get("scope"))
+		if !ok {
+			return oauthErr(oerrors.ErrInvalidScope, "the requested scope is unknown, malformed, or not allowed for this client")
+		}
+		req.scope = scope
+	case clients.GrantRefreshToken:
+		// Narrowing is checked against the family once it is read; here
+		// only that the scope is well formed.
+		if s := req.form.Get("scope"); s != "" {
+			if _, ok := clients.ParseScope(s); !ok {
+				return oauthErr(oerrors.ErrInvalidScope, "malformed scope")
+			}
+			req.scope = s
+		}
+	}
+	// authorization_code: the scope is the code's (RFC 6749 §4.1.3 sends none).
+	return nil
+}
+
+// required returns a form parameter the grant cannot do without.
+func required(req *tokenRequest, name string) (string, error) {
+	v := req.form.Get(name)
+	if v == "" {
+		return "", oauthErr(oerrors.ErrInvalidRequest, "%s is required", name)
+	}
+	return v, nil
+}
+
+// mint signs the access token of an answer (step 6).
+func (e *Endpoint) mint(req *tokenRequest, userID, scope, jti string) (string, error) {
+	return e.issuer.Mint(Access{
+		ClientID: req.client.ID, Audience: req.client.Audience, UserID: userID,
+		Scope: scope, JTI: jti, IssuedAt: req.now, TTL: e.cfg.AccessTTL,
+	})
+}
+
+// tokenAnswer is a successful token response (RFC 6749 §5.1).
+type tokenAnswer struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+func (e *Endpoint) writeToken(w http.ResponseWriter, out *issued) {
+	writeJSON(w, http.StatusOK, tokenAnswer{
+		AccessToken: out.access, TokenType: "Bearer", ExpiresIn: int64(e.cfg.AccessTTL / time.Second),
+		RefreshToken: out.refresh, Scope: out.scope,
+	})
+}
+
+// writeError answers with an RFC 6749 §5.2 error. Anything but an *Error
+// is a fault on our side: logged, and shown as server_error without
+// details.
+func (e *Endpoint) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var oe *Error
+	if !errors.As(err, &oe) {
+		e.audit.ErrorContext(r.Context(), "token endpoint failure", "path", r.URL.Path, "err", err)
+		oe = &Error{Code: oerrors.ErrServerError, Description: "internal error"}
+	}
+	status := oe.Status
+	if status == 0 {
+		status = statusFor(oe.Code)
+	}
+	if oe.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(oe.RetryAfter, 10))
+	}
+	if oe.Code == oerrors.ErrInvalidClient && status == http.StatusUnauthorized {
+		// RFC 6749 §5.2: a 401 names the scheme the client should use.
+		w.Header().Set("WWW-Authenticate", `Basic realm="token", charset="UTF-8"`)
+	}
+	body := map[string]string{"error": oe.Code.Error()}
+	if oe.Description != "" {
+		body["error_description"] = oe.Description
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Pragma", "no-cache")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // startFamily begins a refresh-token family for a new sign-in and returns
 // its first token (also with the store's error, for the caller to judge).
-func (e *Endpoint) startFamily(ctx context.Context, st *tokenRequest, familyID, userID, scope, jti string, authTime time.Time) (string, error) {
-	exp := st.now.Add(e.cfg.RefreshAbsoluteTTL)
-	f := tokens.Family{
-		ID: familyID, ClientID: st.client.ID, UserID: userID, Scope: scope, AuthTime: authTime,
-		CreatedAt: st.now, ExpiresAt: exp, IdleExpiresAt: minTime(st.now.Add(e.cfg.RefreshIdleTTL), exp), LastJTI: jti,
-	}
-	token, hash := tokens.NewRefreshToken(familyID)
+func (e *Endpoint) startFamily(ctx context.Context, req *tokenRequest, f tokens.Family) (string, error) {
+	exp := req.now.Add(e.cfg.RefreshAbsoluteTTL)
+	f.ClientID, f.ClientGeneration = req.client.ID, req.client.Generation
+	f.CreatedAt, f.ExpiresAt, f.IdleExpiresAt = req.now, exp, minTime(req.now.Add(e.cfg.RefreshIdleTTL), exp)
+	token, hash := tokens.NewRefreshToken(f.ID)
 	return token, e.families.CreateFamily(ctx, f, hash)
 }
 
-// revokeFamily revokes a family and denies its newest access token, which
-// may still be in the hands of whoever caused the revocation. The
-// tombstone outlives any code that could still start the family.
-func (e *Endpoint) revokeFamily(ctx context.Context, id, reason string) error {
-	f, err := tokens.RevokeFamily(ctx, e.families, e.deny, id, e.cfg.CodeTTL+e.cfg.AccessTTL, e.cfg.AccessTTL, e.now())
-	if errors.Is(err, tokens.ErrFamilyNotFound) {
-		return nil // nothing was live; the tombstone blocks a late start
+// userIsCurrent reports whether the user still exists, is enabled and is
+// in the generation a code or family was made under.
+func (e *Endpoint) userIsCurrent(ctx context.Context, userID string, generation int64) (bool, error) {
+	u, err := e.users.Get(ctx, userID)
+	switch {
+	case errors.Is(err, users.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
 	}
-	return e.familyRevoked(ctx, f, reason, err)
-}
-
-// familyRevoked logs a revocation that has happened in the store (and the
-// error of denying its access token, if any).
-func (e *Endpoint) familyRevoked(ctx context.Context, f tokens.Family, reason string, err error) error {
-	if f.ID != "" {
-		log := e.events.Warn // reuse or replay: perhaps a stolen token
-		if reason == reasonRevokedByClient {
-			log = e.events.Info
-		}
-		log(ctx, audit.FamilyRevoked, audit.FamilyID(f.ID), audit.ClientID(f.ClientID), audit.UserID(f.UserID), audit.Reason(reason))
-	}
-	if err != nil {
-		e.audit.ErrorContext(ctx, "revoke refresh token family", "family_id", f.ID, "err", err)
-	}
-	return err
+	return !u.Disabled && u.Generation == generation, nil
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -1,11 +1,8 @@
 package grants
 
 import (
-	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"strconv"
 
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
@@ -14,7 +11,7 @@ import (
 
 // Error is a token-endpoint error (RFC 6749 §5.2): one of go-oauth2's error
 // values as the code, our own description, and the HTTP status when it is
-// not the code's usual one (429 for a lockout).
+// not the code's usual one (429 for a lockout, 413 for a large body).
 type Error struct {
 	Code        error
 	Description string
@@ -34,9 +31,9 @@ func limited(code error, l *ratelimit.LimitedError) *Error {
 	return &Error{Code: code, Description: l.Error(), Status: http.StatusTooManyRequests, RetryAfter: l.RetryAfterSeconds()}
 }
 
-// statusFor is the status RFC 6749 §5.2 gives each code. go-oauth2 answers
-// 401 for invalid_grant, unauthorized_client and unsupported_grant_type;
-// only invalid_client is a 401.
+// statusFor is the status RFC 6749 §5.2 gives each code: only
+// invalid_client is a 401 (go-oauth2's StatusCodes table answers 401 for
+// invalid_grant, unauthorized_client and unsupported_grant_type too).
 func statusFor(code error) int {
 	switch code {
 	case oerrors.ErrInvalidClient:
@@ -47,37 +44,5 @@ func statusFor(code error) int {
 		return http.StatusServiceUnavailable
 	default:
 		return http.StatusBadRequest
-	}
-}
-
-// internalError is go-oauth2's InternalErrorHandler: it renders our typed
-// errors; anything else is a fault on our side, logged and shown as
-// server_error without details.
-func internalError(log *slog.Logger) func(err error) *oerrors.Response {
-	return func(err error) *oerrors.Response {
-		var e *Error
-		if errors.As(err, &e) {
-			re := &oerrors.Response{Error: e.Code, Description: e.Description, StatusCode: e.Status}
-			if e.RetryAfter > 0 {
-				re.SetHeader("Retry-After", strconv.FormatInt(e.RetryAfter, 10))
-			}
-			return re
-		}
-		log.Error("token endpoint failure", "err", err)
-		return &oerrors.Response{Error: oerrors.ErrServerError, Description: "internal error", StatusCode: http.StatusInternalServerError}
-	}
-}
-
-// responseError is go-oauth2's ResponseErrorHandler: the last word on the
-// status and headers of every error answer.
-func responseError(re *oerrors.Response) {
-	switch re.StatusCode {
-	case http.StatusTooManyRequests, http.StatusRequestEntityTooLarge: // set on purpose by our errors
-	default:
-		re.StatusCode = statusFor(re.Error)
-	}
-	if re.Error == oerrors.ErrInvalidClient {
-		// RFC 6749 §5.2: a 401 names the scheme the client should use.
-		re.SetHeader("WWW-Authenticate", `Basic realm="token", charset="UTF-8"`)
 	}
 }

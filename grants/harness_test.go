@@ -18,6 +18,7 @@ import (
 	"authserver/keys"
 	"authserver/ratelimit"
 	"authserver/store/embedded"
+	"authserver/tokens"
 	"authserver/users"
 )
 
@@ -29,6 +30,7 @@ type harness struct {
 	issuer   *grants.Issuer
 	keys     *keys.Manager
 	endpoint *grants.Endpoint
+	revoker  *tokens.Revoker
 	srv      *httptest.Server
 }
 
@@ -73,15 +75,20 @@ func newHarness(t *testing.T, tweak ...func(*grants.Config)) *harness {
 		issuer:  grants.NewIssuer("https://issuer.test", []string{"https://api.test"}, km),
 		keys:    km,
 	}
+	h.revoker = tokens.NewRevoker(st, h.users, h.clients, cfg.CodeTTL, cfg.AccessTTL, slog.New(slog.DiscardHandler))
 	h.endpoint = grants.NewEndpoint(cfg, grants.Deps{
 		Clients: h.clients, Users: h.users, Families: st, Codes: st, Deny: st,
-		Limiter: ratelimit.New(st), Issuer: h.issuer,
+		Limiter: ratelimit.New(st), Issuer: h.issuer, Revoker: h.revoker,
 		Audit: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	h.srv = httptest.NewServer(h.endpoint)
 	t.Cleanup(h.srv.Close)
 	return h
 }
+
+// endpointRevoker is the harness's Revoker, for a second endpoint on the
+// same store.
+func (h *harness) endpointRevoker() *tokens.Revoker { return h.revoker }
 
 // client registers a client and returns its id and secret.
 func (h *harness) client(t *testing.T, reg clients.Registration) (string, string) {

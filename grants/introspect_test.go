@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-oauth2/oauth2/v4"
-	"github.com/go-oauth2/oauth2/v4/models"
 	"github.com/golang-jwt/jwt/v5"
 
 	"authserver/clients"
@@ -24,15 +22,7 @@ import (
 // mint signs an access token with the harness's key through iss.
 func mint(t *testing.T, iss *grants.Issuer, clientID, sub string, created time.Time, ttl time.Duration) string {
 	t.Helper()
-	ti := models.NewToken()
-	ti.SetClientID(clientID)
-	ti.SetUserID(sub)
-	ti.SetScope("read")
-	ti.SetAccessCreateAt(created)
-	ti.SetAccessExpiresIn(ttl)
-	tok, _, err := iss.Token(context.Background(), &oauth2.GenerateBasic{
-		Client: &models.Client{ID: clientID}, UserID: sub, CreateAt: created, TokenInfo: ti,
-	}, false)
+	tok, err := iss.Mint(grants.Access{ClientID: clientID, UserID: sub, Scope: "read", IssuedAt: created, TTL: ttl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +265,7 @@ func TestIntrospectCost(t *testing.T) {
 	cs := &countingStore{Store: s.store}
 	counted := grants.NewEndpoint(testConfig(), grants.Deps{
 		Clients: s.clients, Users: s.users, Families: cs, Codes: cs, Deny: cs,
-		Limiter: ratelimit.New(s.store), Issuer: s.issuer,
+		Limiter: ratelimit.New(s.store), Issuer: s.issuer, Revoker: s.endpointRevoker(),
 	})
 	base := serveAll(t, counted)
 	e := &endpoints{harness: s.harness, base: base}

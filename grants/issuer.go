@@ -1,15 +1,14 @@
 package grants
 
 import (
-	"context"
 	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
-	"github.com/go-oauth2/oauth2/v4"
 	"github.com/golang-jwt/jwt/v5"
 
 	"authserver/keys"
@@ -29,9 +28,9 @@ type AccessClaims struct {
 	Scope    string `json:"scope,omitempty"`
 }
 
-// Issuer mints and verifies RFC 9068 JWT access tokens. It is the
-// oauth2.AccessGenerate of the server; go-oauth2's own JWT generator sets
-// only aud/sub/exp, no typ, and re-parses the key on every call.
+// Issuer mints and verifies RFC 9068 JWT access tokens. go-oauth2's own
+// JWT generator sets only aud/sub/exp, no typ, and re-parses the key on
+// every call.
 type Issuer struct {
 	issuer          string
 	defaultAudience []string
@@ -39,8 +38,6 @@ type Issuer struct {
 	parser          *jwt.Parser
 	header          atomic.Pointer[encodedHeader]
 }
-
-var _ oauth2.AccessGenerate = (*Issuer)(nil)
 
 // NewIssuer returns an Issuer for the issuer URL; tokens of clients that
 // name no audience get defaultAudience.
@@ -58,37 +55,49 @@ func NewIssuer(issuer string, defaultAudience []string, ks KeySource) *Issuer {
 	}
 }
 
-// Token signs the access token described by data.TokenInfo. It never makes
-// a refresh token: those belong to a family and are minted by the grants.
-func (i *Issuer) Token(_ context.Context, data *oauth2.GenerateBasic, _ bool) (string, string, error) {
-	ti := data.TokenInfo
-	sub := ti.GetUserID()
+// Access describes one access token to mint.
+type Access struct {
+	ClientID string
+	// Audience is the client's registered audience; empty means the
+	// issuer's default.
+	Audience []string
+	// UserID is the resource owner; empty for a client's own token
+	// (client_credentials), whose sub is then the client (RFC 9068 §2.2).
+	UserID   string
+	Scope    string
+	JTI      string
+	IssuedAt time.Time
+	TTL      time.Duration
+}
+
+// Mint signs an RFC 9068 access token.
+func (i *Issuer) Mint(a Access) (string, error) {
+	sub := a.UserID
 	if sub == "" {
-		sub = ti.GetClientID() // RFC 9068 §2.2: client_credentials tokens name the client
+		sub = a.ClientID
 	}
-	jti := tokens.NewJTI()
-	if ext, ok := ti.(oauth2.ExtendableTokenInfo); ok && ext.GetExtension().Get(jtiKey) != "" {
-		jti = ext.GetExtension().Get(jtiKey)
+	jti := a.JTI
+	if jti == "" {
+		jti = tokens.NewJTI()
 	}
 	aud := i.defaultAudience
-	if a, ok := data.Client.(interface{ Audience() []string }); ok && len(a.Audience()) > 0 {
-		aud = a.Audience()
+	if len(a.Audience) > 0 {
+		aud = a.Audience
 	}
-	created := ti.GetAccessCreateAt()
 	s, err := i.sign(i.keys.SigningKey(), wireClaims{
 		Issuer:    i.issuer,
 		Subject:   sub,
 		Audience:  aud,
-		ExpiresAt: created.Add(ti.GetAccessExpiresIn()).Unix(),
-		IssuedAt:  created.Unix(),
+		ExpiresAt: a.IssuedAt.Add(a.TTL).Unix(),
+		IssuedAt:  a.IssuedAt.Unix(),
 		ID:        jti,
-		ClientID:  ti.GetClientID(),
-		Scope:     ti.GetScope(),
+		ClientID:  a.ClientID,
+		Scope:     a.Scope,
 	})
 	if err != nil {
-		return "", "", fmt.Errorf("sign access token: %w", err)
+		return "", fmt.Errorf("sign access token: %w", err)
 	}
-	return s, "", nil
+	return s, nil
 }
 
 // wireClaims are AccessClaims as they are encoded: plain fields, which

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/go-oauth2/oauth2/v4"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
 	"authserver/audit"
@@ -16,18 +15,50 @@ import (
 	"authserver/users"
 )
 
-// checkPassword is go-oauth2's PasswordAuthorizationHandler. go-oauth2
-// calls it after ClientInfoHandler, so by now the client is authenticated
-// and allowed the password grant: a client that cannot authenticate learns
-// nothing about the password. Failures are limited per username and per
-// client, and the answer is the same for an unknown user and a wrong
-// password.
-func (e *Endpoint) checkPassword(ctx context.Context, _ string, username, password string) (string, error) {
-	st := requestFrom(ctx)
+// password (RFC 6749 §4.3): an access token for the user, and a new
+// refresh-token family when the client may refresh. By now the client is
+// authenticated and allowed the grant and the scope, so a client that
+// cannot authenticate learns nothing about the password, and the password
+// hash, the costliest step, runs last.
+func (e *Endpoint) password(ctx context.Context, req *tokenRequest) (*issued, error) {
+	username, err := required(req, "username")
+	if err != nil {
+		return nil, err
+	}
+	password, err := required(req, "password")
+	if err != nil {
+		return nil, err
+	}
+	u, err := e.checkPassword(ctx, req, username, password)
+	if err != nil {
+		return nil, err
+	}
+	jti := tokens.NewJTI()
+	access, err := e.mint(req, u.ID, req.scope, jti)
+	if err != nil {
+		return nil, err
+	}
+	out := &issued{access: access, scope: req.scope}
+	if req.client.AllowsGrant(clients.GrantRefreshToken) {
+		out.refresh, err = e.startFamily(ctx, req, tokens.Family{
+			ID: tokens.NewFamilyID(), UserID: u.ID, UserGeneration: u.Generation,
+			Scope: req.scope, AuthTime: req.now, LastJTI: jti,
+		})
+		if err != nil { // a fresh random id: any error is the store's
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// checkPassword checks the user's password under the failure limits (per
+// username and per client); the answer is the same for an unknown user and
+// a wrong password.
+func (e *Endpoint) checkPassword(ctx context.Context, req *tokenRequest, username, password string) (*users.User, error) {
 	var u *users.User
 	err := e.limiter.Guard(ctx, []ratelimit.Counter{
 		{Name: "password_per_user", Key: PasswordUserLimitKey(username), Policy: e.cfg.PasswordPerUserLimit, ResetOnSuccess: true},
-		{Name: "password_per_client", Key: "password-client:" + st.client.ID, Policy: e.cfg.PasswordPerClientLimit},
+		{Name: "password_per_client", Key: "password-client:" + req.client.ID, Policy: e.cfg.PasswordPerClientLimit},
 	}, func() (bool, error) {
 		var err error
 		u, err = e.users.Authenticate(ctx, username, password)
@@ -38,34 +69,16 @@ func (e *Endpoint) checkPassword(ctx context.Context, _ string, username, passwo
 	})
 	var l *ratelimit.LimitedError
 	if errors.As(err, &l) {
-		e.events.Warn(ctx, audit.Lockout, audit.ClientID(st.client.ID), audit.Username(username), slog.String("limit", l.Limit))
-		return "", limited(oerrors.ErrInvalidGrant, l)
+		e.events.Warn(ctx, audit.Lockout, audit.ClientID(req.client.ID), audit.Username(username), slog.String("limit", l.Limit))
+		return nil, limited(oerrors.ErrInvalidGrant, l)
 	}
-	if err != nil {
-		return "", err
-	}
-	if u == nil {
-		return "", oauthErr(oerrors.ErrInvalidGrant, "invalid username or password")
-	}
-	return u.ID, nil
-}
-
-// password (RFC 6749 §4.3): an access token for the user, and a new
-// refresh-token family when the client may refresh.
-func (e *Endpoint) password(ctx context.Context, st *tokenRequest, tgr *oauth2.TokenGenerateRequest) (oauth2.TokenInfo, error) {
-	jti := tokens.NewJTI()
-	ti, err := e.issueAccess(ctx, st, tgr.UserID, tgr.Scope, jti)
 	if err != nil {
 		return nil, err
 	}
-	if st.client.AllowsGrant(clients.GrantRefreshToken) {
-		rt, err := e.startFamily(ctx, st, tokens.NewFamilyID(), tgr.UserID, tgr.Scope, jti, st.now)
-		if err != nil { // a fresh random id: any error is the store's
-			return nil, err
-		}
-		ti.SetRefresh(rt)
+	if u == nil {
+		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid username or password")
 	}
-	return ti, nil
+	return u, nil
 }
 
 // PasswordUserLimitKey is the failure counter of a username, shared by the

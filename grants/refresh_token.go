@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/go-oauth2/oauth2/v4"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
 	"authserver/audit"
@@ -19,20 +18,26 @@ import (
 // machine). go-oauth2's RefreshAccessToken never checks which client
 // presents the token, lets the scope widen, and rotates in three
 // non-atomic calls; this replaces all of it.
-func (e *Endpoint) refresh(ctx context.Context, st *tokenRequest, tgr *oauth2.TokenGenerateRequest) (oauth2.TokenInfo, error) {
-	familyID, ok := tokens.ParseRefreshToken(tgr.Refresh)
+//
+// A family outlives neither its user nor its client: after the rotation
+// the client's and the user's current generations are checked (a family
+// made before either was revoked is revoked now), and the scope is cut to
+// what the client still holds.
+func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, error) {
+	presented, err := required(req, "refresh_token")
+	if err != nil {
+		return nil, err
+	}
+	familyID, ok := tokens.ParseRefreshToken(presented)
 	if !ok {
 		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
 	}
 	var narrowed []string
-	if tgr.Scope != "" {
+	if req.scope != "" {
 		// Only a request that narrows the scope pays a second round trip:
 		// the family's scope is needed before the token is consumed, and it
 		// never changes, so reading it first is safe.
-		want, ok := clients.ParseScope(tgr.Scope)
-		if !ok {
-			return nil, oauthErr(oerrors.ErrInvalidScope, "malformed scope")
-		}
+		want, _ := clients.ParseScope(req.scope) // well formed: checked in step 4
 		f, err := e.families.GetFamily(ctx, familyID)
 		if errors.Is(err, tokens.ErrFamilyNotFound) {
 			return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
@@ -40,7 +45,7 @@ func (e *Endpoint) refresh(ctx context.Context, st *tokenRequest, tgr *oauth2.To
 		if err != nil {
 			return nil, err
 		}
-		if f.ClientID == st.client.ID { // otherwise rotation answers invalid_grant below
+		if f.ClientID == req.client.ID { // otherwise rotation answers invalid_grant below
 			have := strings.Fields(f.Scope)
 			for _, s := range want {
 				if !slices.Contains(have, s) {
@@ -54,23 +59,29 @@ func (e *Endpoint) refresh(ctx context.Context, st *tokenRequest, tgr *oauth2.To
 	next, nextHash := tokens.NewRefreshToken(familyID)
 	jti := tokens.NewJTI()
 	f, err := e.families.RotateRefresh(ctx, tokens.Rotation{
-		FamilyID: familyID, ClientID: st.client.ID,
-		Presented: tokens.Hash(tgr.Refresh), Next: nextHash, NextJTI: jti,
-		Now: st.now, Idle: e.cfg.RefreshIdleTTL, Grace: e.cfg.RefreshGrace,
+		FamilyID: familyID, ClientID: req.client.ID,
+		Presented: tokens.Hash(presented), Next: nextHash, NextJTI: jti,
+		Now: req.now, Idle: e.cfg.RefreshIdleTTL, Grace: e.cfg.RefreshGrace,
 	})
+	invalid := oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
 	switch {
 	case errors.Is(err, tokens.ErrReuse):
-		e.events.Warn(ctx, audit.RefreshReuse, audit.FamilyID(familyID), audit.ClientID(st.client.ID), audit.UserID(f.UserID))
+		e.events.Warn(ctx, audit.RefreshReuse, audit.FamilyID(familyID), audit.ClientID(req.client.ID), audit.UserID(f.UserID))
 		// The rotation revoked the family in the same atomic step; what is
 		// left is denying its newest access token.
-		_ = e.familyRevoked(ctx, f, audit.RefreshReuse, tokens.DenyNewestAccess(ctx, e.deny, f, e.cfg.AccessTTL, e.now()))
-		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
+		if err := e.revoker.FamilyRevoked(ctx, f, tokens.ReasonRefreshReuse); err != nil {
+			e.audit.ErrorContext(ctx, "finish revoking a reused family", "family_id", f.ID, "err", err)
+		}
+		return nil, invalid
 	case errors.Is(err, tokens.ErrClientMismatch):
-		e.events.Warn(ctx, audit.RefreshClientMismatch, audit.FamilyID(familyID), audit.ClientID(st.client.ID))
-		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
+		e.events.Warn(ctx, audit.RefreshClientMismatch, audit.FamilyID(familyID), audit.ClientID(req.client.ID))
+		return nil, invalid
 	case errors.Is(err, tokens.ErrFamilyNotFound), errors.Is(err, tokens.ErrFamilyRevoked):
-		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
+		return nil, invalid
 	case err != nil:
+		return nil, err
+	}
+	if err := e.familyStillGranted(ctx, req.client, f); err != nil {
 		return nil, err
 	}
 
@@ -78,10 +89,35 @@ func (e *Endpoint) refresh(ctx context.Context, st *tokenRequest, tgr *oauth2.To
 	if narrowed != nil {
 		scope = strings.Join(narrowed, " ")
 	}
-	ti, err := e.issueAccess(ctx, st, f.UserID, scope, jti)
+	scope = req.client.LiveScope(scope)
+	access, err := e.mint(req, f.UserID, scope, jti)
 	if err != nil {
 		return nil, err
 	}
-	ti.SetRefresh(next)
-	return ti, nil
+	return &issued{access: access, refresh: next, scope: scope}, nil
+}
+
+// familyStillGranted refuses, and revokes, a family whose client or user
+// was revoked after it began: one that a revocation running at the same
+// time as its creation did not list.
+func (e *Endpoint) familyStillGranted(ctx context.Context, c *clients.Client, f tokens.Family) error {
+	reason := ""
+	if f.ClientGeneration != c.Generation {
+		reason = tokens.ReasonClientChanged
+	} else {
+		ok, err := e.userIsCurrent(ctx, f.UserID, f.UserGeneration)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			reason = tokens.ReasonUserChanged
+		}
+	}
+	if reason == "" {
+		return nil
+	}
+	if _, err := e.revoker.RevokeFamily(ctx, f.ID, reason); err != nil {
+		return err
+	}
+	return oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
 }

@@ -11,9 +11,6 @@ import (
 	"authserver/tokens"
 )
 
-// reasonRevokedByClient is the audit reason of a revocation at /revoke.
-const reasonRevokedByClient = "revoked_by_client"
-
 // Token type hints (RFC 7009 §2.1, RFC 7662 §2.1).
 const (
 	hintAccessToken  = "access_token"
@@ -62,7 +59,7 @@ func (e *Endpoint) serveRevoke(w http.ResponseWriter, r *http.Request) {
 			found, err = e.revokeAccess(ctx, c, token)
 		}
 		if err != nil {
-			e.writeError(w, err)
+			e.writeError(w, r, err)
 			return
 		}
 		if found {
@@ -95,7 +92,8 @@ func (e *Endpoint) revokeRefresh(ctx context.Context, c *clients.Client, token s
 		e.events.Warn(ctx, audit.RefreshClientMismatch, audit.FamilyID(familyID), audit.ClientID(c.ID), audit.Reason("revocation"))
 		return true, nil
 	}
-	return true, e.revokeFamily(ctx, familyID, reasonRevokedByClient)
+	_, err = e.revoker.RevokeFamily(ctx, familyID, tokens.ReasonRevokedByClient)
+	return true, err
 }
 
 // revokeAccess denies the jti of token when it is a valid access token of
@@ -108,7 +106,7 @@ func (e *Endpoint) revokeAccess(ctx context.Context, c *clients.Client, token st
 	if claims.ClientID != c.ID {
 		return true, nil
 	}
-	if err := e.deny.DenyJTI(ctx, claims.ID, claims.ExpiresAt.Time); err != nil {
+	if err := e.revoker.DenyUntil(ctx, claims.ID, claims.ExpiresAt.Time); err != nil {
 		return true, err
 	}
 	e.events.Info(ctx, audit.AccessTokenRevoked, audit.ClientID(c.ID), audit.UserID(userOf(claims)), slog.String("jti", claims.ID))

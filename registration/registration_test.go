@@ -15,6 +15,7 @@ import (
 	"authserver/clients"
 	"authserver/registration"
 	"authserver/store/embedded"
+	"authserver/tokens"
 )
 
 var allGrants = []string{"authorization_code", "client_credentials", "password", "refresh_token"}
@@ -43,7 +44,7 @@ func newEnv(t *testing.T, cfg registration.Config) *env {
 	reg := clients.NewRegistry(st, []string{"profile", "email", "invoices:read"})
 	audit := &bytes.Buffer{}
 	return &env{t: t, store: st, clients: reg, audit: audit,
-		svc: registration.New(cfg, reg, st, slog.New(slog.NewTextHandler(audit, nil)))}
+		svc: registration.New(cfg, reg, st, tokens.NewRevoker(st, nil, reg, time.Minute, 15*time.Minute, nil), slog.New(slog.NewTextHandler(audit, nil)))}
 }
 
 // iat issues an initial access token with n uses.

@@ -46,15 +46,21 @@ type Service struct {
 	cfg     Config
 	clients *clients.Registry
 	tokens  TokenStore
+	revoker ClientRevoker
 	audit   *audit.Logger
 	now     func() time.Time
 }
 
 // New returns a Service. log receives one audit record per registration,
 // update and deletion (nil discards them).
-func New(cfg Config, registry *clients.Registry, tokens TokenStore, log *slog.Logger) *Service {
+func New(cfg Config, registry *clients.Registry, tokens TokenStore, revoker ClientRevoker, log *slog.Logger) *Service {
 	cfg.AllowedGrantTypes = slices.Clone(cfg.AllowedGrantTypes)
-	return &Service{cfg: cfg, clients: registry, tokens: tokens, audit: audit.New(log), now: time.Now}
+	return &Service{cfg: cfg, clients: registry, tokens: tokens, revoker: revoker, audit: audit.New(log), now: time.Now}
+}
+
+// ClientRevoker ends every grant of a client (*tokens.Revoker).
+type ClientRevoker interface {
+	RevokeClient(ctx context.Context, clientID, reason string) (int, error)
 }
 
 // UnauthorizedError is a missing or invalid initial or registration access
@@ -195,11 +201,15 @@ func (s *Service) Update(ctx context.Context, clientID, regToken string, req Upd
 	return information(u, "", regToken, s.clientURI(u.ID)), nil
 }
 
-// Delete is RFC 7592 §2.3: the client is removed, so its secret and refresh
-// tokens stop working at once.
+// Delete is RFC 7592 §2.3: the client is revoked (its codes, consents and
+// refresh families end, with their newest access tokens) and removed, so
+// its secret stops working at once.
 func (s *Service) Delete(ctx context.Context, clientID, regToken string) error {
 	c, err := s.authenticate(ctx, clientID, regToken)
 	if err != nil {
+		return err
+	}
+	if _, err := s.revoker.RevokeClient(ctx, c.ID, "registration.delete"); err != nil {
 		return err
 	}
 	err = s.clients.Delete(ctx, c.ID)

@@ -293,7 +293,7 @@ func (a *Authorize) authorize(c *gin.Context) {
 // afterSignIn asks for consent when it is needed and otherwise sends the
 // client its code.
 func (a *Authorize) afterSignIn(c *gin.Context, req *authRequest, si *signedIn) {
-	need, err := a.needsConsent(c.Request.Context(), req, si.user.ID)
+	need, err := a.needsConsent(c.Request.Context(), req, si.user)
 	if err != nil {
 		a.serverError(c, err)
 		return
@@ -309,19 +309,22 @@ func (a *Authorize) afterSignIn(c *gin.Context, req *authRequest, si *signedIn) 
 	a.issueCode(c, req, si)
 }
 
-func (a *Authorize) needsConsent(ctx context.Context, req *authRequest, userID string) (bool, error) {
+func (a *Authorize) needsConsent(ctx context.Context, req *authRequest, u *users.User) (bool, error) {
 	if req.prompts("consent") {
 		return true, nil
 	}
 	if req.client.FirstParty {
 		return false, nil
 	}
-	granted, err := a.d.Sessions.GetConsent(ctx, userID, req.client.ID)
+	granted, err := a.d.Sessions.GetConsent(ctx, u.ID, req.client.ID)
 	if errors.Is(err, sessions.ErrNotFound) {
 		return true, nil
 	}
 	if err != nil {
 		return false, err
+	}
+	if !granted.Current(u.Generation, req.client.Generation) {
+		return true, nil // given before the user or the client was revoked
 	}
 	for _, s := range strings.Fields(req.scope) {
 		if !slices.Contains(granted.Scopes, s) {
@@ -335,6 +338,7 @@ func (a *Authorize) issueCode(c *gin.Context, req *authRequest, si *signedIn) {
 	code, err := a.d.Codes.IssueCode(c.Request.Context(), grants.CodeGrant{
 		ClientID: req.client.ID, UserID: si.user.ID, RedirectURI: req.redirectURI,
 		Scope: req.scope, CodeChallenge: req.challenge, AuthTime: si.sess.AuthTime,
+		UserGeneration: si.sess.UserGeneration, ClientGeneration: req.client.Generation,
 	})
 	if err != nil {
 		a.serverError(c, err)
@@ -440,7 +444,7 @@ func (a *Authorize) consent(c *gin.Context) {
 	case "deny":
 		a.redirectError(c, req, "access_denied", "the user denied the request")
 	case "allow":
-		if err := a.rememberConsent(c.Request.Context(), si.user.ID, req); err != nil {
+		if err := a.rememberConsent(c.Request.Context(), si.user, req); err != nil {
 			a.serverError(c, err)
 			return
 		}
@@ -452,13 +456,15 @@ func (a *Authorize) consent(c *gin.Context) {
 
 // rememberConsent adds the request's scopes to what the user approved for
 // the client, so the next request for them skips the page.
-func (a *Authorize) rememberConsent(ctx context.Context, userID string, req *authRequest) error {
+func (a *Authorize) rememberConsent(ctx context.Context, u *users.User, req *authRequest) error {
 	scopes := strings.Fields(req.scope)
-	prev, err := a.d.Sessions.GetConsent(ctx, userID, req.client.ID)
+	prev, err := a.d.Sessions.GetConsent(ctx, u.ID, req.client.ID)
 	switch {
 	case errors.Is(err, sessions.ErrNotFound):
 	case err != nil:
 		return err
+	case !prev.Current(u.Generation, req.client.Generation):
+		// Forgotten by a revocation: only what is approved now counts.
 	default:
 		for _, s := range prev.Scopes {
 			if !slices.Contains(scopes, s) {
@@ -466,7 +472,10 @@ func (a *Authorize) rememberConsent(ctx context.Context, userID string, req *aut
 			}
 		}
 	}
-	return a.d.Sessions.SaveConsent(ctx, sessions.Consent{UserID: userID, ClientID: req.client.ID, Scopes: scopes, GrantedAt: a.now().UTC()})
+	return a.d.Sessions.SaveConsent(ctx, sessions.Consent{
+		UserID: u.ID, ClientID: req.client.ID, Scopes: scopes, GrantedAt: a.now().UTC(),
+		UserGeneration: u.Generation, ClientGeneration: req.client.Generation,
+	})
 }
 
 // signOutPage is GET /logout: a button, since signing out changes state

@@ -24,6 +24,7 @@ import (
 	"authserver/ratelimit"
 	"authserver/server"
 	"authserver/store/embedded"
+	"authserver/tokens"
 	"authserver/users"
 )
 
@@ -34,6 +35,7 @@ type stack struct {
 	clients *clients.Registry
 	users   *users.Service
 	token   *grants.Endpoint
+	revoker *tokens.Revoker
 	issuer  string
 	srv     *httptest.Server
 }
@@ -86,8 +88,9 @@ func newStack(t *testing.T, tweak ...func(*stackConfig)) *stack {
 		issuer:  cfg.issuer,
 		srv:     srv,
 	}
+	s.revoker = tokens.NewRevoker(st, s.users, s.clients, cfg.grants.CodeTTL, cfg.grants.AccessTTL, log)
 	s.token = grants.NewEndpoint(cfg.grants, grants.Deps{
-		Clients: s.clients, Users: s.users, Families: st, Codes: st, Deny: st,
+		Clients: s.clients, Users: s.users, Families: st, Codes: st, Deny: st, Revoker: s.revoker,
 		Limiter: ratelimit.New(st), Issuer: grants.NewIssuer(cfg.issuer, []string{"https://api.test"}, km), Audit: log,
 	})
 	authz := server.NewAuthorize(cfg.authorize, server.AuthorizeDeps{

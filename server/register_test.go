@@ -24,6 +24,7 @@ import (
 	"authserver/registration"
 	"authserver/server"
 	"authserver/store/embedded"
+	"authserver/tokens"
 )
 
 // regStack is the public engine with /token and /register over a real
@@ -59,13 +60,14 @@ func newRegStack(t testing.TB, cfg registration.Config) *regStack {
 	if cfg.AllowedGrantTypes == nil {
 		cfg.AllowedGrantTypes = clients.KnownGrantTypes
 	}
-	s := &regStack{store: st, clients: reg, svc: registration.New(cfg, reg, st, log), srv: srv,
+	s := &regStack{store: st, clients: reg, svc: registration.New(cfg, reg, st, tokens.NewRevoker(st, nil, reg, time.Minute, 15*time.Minute, log), log), srv: srv,
 		issuer: grants.NewIssuer(srv.URL, []string{"https://api.test"}, km)}
 	token := grants.NewEndpoint(grants.Config{
 		AccessTTL: 15 * time.Minute, RefreshIdleTTL: time.Hour, RefreshAbsoluteTTL: 2 * time.Hour,
 		CodeTTL: time.Minute, RequirePKCEConfidential: true, MaxBodyBytes: 64 << 10,
 	}, grants.Deps{
 		Clients: reg, Families: st, Codes: st, Deny: st, Limiter: ratelimit.New(st), Issuer: s.issuer, Audit: log,
+		Revoker: tokens.NewRevoker(st, nil, reg, time.Minute, 15*time.Minute, log),
 	})
 	handler = server.NewPublic(server.Options{
 		Issuer: srv.URL, Scopes: []string{"profile"}, Token: token, JWKS: km.JWKS, Log: log,

@@ -27,7 +27,8 @@ type signedIn struct {
 }
 
 // signedIn returns the session the cookie names, or nil when there is none,
-// it expired, or its user is gone or disabled.
+// it expired, or its user is gone, disabled or revoked since the sign-in
+// (tokens.Revoker: the user's generation moved on).
 func (a *Authorize) signedIn(c *gin.Context) (*signedIn, error) {
 	id, err := c.Cookie(a.sessionCookie)
 	if err != nil || !wellFormedToken(id) {
@@ -43,7 +44,7 @@ func (a *Authorize) signedIn(c *gin.Context) (*signedIn, error) {
 		return nil, err
 	}
 	u, err := a.d.Users.Get(ctx, sess.UserID)
-	if errors.Is(err, users.ErrNotFound) || (err == nil && u.Disabled) {
+	if errors.Is(err, users.ErrNotFound) || (err == nil && (u.Disabled || u.Generation != sess.UserGeneration)) {
 		return nil, a.d.Sessions.DeleteSession(ctx, hash)
 	}
 	if err != nil {
@@ -64,7 +65,10 @@ func (a *Authorize) startSession(c *gin.Context, u *users.User) error {
 	}
 	now := a.now()
 	id := newToken()
-	sess := sessions.Session{UserID: u.ID, AuthTime: now.UTC(), ExpiresAt: now.Add(a.cfg.SessionTTL).UTC(), CSRF: newToken()}
+	sess := sessions.Session{
+		UserID: u.ID, AuthTime: now.UTC(), ExpiresAt: now.Add(a.cfg.SessionTTL).UTC(), CSRF: newToken(),
+		UserGeneration: u.Generation,
+	}
 	if err := a.d.Sessions.SaveSession(ctx, hashToken(id), sess); err != nil {
 		return err
 	}

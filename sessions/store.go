@@ -14,6 +14,9 @@ type Session struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	// CSRF is the per-session anti-forgery token for the pages' forms.
 	CSRF string `json:"csrf"`
+	// UserGeneration is the user's generation at sign-in: once the user is
+	// revoked the session is dead.
+	UserGeneration int64 `json:"user_generation,omitempty"`
 }
 
 // Consent is a user's remembered approval of scopes for one client.
@@ -22,6 +25,16 @@ type Consent struct {
 	ClientID  string    `json:"client_id"`
 	Scopes    []string  `json:"scopes"`
 	GrantedAt time.Time `json:"granted_at"`
+	// UserGeneration and ClientGeneration are those of the user and client
+	// when consent was given: revoking either forgets it.
+	UserGeneration   int64 `json:"user_generation,omitempty"`
+	ClientGeneration int64 `json:"client_generation,omitempty"`
+}
+
+// Current reports whether the consent still stands for the user and client
+// as they are now.
+func (c Consent) Current(userGeneration, clientGeneration int64) bool {
+	return c.UserGeneration == userGeneration && c.ClientGeneration == clientGeneration
 }
 
 // ErrNotFound is returned for a missing or expired session or consent.

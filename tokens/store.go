@@ -26,6 +26,11 @@ type Family struct {
 	// so revoking the family can deny it too.
 	LastJTI string `json:"last_jti,omitempty"`
 	Revoked bool   `json:"revoked,omitempty"`
+	// UserGeneration and ClientGeneration are the generations of the user
+	// and client when the family began; a refresh after either moved on is
+	// refused (see Revoker).
+	UserGeneration   int64 `json:"user_generation,omitempty"`
+	ClientGeneration int64 `json:"client_generation,omitempty"`
 }
 
 // Rotation asks the store to consume the presented refresh token of a family
@@ -79,6 +84,8 @@ type RefreshStore interface {
 	RevokeFamily(ctx context.Context, id string, tombstoneTTL time.Duration) (Family, error)
 	// ListUserFamilies returns the user's live (unexpired, unrevoked) families.
 	ListUserFamilies(ctx context.Context, userID string) ([]Family, error)
+	// ListClientFamilies returns the client's live families.
+	ListClientFamilies(ctx context.Context, clientID string) ([]Family, error)
 	// LookupRefresh returns the family if tokenHash is its current token and
 	// it is live at now, reading only (introspection and revocation must not
 	// rotate or revoke). ErrFamilyRevoked if it is the current token of a
@@ -100,6 +107,11 @@ type Code struct {
 	// FamilyID is chosen when the code is made: the refresh-token family its
 	// redemption starts, so a replay can revoke it.
 	FamilyID string `json:"family_id"`
+	// UserGeneration and ClientGeneration are the generations of the user
+	// (its session's) and client when the code was made; redemption after
+	// either moved on fails (see Revoker).
+	UserGeneration   int64 `json:"user_generation,omitempty"`
+	ClientGeneration int64 `json:"client_generation,omitempty"`
 }
 
 // Code store errors.

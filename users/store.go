@@ -11,10 +11,14 @@ type User struct {
 	ID       string `json:"id"`
 	Username string `json:"username"`
 	// PasswordHash is an argon2id hash in PHC string form.
-	PasswordHash string    `json:"password_hash"`
-	Disabled     bool      `json:"disabled,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	PasswordHash string `json:"password_hash"`
+	Disabled     bool   `json:"disabled,omitempty"`
+	// Generation moves on whenever the user is revoked (signed out
+	// everywhere, a new password, disabled): sessions, codes, consents and
+	// refresh families made under an earlier one are dead.
+	Generation int64     `json:"generation,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Store errors every backend returns.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -18,6 +19,7 @@ import (
 	"authserver/keys"
 	"authserver/server/admin"
 	"authserver/store/embedded"
+	"authserver/tokens"
 	"authserver/users"
 )
 
@@ -51,7 +53,7 @@ func newAdminServer(t *testing.T) *adminServer {
 	us := users.NewService(st, users.Hasher{Time: 1, MemoryKiB: 64, Threads: 1})
 	srv := httptest.NewServer(admin.New(admin.Options{
 		Token: cliTestToken, Clients: reg, Users: us, Families: st, Keys: km,
-		Audit: slog.New(slog.DiscardHandler),
+		Audit: slog.New(slog.DiscardHandler), Revoker: tokens.NewRevoker(st, us, reg, time.Minute, time.Minute, nil),
 	}))
 	t.Cleanup(srv.Close)
 	return &adminServer{url: srv.URL, store: st, clients: reg, users: us}

@@ -21,7 +21,7 @@ func TestInitialAccessTokensCreate(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	reg := clients.NewRegistry(st, []string{"read"})
-	svc := registration.New(registration.Config{Issuer: "https://as.test", AllowedGrantTypes: clients.KnownGrantTypes}, reg, st, nil)
+	svc := registration.New(registration.Config{Issuer: "https://as.test", AllowedGrantTypes: clients.KnownGrantTypes}, reg, st, nil, nil)
 	srv := httptest.NewServer(admin.New(admin.Options{Token: cliTestToken, Clients: reg, Families: st,
 		Audit: slog.New(slog.DiscardHandler), InitialAccessTokens: svc}))
 	t.Cleanup(srv.Close)

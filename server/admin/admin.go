@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -32,8 +31,8 @@ const MaxBodyBytes = 64 << 10
 // far shorter, so anything longer cannot exist.
 const maxIDLen = 256
 
-// Options are the admin API's parts. Token, Clients, Users, Families and
-// Keys are required; the rest are optional.
+// Options are the admin API's parts. Token, Clients, Users, Families,
+// Revoker and Keys are required; the rest are optional.
 type Options struct {
 	// Token is the bearer token every request must present. Empty rejects
 	// every request rather than letting anyone in.
@@ -49,12 +48,9 @@ type Options struct {
 	InitialAccessTokens TokenIssuer
 	// Audit receives one record per admin action; nil discards them.
 	Audit *slog.Logger
-	// Deny, with AccessTTL (the access token lifetime), makes every family
-	// revocation (sign out everywhere, user delete, disable, new password)
-	// also deny the family's newest access token; nil leaves access tokens
-	// to run out.
-	Deny      tokens.DenyList
-	AccessTTL time.Duration
+	// Revoker ends what a user or client held: sign out everywhere, user
+	// delete, disable and new password; client disable and delete.
+	Revoker *tokens.Revoker
 }
 
 // ErrorResponse is the body of every error answer.

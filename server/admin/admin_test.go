@@ -57,11 +57,13 @@ func newEnv(t *testing.T) *env {
 	}
 	reg := clients.NewRegistry(st, []string{"read", "write"})
 	audit := &bytes.Buffer{}
+	us := users.NewService(st, users.Hasher{Time: 1, MemoryKiB: 64, Threads: 1})
 	h := admin.New(admin.Options{
 		Token:    testToken,
 		Clients:  reg,
-		Users:    users.NewService(st, users.Hasher{Time: 1, MemoryKiB: 64, Threads: 1}),
+		Users:    us,
 		Families: st,
+		Revoker:  tokens.NewRevoker(st, us, reg, time.Minute, time.Minute, nil),
 		Keys:     km,
 		Audit:    slog.New(slog.NewJSONHandler(audit, nil)),
 	})

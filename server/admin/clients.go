@@ -104,12 +104,23 @@ func (a *api) getClient(c *gin.Context) {
 }
 
 func (a *api) deleteClient(c *gin.Context) {
-	id := c.Param("id")
-	if err := a.Clients.Delete(c.Request.Context(), id); err != nil {
+	ctx, id := c.Request.Context(), c.Param("id")
+	if _, err := a.Clients.Get(ctx, id); err != nil {
 		a.fail(c, "clients.delete", err)
 		return
 	}
-	a.audit(c, "clients.delete", "client_id", id)
+	// Revoked first, while the client still exists to move its generation
+	// on; a delete that fails after it is retried from the start.
+	n, err := a.Revoker.RevokeClient(ctx, id, "clients.delete")
+	if err != nil {
+		a.fail(c, "clients.delete", err)
+		return
+	}
+	if err := a.Clients.Delete(ctx, id); err != nil {
+		a.fail(c, "clients.delete", err)
+		return
+	}
+	a.audit(c, "clients.delete", "client_id", id, "families_revoked", n)
 	c.Status(http.StatusNoContent)
 }
 
@@ -150,12 +161,25 @@ func (a *api) setClientDisabled(disabled bool) gin.HandlerFunc {
 		action = "clients.disable"
 	}
 	return func(c *gin.Context) {
-		cl, err := a.Clients.SetDisabled(c.Request.Context(), c.Param("id"), disabled)
+		ctx := c.Request.Context()
+		cl, err := a.Clients.SetDisabled(ctx, c.Param("id"), disabled)
 		if err != nil {
 			a.fail(c, action, err)
 			return
 		}
-		a.audit(c, action, "client_id", cl.ID)
+		n := 0
+		if disabled {
+			// Re-enabling brings back none of what the client held.
+			if n, err = a.Revoker.RevokeClient(ctx, cl.ID, action); err != nil {
+				a.fail(c, action, err)
+				return
+			}
+			if cl, err = a.Clients.Get(ctx, cl.ID); err != nil {
+				a.fail(c, action, err)
+				return
+			}
+		}
+		a.audit(c, action, "client_id", cl.ID, "families_revoked", n)
 		c.JSON(http.StatusOK, NewClientView(cl))
 	}
 }

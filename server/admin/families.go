@@ -67,7 +67,7 @@ func (a *api) signOut(c *gin.Context) {
 		a.fail(c, action, err)
 		return
 	}
-	n, err := a.revokeFamilies(ctx, id, action)
+	n, err := a.revokeUser(ctx, id, action)
 	if err != nil {
 		a.fail(c, action, err)
 		return

@@ -17,10 +17,11 @@ import (
 
 // withDeny rebuilds e's handler with a deny list, as the app wires it.
 func (e *env) withDeny() {
+	us := users.NewService(e.store, users.Hasher{Time: 1, MemoryKiB: 64, Threads: 1})
 	e.h = admin.New(admin.Options{
-		Token: testToken, Clients: e.clients, Families: e.store, Keys: e.keys,
-		Users: users.NewService(e.store, users.Hasher{Time: 1, MemoryKiB: 64, Threads: 1}),
-		Audit: slog.New(slog.NewJSONHandler(e.audit, nil)), Deny: e.store, AccessTTL: time.Minute,
+		Token: testToken, Clients: e.clients, Families: e.store, Keys: e.keys, Users: us,
+		Audit:   slog.New(slog.NewJSONHandler(e.audit, nil)),
+		Revoker: tokens.NewRevoker(e.store, us, e.clients, time.Minute, time.Minute, slog.New(slog.NewJSONHandler(e.audit, nil))),
 	})
 }
 

@@ -11,15 +11,17 @@ import (
 	"authserver/clients"
 	"authserver/registration"
 	"authserver/server/admin"
+	"authserver/tokens"
 	"authserver/users"
 )
 
 // newIATEnv is newEnv with initial access tokens wired in.
 func newIATEnv(t *testing.T) *env {
 	e := newEnv(t)
-	svc := registration.New(registration.Config{Issuer: "https://as.test", AllowedGrantTypes: clients.KnownGrantTypes}, e.clients, e.store, nil)
+	svc := registration.New(registration.Config{Issuer: "https://as.test", AllowedGrantTypes: clients.KnownGrantTypes}, e.clients, e.store, nil, nil)
+	us := users.NewService(e.store, users.Hasher{Time: 1, MemoryKiB: 64, Threads: 1})
 	e.h = admin.New(admin.Options{
-		Token: testToken, Clients: e.clients, Users: users.NewService(e.store, users.Hasher{Time: 1, MemoryKiB: 64, Threads: 1}),
+		Token: testToken, Clients: e.clients, Users: us, Revoker: tokens.NewRevoker(e.store, us, e.clients, time.Minute, time.Minute, nil),
 		Families: e.store, Keys: e.keys, Audit: slog.New(slog.NewJSONHandler(e.audit, nil)), InitialAccessTokens: svc,
 	})
 	return e

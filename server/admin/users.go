@@ -3,20 +3,13 @@ package admin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"authserver/audit"
-	"authserver/tokens"
 	"authserver/users"
 )
-
-// revokeTombstone is the tombstone RevokeFamily leaves when a listed family
-// expired before it could be revoked; any short positive value will do.
-const revokeTombstone = time.Minute
 
 // UserView is a user as the admin API shows it: never the password hash.
 type UserView struct {
@@ -81,7 +74,7 @@ func (a *api) deleteUser(c *gin.Context) {
 	}
 	// Families are swept even when the user is already gone, so retrying a
 	// delete whose revocation failed halfway finishes the job.
-	n, err := a.revokeFamilies(ctx, id, "users.delete")
+	n, err := a.revokeUser(ctx, id, "users.delete")
 	if err != nil {
 		a.fail(c, "users.delete", err)
 		return
@@ -116,7 +109,7 @@ func (a *api) setUserPassword(c *gin.Context) {
 	}
 	// A new password signs the user out everywhere: whoever knew the old
 	// one may hold a refresh token.
-	n, err := a.revokeFamilies(ctx, id, "users.set_password")
+	n, err := a.revokeUser(ctx, id, "users.set_password")
 	if err != nil {
 		a.fail(c, "users.set_password", err)
 		return
@@ -139,7 +132,7 @@ func (a *api) setUserDisabled(disabled bool) gin.HandlerFunc {
 		var n int
 		if disabled {
 			var err error
-			if n, err = a.revokeFamilies(ctx, id, action); err != nil {
+			if n, err = a.revokeUser(ctx, id, action); err != nil {
 				a.fail(c, action, err)
 				return
 			}
@@ -154,27 +147,9 @@ func (a *api) setUserDisabled(disabled bool) gin.HandlerFunc {
 	}
 }
 
-// revokeFamilies revokes every live refresh-token family of the user (and,
-// with Deny, the newest access token of each) and returns how many it
-// revoked. A family that expired or was revoked since it was listed needs
-// nothing more. reason names the admin action in the audit log.
-func (a *api) revokeFamilies(ctx context.Context, userID, reason string) (int, error) {
-	fams, err := a.Families.ListUserFamilies(ctx, userID)
-	if err != nil {
-		return 0, fmt.Errorf("list refresh token families: %w", err)
-	}
-	n := 0
-	for _, f := range fams {
-		got, err := tokens.RevokeFamily(ctx, a.Families, a.Deny, f.ID, revokeTombstone, a.AccessTTL, time.Now())
-		if got.ID != "" {
-			n++
-			a.events.Info(ctx, audit.FamilyRevoked, audit.FamilyID(f.ID), audit.ClientID(got.ClientID), audit.UserID(got.UserID), audit.Reason(reason))
-		}
-		switch {
-		case err == nil, errors.Is(err, tokens.ErrFamilyNotFound), errors.Is(err, tokens.ErrFamilyRevoked):
-		default:
-			return n, fmt.Errorf("revoke refresh token family: %w", err)
-		}
-	}
-	return n, nil
+// revokeUser revokes the user (tokens.Revoker: sessions, codes,
+// consents, families and their newest access tokens) and returns how many
+// families it revoked. reason names the admin action in the audit log.
+func (a *api) revokeUser(ctx context.Context, userID, reason string) (int, error) {
+	return a.Revoker.RevokeUser(ctx, userID, reason)
 }

@@ -94,7 +94,10 @@ func (s *Store) CreateFamily(ctx context.Context, f tokens.Family, tokenHash []b
 		if err := putJSON(b, []byte(f.ID), rec); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketUserFamilies).Put(pairKey(f.UserID, f.ID), nil)
+		if err := tx.Bucket(bucketUserFamilies).Put(pairKey(f.UserID, f.ID), nil); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketClientFamilies).Put(pairKey(f.ClientID, f.ID), nil)
 	})
 }
 
@@ -207,18 +210,27 @@ func (s *Store) RevokeFamily(ctx context.Context, id string, tombstoneTTL time.D
 }
 
 func (s *Store) ListUserFamilies(ctx context.Context, userID string) ([]tokens.Family, error) {
+	return s.listFamilies(ctx, bucketUserFamilies, userID, func(f *tokens.Family) bool { return f.UserID == userID })
+}
+
+func (s *Store) ListClientFamilies(ctx context.Context, clientID string) ([]tokens.Family, error) {
+	return s.listFamilies(ctx, bucketClientFamilies, clientID, func(f *tokens.Family) bool { return f.ClientID == clientID })
+}
+
+// listFamilies returns the live families an index lists under owner.
+func (s *Store) listFamilies(ctx context.Context, index []byte, owner string, owns func(*tokens.Family) bool) ([]tokens.Family, error) {
 	var out []tokens.Family
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		fams := tx.Bucket(bucketFamilies)
-		prefix := pairKey(userID, "")
-		c := tx.Bucket(bucketUserFamilies).Cursor()
+		prefix := pairKey(owner, "")
+		c := tx.Bucket(index).Cursor()
 		now := time.Now()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			rec, err := loadFamily(fams, string(k[len(prefix):]))
 			if err != nil {
 				return err
 			}
-			if rec == nil || rec.Tombstone || rec.Family.Revoked || rec.Family.UserID != userID || !rec.liveAt(now) {
+			if rec == nil || rec.Tombstone || rec.Family.Revoked || !owns(&rec.Family) || !rec.liveAt(now) {
 				continue
 			}
 			out = append(out, rec.Family)
@@ -228,12 +240,16 @@ func (s *Store) ListUserFamilies(ctx context.Context, userID string) ([]tokens.F
 	return out, err
 }
 
-// dropIndex removes a family record's entry in the per-user index.
+// dropIndex removes a family record's entries in the per-user and
+// per-client indexes.
 func dropIndex(tx *bolt.Tx, rec *familyRecord) error {
 	if rec.Tombstone {
 		return nil
 	}
-	return tx.Bucket(bucketUserFamilies).Delete(pairKey(rec.Family.UserID, rec.Family.ID))
+	if err := tx.Bucket(bucketUserFamilies).Delete(pairKey(rec.Family.UserID, rec.Family.ID)); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketClientFamilies).Delete(pairKey(rec.Family.ClientID, rec.Family.ID))
 }
 
 // equal compares two token hashes in constant time; an empty hash matches

@@ -20,23 +20,24 @@ var _ store.Backend = (*Store)(nil)
 
 // Bucket names, one per concern.
 var (
-	bucketClients      = []byte("clients")
-	bucketUsers        = []byte("users")
-	bucketUsernames    = []byte("usernames") // username -> user ID
-	bucketKeys         = []byte("keys")      // insertion sequence -> key
-	bucketRateLimit    = []byte("ratelimit")
-	bucketFamilies     = []byte("families")
-	bucketUserFamilies = []byte("user_families") // pairKey(user ID, family ID) -> nothing
-	bucketCodes        = []byte("codes")
-	bucketDenied       = []byte("denied")
-	bucketSessions     = []byte("sessions")
-	bucketConsents     = []byte("consents")
-	bucketIATs         = []byte("initial_access_tokens") // token SHA-256 -> limits
+	bucketClients        = []byte("clients")
+	bucketUsers          = []byte("users")
+	bucketUsernames      = []byte("usernames") // username -> user ID
+	bucketKeys           = []byte("keys")      // insertion sequence -> key
+	bucketRateLimit      = []byte("ratelimit")
+	bucketFamilies       = []byte("families")
+	bucketUserFamilies   = []byte("user_families")   // pairKey(user ID, family ID) -> nothing
+	bucketClientFamilies = []byte("client_families") // pairKey(client ID, family ID) -> nothing
+	bucketCodes          = []byte("codes")
+	bucketDenied         = []byte("denied")
+	bucketSessions       = []byte("sessions")
+	bucketConsents       = []byte("consents")
+	bucketIATs           = []byte("initial_access_tokens") // token SHA-256 -> limits
 )
 
 var allBuckets = [][]byte{
 	bucketClients, bucketUsers, bucketUsernames, bucketKeys, bucketRateLimit,
-	bucketFamilies, bucketUserFamilies, bucketCodes, bucketDenied, bucketSessions, bucketConsents,
+	bucketFamilies, bucketUserFamilies, bucketClientFamilies, bucketCodes, bucketDenied, bucketSessions, bucketConsents,
 	bucketIATs,
 }
 

@@ -214,7 +214,7 @@ func seedExpiring(t *testing.T, s *Store, tag string, at time.Time) {
 	}
 }
 
-var swept = [][]byte{bucketCodes, bucketSessions, bucketFamilies, bucketUserFamilies, bucketDenied, bucketRateLimit, bucketIATs}
+var swept = [][]byte{bucketCodes, bucketSessions, bucketFamilies, bucketUserFamilies, bucketClientFamilies, bucketDenied, bucketRateLimit, bucketIATs}
 
 func TestPurge(t *testing.T) {
 	s, _ := openTemp(t)

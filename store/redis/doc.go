@@ -47,6 +47,7 @@
 //	{rl:<key>}            string  failure count of one window              end of the window
 //	{fam:<id>}            hash    refresh-token family (fields below)      the family's ExpiresAt
 //	{ufam:<userID>}       zset    the user's family IDs, scored by expiry  the latest family's ExpiresAt
+//	{cfam:<clientID>}     zset    the client's family IDs, likewise        the latest family's ExpiresAt
 //	{code:<sha256 hex>}   hash    d: code JSON, exp, used                  the code's ExpiresAt
 //	{deny:<jti>}          string  "1": the access token is revoked         the token's expiry (until)
 //	{sess:<sha256 hex>}   string  session JSON                             the session's ExpiresAt
@@ -68,7 +69,7 @@
 //	scriptFamilyCreate     {fam:id}                create only if no live family or tombstone holds the ID
 //	scriptFamilyRotate     {fam:id}                the rotation state machine: exactly one of 100 racers wins
 //	scriptFamilyRevoke     {fam:id}                revoke, or tombstone an absent ID, without a window between
-//	scriptUserFamiliesAdd  {ufam:user}             add and stretch the index expiry to its latest family together
+//	scriptFamilyIndexAdd   {ufam:user}, {cfam:c}   add and stretch the index expiry to its latest family together (one index a call)
 //	scriptCodeSave         {code:h}                replace and set the expiry together
 //	scriptCodeRedeem       {code:h}                consume once; replays get the code and ErrCodeReused
 //	scriptKeyFirst         {keys}:all, {keys}:alg  nodes that start together agree on one first key
@@ -83,10 +84,10 @@
 // # Writes across slots
 //
 // Families and the user index: the family is written first (one script),
-// then its ID is added to {ufam:user}. A crash between the two leaves a
+// then its ID is added to {ufam:user} and {cfam:client} (one pipeline). A crash between the two leaves a
 // family that is not listed, but CreateFamily then did not return, so no
 // token of that family was ever handed out: nothing can use it. An ID is
-// added to the index only after its family exists, so ListUserFamilies may
+// added to an index only after its family exists, so the listings may
 // drop an ID whose key is gone (expired or evicted), revoked, or another
 // user's (none of them can become live again) without racing a create. It
 // keeps expired-but-present IDs, because a rotation judges expiry by its

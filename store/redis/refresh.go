@@ -46,8 +46,12 @@ func (s *Store) CreateFamily(ctx context.Context, f tokens.Family, tokenHash []b
 	if !f.ExpiresAt.After(time.Now()) {
 		return nil // already gone: nothing to list
 	}
-	err = scriptUserFamiliesAdd.Run(ctx, s.rdb, []string{s.key("ufam", f.UserID)}, exp, f.ID).Err()
-	return wrap("index family", err)
+	// Both indexes in one round trip (their keys are in different slots).
+	// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT.
+	p := s.rdb.Pipeline()
+	scriptFamilyIndexAdd.Eval(ctx, p, []string{s.key("ufam", f.UserID)}, exp, f.ID)
+	scriptFamilyIndexAdd.Eval(ctx, p, []string{s.key("cfam", f.ClientID)}, exp, f.ID)
+	return wrap("index family", execPipe(ctx, p))
 }
 
 // RotateRefresh implements tokens.RefreshStore in one script
@@ -131,14 +135,23 @@ func (s *Store) RevokeFamily(ctx context.Context, id string, tombstoneTTL time.D
 	return f, nil
 }
 
-// ListUserFamilies implements tokens.RefreshStore: it reads every family in
-// the user's index, keeps the live ones, and drops from the index the IDs
-// that can never be live again (gone, revoked, or not the user's).
+// ListUserFamilies implements tokens.RefreshStore from the user's index.
 func (s *Store) ListUserFamilies(ctx context.Context, userID string) ([]tokens.Family, error) {
-	idx := s.key("ufam", userID)
+	return s.listFamilies(ctx, s.key("ufam", userID), func(f *tokens.Family) bool { return f.UserID == userID })
+}
+
+// ListClientFamilies implements tokens.RefreshStore from the client's index.
+func (s *Store) ListClientFamilies(ctx context.Context, clientID string) ([]tokens.Family, error) {
+	return s.listFamilies(ctx, s.key("cfam", clientID), func(f *tokens.Family) bool { return f.ClientID == clientID })
+}
+
+// listFamilies reads every family in an index, keeps the live ones, and
+// drops from the index the IDs that can never be live again (gone, revoked,
+// or not the owner's).
+func (s *Store) listFamilies(ctx context.Context, idx string, owns func(*tokens.Family) bool) ([]tokens.Family, error) {
 	ids, err := s.rdb.ZRange(ctx, idx, 0, -1).Result()
 	if err != nil {
-		return nil, wrap("list user families", err)
+		return nil, wrap("list families", err)
 	}
 	if len(ids) == 0 {
 		return nil, nil
@@ -149,7 +162,7 @@ func (s *Store) ListUserFamilies(ctx context.Context, userID string) ([]tokens.F
 		cmds[i] = p.HGetAll(ctx, s.key("fam", id))
 	}
 	if err := execPipe(ctx, p); err != nil {
-		return nil, wrap("list user families", err)
+		return nil, wrap("list families", err)
 	}
 	now := time.Now()
 	var live []tokens.Family
@@ -157,14 +170,14 @@ func (s *Store) ListUserFamilies(ctx context.Context, userID string) ([]tokens.F
 	for i, c := range cmds {
 		h, err := c.Result()
 		if err != nil {
-			return nil, wrap("list user families", err)
+			return nil, wrap("list families", err)
 		}
 		f, ok, err := familyFromHash(h)
 		if err != nil {
 			return nil, err
 		}
 		switch {
-		case !ok || f.Revoked || f.UserID != userID:
+		case !ok || f.Revoked || !owns(&f):
 			// Gone, revoked or someone else's: no clock can make it live
 			// again, so its ID leaves the index.
 			stale = append(stale, ids[i])
@@ -177,7 +190,7 @@ func (s *Store) ListUserFamilies(ctx context.Context, userID string) ([]tokens.F
 	}
 	if len(stale) > 0 {
 		if err := s.rdb.ZRem(ctx, idx, stale...).Err(); err != nil {
-			return nil, wrap("prune user families", err)
+			return nil, wrap("prune family index", err)
 		}
 	}
 	slices.SortFunc(live, func(a, b tokens.Family) int {

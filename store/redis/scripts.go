@@ -173,10 +173,11 @@ end
 return {0}
 `)
 
-// scriptUserFamiliesAdd: KEYS[1] = {ufam:user} (sorted set of family IDs
-// scored by their expiry in ms); ARGV = expiry ms, family ID. Adds the ID and
-// keeps the index alive exactly as long as its longest-lived family.
-var scriptUserFamiliesAdd = redis.NewScript(`
+// scriptFamilyIndexAdd: KEYS[1] = {ufam:user} or {cfam:client} (sorted set
+// of family IDs scored by their expiry in ms); ARGV = expiry ms, family ID.
+// Adds the ID and keeps the index alive exactly as long as its
+// longest-lived family.
+var scriptFamilyIndexAdd = redis.NewScript(`
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[1], top[2])

@@ -20,6 +20,9 @@ func newCode(expires time.Time) tokens.Code {
 		AuthTime:      ms(time.Now().Add(-time.Minute)),
 		ExpiresAt:     ms(expires),
 		FamilyID:      randID("fam"),
+		// Kept as given (compared at redemption with the current ones).
+		UserGeneration:   2,
+		ClientGeneration: 5,
 	}
 }
 
@@ -28,7 +31,8 @@ func checkCode(t *testing.T, got, want tokens.Code) {
 	if got.ClientID != want.ClientID || got.UserID != want.UserID || got.RedirectURI != want.RedirectURI ||
 		got.Scope != want.Scope || got.CodeChallenge != want.CodeChallenge ||
 		!sameTime(got.AuthTime, want.AuthTime) || !sameTime(got.ExpiresAt, want.ExpiresAt) ||
-		got.FamilyID != want.FamilyID {
+		got.FamilyID != want.FamilyID ||
+		got.UserGeneration != want.UserGeneration || got.ClientGeneration != want.ClientGeneration {
 		t.Fatalf("code:\n got  %+v\n want %+v", got, want)
 	}
 }

@@ -27,6 +27,10 @@ func makeFamily(t *testing.T, b store.Backend, mod func(*tokens.Family)) (tokens
 		ExpiresAt:     now.Add(24 * time.Hour),
 		IdleExpiresAt: now.Add(idle),
 		LastJTI:       randID("jti"),
+		// Kept as given: the Revoker compares them with the user's and
+		// client's current generations.
+		UserGeneration:   3,
+		ClientGeneration: 7,
 	}
 	if mod != nil {
 		mod(&f)
@@ -76,7 +80,8 @@ func checkFamily(t *testing.T, got, want tokens.Family) {
 		got.Scope != want.Scope || !sameTime(got.AuthTime, want.AuthTime) ||
 		!sameTime(got.CreatedAt, want.CreatedAt) || !sameTime(got.ExpiresAt, want.ExpiresAt) ||
 		!sameTime(got.IdleExpiresAt, want.IdleExpiresAt) || got.Generation != want.Generation ||
-		got.LastJTI != want.LastJTI || got.Revoked != want.Revoked {
+		got.LastJTI != want.LastJTI || got.Revoked != want.Revoked ||
+		got.UserGeneration != want.UserGeneration || got.ClientGeneration != want.ClientGeneration {
 		t.Fatalf("family:\n got  %+v\n want %+v", got, want)
 	}
 }
@@ -439,6 +444,49 @@ func testRefresh(t *testing.T, b store.Backend) {
 		}
 		if ids := listedIDs(t, b, randID("user")); len(ids) != 0 {
 			t.Fatalf("unknown user has families: %v", ids)
+		}
+	})
+
+	t.Run("ListClientFamilies", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		client := randID("client")
+		mine := func(f *tokens.Family) { f.ClientID = client }
+		// Two users of the client, and one family of each kind that must
+		// not be listed: revoked, expired, another client's.
+		alice, aliceTok := makeFamily(t, b, mine)
+		bob, _ := makeFamily(t, b, mine)
+		revoked, _ := makeFamily(t, b, mine)
+		makeFamily(t, b, func(f *tokens.Family) {
+			mine(f)
+			f.ExpiresAt = f.CreatedAt.Add(-time.Second)
+			f.IdleExpiresAt = f.ExpiresAt
+		})
+		other, _ := makeFamily(t, b, func(f *tokens.Family) { f.UserID = alice.UserID })
+		alice = rotateOK(t, b, alice, rotation(alice, aliceTok, time.Now()))
+		if _, err := b.RevokeFamily(ctx, revoked.ID, time.Minute); err != nil {
+			t.Fatalf("RevokeFamily: %v", err)
+		}
+		fams, err := b.ListClientFamilies(ctx, client)
+		if err != nil {
+			t.Fatalf("ListClientFamilies: %v", err)
+		}
+		want := map[string]tokens.Family{alice.ID: alice, bob.ID: bob}
+		if len(fams) != len(want) {
+			t.Fatalf("ListClientFamilies: got %d families %+v, want %v", len(fams), fams, sortedIDs(alice, bob))
+		}
+		for _, f := range fams {
+			w, ok := want[f.ID]
+			if !ok {
+				t.Fatalf("ListClientFamilies returned %+v, which is not live or not the client's", f)
+			}
+			checkFamily(t, f, w)
+		}
+		if fams, err := b.ListClientFamilies(ctx, other.ClientID); err != nil || len(fams) != 1 || fams[0].ID != other.ID {
+			t.Fatalf("other client's families = %+v, %v", fams, err)
+		}
+		if fams, err := b.ListClientFamilies(ctx, randID("client")); err != nil || len(fams) != 0 {
+			t.Fatalf("unknown client has families: %+v, %v", fams, err)
 		}
 	})
 }
