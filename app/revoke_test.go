@@ -196,15 +196,22 @@ func TestAdminTokenOperations(t *testing.T) {
 		t.Fatalf("refresh with the newest secret: %v", err)
 	}
 
-	// Disable: the client's refresh tokens stop at once; enabling it again
-	// brings them back (disabling revokes nothing).
+	// Disable: the client's refresh tokens stop at once, and stay stopped
+	// when it is enabled again: disabling revokes what the client held.
+	held := tok
 	n.admin(t, "POST", "/admin/clients/"+id+"/disable", nil)
-	if _, err := refresh(s2, tok.RefreshToken); err == nil || !strings.Contains(err.Error(), "invalid_client") {
+	if _, err := refresh(s2, held.RefreshToken); err == nil || !strings.Contains(err.Error(), "invalid_client") {
 		t.Fatalf("a disabled client refreshed: %v", err)
 	}
 	n.admin(t, "POST", "/admin/clients/"+id+"/enable", nil)
-	if tok, err = refresh(s2, tok.RefreshToken); err != nil {
-		t.Fatalf("refresh after enabling: %v", err)
+	if _, err = refresh(s2, held.RefreshToken); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Fatalf("a family from before the disable refreshed after enabling: %v", err)
+	}
+	if active, _ := introspectAt(t, n.base, held.AccessToken, id, s2); active {
+		t.Fatal("the newest access token of a disabled client is active")
+	}
+	if tok, err = signIn(s2); err != nil {
+		t.Fatalf("sign in after enabling: %v", err)
 	}
 
 	// Sign out everywhere: two devices, both ended, their newest access

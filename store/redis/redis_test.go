@@ -312,6 +312,7 @@ func testKeyLayout(t *testing.T, st *Store, raw *redis.Client) {
 		p + "{fam:f1}":                       exp,
 		p + "{fam:f2}":                       famExp,
 		p + "{ufam:u1}":                      famExp, // its longest-lived family
+		p + "{cfam:c1}":                      famExp, // likewise
 		p + "{code:" + hexOf(codeHash) + "}": now.Add(time.Minute),
 		p + "{deny:jti1}":                    now.Add(5 * time.Minute),
 		p + "{sess:" + hexOf(sessHash) + "}": now.Add(2 * time.Hour),
