@@ -177,3 +177,37 @@ func TestRefreshClientLosingGrant(t *testing.T) {
 	}
 	wantError(t, h.post(t, rtForm(s.first), s.id, s.secret), http.StatusUnauthorized, "invalid_client")
 }
+
+// A family that a revocation did not list (one created while the
+// revocation ran) is still refused at its next refresh, and revoked then:
+// the refresh checks the user's and the client's current generations. The
+// generations are moved on directly here, without the Revoker revoking the
+// families, which is exactly the state such a race leaves.
+func TestRefreshRefusesFamiliesOutlivingARevocation(t *testing.T) {
+	for _, who := range []string{"user", "client"} {
+		t.Run(who, func(t *testing.T) {
+			s := setupRefresh(t)
+			h := s.h
+			ctx := context.Background()
+			var err error
+			if who == "user" {
+				u, _ := h.users.Authenticate(ctx, "alice", "alice's password")
+				err = h.users.EndUserGeneration(ctx, u.ID)
+			} else {
+				err = h.clients.EndClientGeneration(ctx, s.id)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantError(t, h.post(t, rtForm(s.first), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
+			fid, _, _ := strings.Cut(s.first, ".")
+			if f, err := h.store.GetFamily(ctx, fid); err != nil || !f.Revoked {
+				t.Fatalf("the refused family is not revoked: %+v, %v", f, err)
+			}
+			// A new sign-in is a new generation's and works.
+			r := h.post(t, pwForm("alice", "alice's password"), s.id, s.secret)
+			wantToken(t, r)
+			wantToken(t, h.post(t, rtForm(r.str("refresh_token")), s.id, s.secret))
+		})
+	}
+}
