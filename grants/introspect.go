@@ -123,11 +123,15 @@ func (e *Endpoint) introspectRefresh(ctx context.Context, c *clients.Client, tok
 	case err != nil:
 		return Introspection{}, true, err
 	}
-	if f.ClientID != c.ID {
+	if f.ClientID != c.ID || f.ClientGeneration != c.Generation {
 		return Introspection{}, true, nil
 	}
+	// What a refresh would refuse is not active (see familyStillGranted).
+	if current, err := e.userIsCurrent(ctx, f.UserID, f.UserGeneration); err != nil || !current {
+		return Introspection{}, true, err
+	}
 	return Introspection{
-		Active: true, Scope: f.Scope, ClientID: f.ClientID, Subject: f.UserID,
+		Active: true, Scope: c.LiveScope(f.Scope), ClientID: f.ClientID, Subject: f.UserID,
 		Issuer: e.issuer.URL(), Expires: minTime(f.IdleExpiresAt, f.ExpiresAt).Unix(),
 		IssuedAt: f.CreatedAt.Unix(), TokenType: TokenTypeRefresh, JTI: f.ID,
 	}, true, nil
