@@ -23,8 +23,12 @@ func (s *Store) SaveCode(ctx context.Context, hash []byte, c tokens.Code) error 
 
 func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time) (tokens.Code, error) {
 	now = orNow(now)
-	var rec codeRecord
+	var out tokens.Code
 	err := s.update(ctx, func(tx *bolt.Tx) error {
+		// Decoded afresh on every run: a batch may run this function again,
+		// and a record left from an earlier run would keep its fields.
+		var rec codeRecord
+		out = tokens.Code{}
 		b := tx.Bucket(bucketCodes)
 		ok, err := getJSON(b, hash, &rec)
 		if err != nil {
@@ -33,13 +37,14 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, now time.Time) (tok
 		if !ok || !live(rec.Code.ExpiresAt, now) {
 			return tokens.ErrCodeNotFound
 		}
+		out = rec.Code
 		if rec.Used {
 			return tokens.ErrCodeReused // nothing to write: roll back
 		}
 		return putJSON(b, hash, codeRecord{Code: rec.Code, Used: true})
 	})
 	if err == nil || errors.Is(err, tokens.ErrCodeReused) {
-		return rec.Code, err
+		return out, err
 	}
 	return tokens.Code{}, err
 }
