@@ -149,6 +149,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (e *Endpoint) writeError(w http.ResponseWriter, err error) {
 	data, status, header := e.srv.GetErrorData(err)
+	cleanDescription(data)
 	for k := range header {
 		w.Header().Set(k, header.Get(k))
 	}
@@ -165,7 +166,7 @@ func (e *Endpoint) authenticateRequest(r *http.Request) (string, string, error) 
 	}
 	gt := r.PostForm.Get("grant_type")
 	if !slices.Contains(clients.KnownGrantTypes, gt) {
-		return "", "", oauthErr(oerrors.ErrUnsupportedGrantType, "grant_type %q is not supported", gt)
+		return "", "", oauthErr(oerrors.ErrUnsupportedGrantType, "the grant_type is not supported") // not echoed: the caller's text
 	}
 	if !c.AllowsGrant(gt) {
 		return "", "", oauthErr(oerrors.ErrUnauthorizedClient, "this client may not use the %s grant", gt)

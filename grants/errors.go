@@ -57,7 +57,7 @@ func internalError(log *slog.Logger) func(err error) *oerrors.Response {
 	return func(err error) *oerrors.Response {
 		var e *Error
 		if errors.As(err, &e) {
-			re := &oerrors.Response{Error: e.Code, Description: e.Description, StatusCode: e.Status}
+			re := &oerrors.Response{Error: e.Code, Description: ErrorDescription(e.Description), StatusCode: e.Status}
 			if e.RetryAfter > 0 {
 				re.SetHeader("Retry-After", strconv.FormatInt(e.RetryAfter, 10))
 			}

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -183,9 +182,9 @@ func (a *Authorize) parseRequest(c *gin.Context) (*authRequest, bool) {
 	req := &authRequest{client: client, redirectURI: q.Get("redirect_uri"), state: q.Get("state"), query: q}
 
 	// From here on the client is told, at its own redirect URI.
-	for k, v := range q {
+	for _, v := range q {
 		if len(v) > 1 {
-			return a.refuse(c, req, "invalid_request", fmt.Sprintf("parameter %s is repeated", k))
+			return a.refuse(c, req, "invalid_request", "a parameter is repeated") // not named: the name is the caller's text
 		}
 	}
 	if !client.AllowsGrant(clients.GrantAuthorizationCode) {
@@ -247,7 +246,7 @@ func (a *Authorize) refuse(c *gin.Context, req *authRequest, code, desc string) 
 func (a *Authorize) redirectError(c *gin.Context, req *authRequest, code, desc string) {
 	v := url.Values{"error": {code}, "iss": {a.cfg.Issuer}}
 	if desc != "" {
-		v.Set("error_description", desc)
+		v.Set("error_description", grants.ErrorDescription(desc))
 	}
 	if req.state != "" {
 		v.Set("state", req.state)
