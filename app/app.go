@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"authserver/audit"
 	"authserver/clients"
 	"authserver/config"
 	"authserver/grants"
@@ -56,8 +57,14 @@ const clientCacheTTL = 30 * time.Second
 
 // New builds a node from cfg. Close releases what it opened.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// Once, here, so every package that logs with a request's context
+	// writes the request's id.
+	log = slog.New(audit.LogHandler(log.Handler()))
 	a := &App{Config: cfg, Log: log}
-	st, changes, err := openStore(ctx, cfg)
+	st, changes, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +88,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 // openStore opens the configured backend and, for a shared one, the feed of
 // client changes that keeps every node's client cache fresh. The embedded
 // store serves one node, which needs no feed.
-func openStore(ctx context.Context, cfg *config.Config) (store.Backend, clients.Changes, error) {
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Backend, clients.Changes, error) {
 	if cfg.StoreKind() == config.StoreEmbedded {
 		st, err := embedded.Open(filepath.Join(cfg.DataDir, "authserver.db"))
 		if err != nil {
@@ -89,6 +96,7 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Backend, clients.
 		}
 		return st, nil, nil
 	}
+	redisstore.SetLogger(log)
 	r := cfg.Redis
 	client, err := redisstore.Connect(ctx, redisstore.Options{
 		URL: r.URL, Addrs: r.Addrs, MasterName: r.MasterName, Cluster: r.Cluster,

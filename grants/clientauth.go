@@ -78,7 +78,7 @@ func (e *Endpoint) clientFromRequest(r *http.Request) (*clients.Client, credenti
 		return nil, creds, perr
 	}
 	c, err := e.authenticateClient(r, creds)
-	return c, creds, err
+	return c, creds, inRequest(r.Context(), err)
 }
 
 // readAuthenticated is the shared start of /revoke and /introspect: the

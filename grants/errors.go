@@ -1,6 +1,7 @@
 package grants
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,7 +64,7 @@ func internalError(log *slog.Logger) func(err error) *oerrors.Response {
 			}
 			return re
 		}
-		log.Error("token endpoint failure", "err", err)
+		log.ErrorContext(requestContext(err), "token endpoint failure", "err", err)
 		return &oerrors.Response{Error: oerrors.ErrServerError, Description: "internal error", StatusCode: http.StatusInternalServerError}
 	}
 }
@@ -80,4 +81,36 @@ func responseError(re *oerrors.Response) {
 		// RFC 6749 §5.2: a 401 names the scheme the client should use.
 		re.SetHeader("WWW-Authenticate", `Basic realm="token", charset="UTF-8"`)
 	}
+}
+
+// inRequest attaches ctx to an internal error on its way through go-oauth2
+// to internalError, whose signature carries no context, so the failure is
+// logged with the request's id. Typed errors and go-oauth2's own are
+// rendered, not logged, and pass as they are (go-oauth2 compares those).
+func inRequest(ctx context.Context, err error) error {
+	var e *Error
+	if err == nil || errors.As(err, &e) {
+		return err
+	}
+	if _, known := oerrors.Descriptions[err]; known {
+		return err
+	}
+	return &requestError{ctx: ctx, err: err}
+}
+
+type requestError struct {
+	ctx context.Context
+	err error
+}
+
+func (r *requestError) Error() string { return r.err.Error() }
+func (r *requestError) Unwrap() error { return r.err }
+
+// requestContext is the context inRequest attached to err, or Background.
+func requestContext(err error) context.Context {
+	var r *requestError
+	if errors.As(err, &r) {
+		return r.ctx
+	}
+	return context.Background()
 }

@@ -81,7 +81,7 @@ func (e *Endpoint) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 			out, found, err = e.introspectAccess(ctx, token)
 		}
 		if err != nil {
-			e.writeError(w, err)
+			e.writeError(w, inRequest(ctx, err))
 			return
 		}
 		if found {

@@ -28,7 +28,8 @@ func (m *manager) GetClient(ctx context.Context, id string) (oauth2.ClientInfo, 
 	return clientInfo{c}, nil
 }
 
-func (m *manager) GenerateAccessToken(ctx context.Context, gt oauth2.GrantType, tgr *oauth2.TokenGenerateRequest) (oauth2.TokenInfo, error) {
+func (m *manager) GenerateAccessToken(ctx context.Context, gt oauth2.GrantType, tgr *oauth2.TokenGenerateRequest) (_ oauth2.TokenInfo, err error) {
+	defer func() { err = inRequest(ctx, err) }()
 	st := requestFrom(ctx)
 	switch gt {
 	case oauth2.ClientCredentials:
@@ -41,7 +42,8 @@ func (m *manager) GenerateAccessToken(ctx context.Context, gt oauth2.GrantType, 
 	return nil, oerrors.ErrUnsupportedGrantType
 }
 
-func (m *manager) RefreshAccessToken(ctx context.Context, tgr *oauth2.TokenGenerateRequest) (oauth2.TokenInfo, error) {
+func (m *manager) RefreshAccessToken(ctx context.Context, tgr *oauth2.TokenGenerateRequest) (_ oauth2.TokenInfo, err error) {
+	defer func() { err = inRequest(ctx, err) }()
 	return m.e.refresh(ctx, requestFrom(ctx), tgr)
 }
 

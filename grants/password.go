@@ -42,7 +42,7 @@ func (e *Endpoint) checkPassword(ctx context.Context, _ string, username, passwo
 		return "", limited(oerrors.ErrInvalidGrant, l)
 	}
 	if err != nil {
-		return "", err
+		return "", inRequest(ctx, err)
 	}
 	if u == nil {
 		return "", oauthErr(oerrors.ErrInvalidGrant, "invalid username or password")

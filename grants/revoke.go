@@ -62,7 +62,7 @@ func (e *Endpoint) serveRevoke(w http.ResponseWriter, r *http.Request) {
 			found, err = e.revokeAccess(ctx, c, token)
 		}
 		if err != nil {
-			e.writeError(w, err)
+			e.writeError(w, inRequest(ctx, err))
 			return
 		}
 		if found {

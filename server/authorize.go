@@ -553,7 +553,7 @@ func (a *Authorize) errorPage(c *gin.Context, status int, code, msg string) {
 }
 
 func (a *Authorize) serverError(c *gin.Context, err error) {
-	a.d.Log.Error("authorization endpoint failure", "path", c.Request.URL.Path, "err", err)
+	a.d.Log.ErrorContext(c.Request.Context(), "authorization endpoint failure", "path", c.Request.URL.Path, "err", err)
 	d := a.page("Something went wrong")
 	d.Error = "Something went wrong on our side. Please try again in a moment."
 	a.pages.render(c, http.StatusInternalServerError, "error", d, "")
