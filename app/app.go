@@ -211,11 +211,20 @@ func (a *App) Run(ctx context.Context) error {
 	return a.Serve(ctx, pub, adm)
 }
 
+// writeTimeout is both listeners' http.Server.WriteTimeout.
+const writeTimeout = 60 * time.Second
+
 // Serve is Run on listeners the caller opened (tests use port 0).
 func (a *App) Serve(ctx context.Context, pub, adm net.Listener) error {
+	// WriteTimeout bounds how long a slow or stalled reader can hold a
+	// connection and its goroutine; the slowest request (an argon2id check,
+	// a sign-in page) takes well under a second, so 60 s cuts nothing real.
+	// An admin endpoint that streams for longer (a backup) will need its own
+	// deadline (http.ResponseController). IdleTimeout closes keep-alive
+	// connections nobody uses, on the admin listener too.
 	servers := []*http.Server{
-		{Handler: a.Public, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
-		{Handler: a.Admin, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second},
+		{Handler: a.Public, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute},
+		{Handler: a.Admin, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute},
 	}
 	errc := make(chan error, 2)
 	for i, l := range []net.Listener{pub, adm} {
