@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"authserver/audit"
 	"authserver/clients"
 	"authserver/config"
 	"authserver/grants"
@@ -57,8 +58,14 @@ const clientCacheTTL = 30 * time.Second
 
 // New builds a node from cfg. Close releases what it opened.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// Once, here, so every package that logs with a request's context
+	// writes the request's id.
+	log = slog.New(audit.LogHandler(log.Handler()))
 	a := &App{Config: cfg, Log: log}
-	st, changes, err := openStore(ctx, cfg)
+	st, changes, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +89,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 // openStore opens the configured backend and, for a shared one, the feed of
 // client changes that keeps every node's client cache fresh. The embedded
 // store serves one node, which needs no feed.
-func openStore(ctx context.Context, cfg *config.Config) (store.Backend, clients.Changes, error) {
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Backend, clients.Changes, error) {
 	if cfg.StoreKind() == config.StoreEmbedded {
 		st, err := embedded.Open(filepath.Join(cfg.DataDir, "authserver.db"))
 		if err != nil {
@@ -90,6 +97,7 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Backend, clients.
 		}
 		return st, nil, nil
 	}
+	redisstore.SetLogger(log)
 	r := cfg.Redis
 	client, err := redisstore.Connect(ctx, redisstore.Options{
 		URL: r.URL, Addrs: r.Addrs, MasterName: r.MasterName, Cluster: r.Cluster,
@@ -203,11 +211,20 @@ func (a *App) Run(ctx context.Context) error {
 	return a.Serve(ctx, pub, adm)
 }
 
+// writeTimeout is both listeners' http.Server.WriteTimeout.
+const writeTimeout = 60 * time.Second
+
 // Serve is Run on listeners the caller opened (tests use port 0).
 func (a *App) Serve(ctx context.Context, pub, adm net.Listener) error {
+	// WriteTimeout bounds how long a slow or stalled reader can hold a
+	// connection and its goroutine; the slowest request (an argon2id check,
+	// a sign-in page) takes well under a second, so 60 s cuts nothing real.
+	// An admin endpoint that streams for longer (a backup) will need its own
+	// deadline (http.ResponseController). IdleTimeout closes keep-alive
+	// connections nobody uses, on the admin listener too.
 	servers := []*http.Server{
-		{Handler: a.Public, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
-		{Handler: a.Admin, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second},
+		{Handler: a.Public, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute},
+		{Handler: a.Admin, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute},
 	}
 	errc := make(chan error, 2)
 	for i, l := range []net.Listener{pub, adm} {

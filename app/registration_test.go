@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -199,15 +200,21 @@ func partnerUsersAndDelete(t *testing.T, n *node, first map[string]any) {
 	}
 }
 
+// partnerPasswords is the admin's opt-in to the password grant for
+// self-registered clients, which the second partner app uses.
+func partnerPasswords(c *config.Config) {
+	c.Registration.AllowedGrantTypes = append(c.Registration.AllowedGrantTypes, "password")
+}
+
 func TestOnboardPartnerEmbedded(t *testing.T) {
-	n := startNode(t, nil)
+	n := startNode(t, partnerPasswords)
 	_, reg := onboardPartner(t, n)
 	partnerUsersAndDelete(t, n, reg)
 }
 
 func TestOnboardPartnerRedis(t *testing.T) {
 	r := redistest.StartStandalone(t)
-	n := startNode(t, func(c *config.Config) { c.Redis.URL = r.URL() })
+	n := startNode(t, func(c *config.Config) { partnerPasswords(c); c.Redis.URL = r.URL() })
 	iat, reg := onboardPartner(t, n)
 
 	// Only hashes of the initial access token, the client secret and the
@@ -257,4 +264,56 @@ func TestOpenRegistration(t *testing.T) {
 	if code != http.StatusBadRequest || s(body, "error") != "invalid_client_metadata" {
 		t.Fatalf("a grant outside the policy: %d %v", code, body)
 	}
+}
+
+// RFC 9700 §2.4: by default a self-registered (third-party) client may not
+// have the password grant, which would show it the users' passwords; the
+// refusal is 400 invalid_client_metadata and stores nothing. An admin who
+// lists the grant in registration.allowed_grant_types may allow it.
+func passwordGrantPolicy(t *testing.T, n, allowing *node) {
+	for _, tc := range []struct {
+		grants []string
+		auth   string
+	}{
+		{[]string{"password"}, ""},
+		{[]string{"password", "refresh_token"}, "client_secret_post"},
+		{[]string{"client_credentials", "password"}, ""},
+	} {
+		md := map[string]any{"client_name": "Partner mobile", "grant_types": tc.grants}
+		if tc.auth != "" {
+			md["token_endpoint_auth_method"] = tc.auth
+		}
+		iat := s(n.admin(t, "POST", "/admin/initial-access-tokens", nil), "token")
+		code, body := partnerCall(t, "POST", n.base+"/register", iat, md)
+		if code != http.StatusBadRequest || s(body, "error") != "invalid_client_metadata" {
+			t.Errorf("registering %v with the default policy: %d %v", tc.grants, code, body)
+		}
+		// The refusal spent nothing: the token still registers a client
+		// with an allowed grant.
+		if code, body := partnerCall(t, "POST", n.base+"/register", iat, map[string]any{"grant_types": []string{"client_credentials"}}); code != http.StatusCreated {
+			t.Errorf("the token after a refusal: %d %v", code, body)
+		}
+	}
+	for _, c := range n.admin(t, "GET", "/admin/clients", nil)["clients"].([]any) {
+		if slices.Contains(c.(map[string]any)["grant_types"].([]any), any("password")) {
+			t.Errorf("a client with the password grant was stored: %v", c)
+		}
+	}
+
+	iat := s(allowing.admin(t, "POST", "/admin/initial-access-tokens", nil), "token")
+	code, body := partnerCall(t, "POST", allowing.base+"/register", iat, map[string]any{"client_name": "Partner mobile", "grant_types": []string{"password"}})
+	if code != http.StatusCreated || s(body, "client_id") == "" {
+		t.Fatalf("registering password where the admin allows it: %d %v", code, body)
+	}
+}
+
+func TestRegistrationRefusesPasswordGrantByDefaultEmbedded(t *testing.T) {
+	passwordGrantPolicy(t, startNode(t, nil), startNode(t, partnerPasswords))
+}
+
+func TestRegistrationRefusesPasswordGrantByDefaultRedis(t *testing.T) {
+	r := redistest.StartStandalone(t)
+	onRedis := func(c *config.Config) { c.Redis.URL = r.URL(); c.Redis.KeyPrefix = "default:" }
+	allowing := func(c *config.Config) { partnerPasswords(c); c.Redis.URL = r.URL(); c.Redis.KeyPrefix = "allowing:" }
+	passwordGrantPolicy(t, startNode(t, onRedis), startNode(t, allowing))
 }

@@ -18,6 +18,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"authserver/users"
 )
 
 // Event names. Each is logged once per occurrence.
@@ -89,10 +91,13 @@ func (a *Logger) write(ctx context.Context, level slog.Level, event string, args
 		r.AddAttrs(slog.String("request_id", id))
 	}
 	given.Attrs(func(at slog.Attr) bool {
-		if sensitiveKey(at.Key) {
+		switch {
+		case sensitiveKey(at.Key):
 			// A second line of defence: callers pass ids only, but an
 			// attribute named like a credential is never written.
 			at = slog.String(at.Key, "[redacted]")
+		case at.Key == "username" && at.Value.Kind() == slog.KindString:
+			at = Username(at.Value.String()) // also for callers that did not use Username
 		}
 		r.AddAttrs(at)
 		return true
@@ -131,12 +136,16 @@ func FamilyID(id string) slog.Attr { return slog.String("family_id", id) }
 func Reason(r string) slog.Attr { return slog.String("reason", r) }
 
 // Username is a username as typed at sign-in or in a password grant; it
-// names a lockout counter before any user is looked up.
+// names a lockout counter before any user is looked up. Only a name that
+// could be valid is written, in its normalized form: one that cannot
+// (spaces, symbols, too long) is very often a password typed into the
+// wrong field, and is written as "username_malformed":true.
 func Username(u string) slog.Attr {
-	if len(u) > 256 {
-		u = u[:256]
+	name, err := users.NormalizeUsername(u)
+	if err != nil {
+		return slog.Bool("username_malformed", true)
 	}
-	return slog.String("username", u)
+	return slog.String("username", name)
 }
 
 // wellFormedID accepts the server's generated ids: 32 lowercase hex digits

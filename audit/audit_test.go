@@ -71,6 +71,28 @@ func TestNeverASecret(t *testing.T) {
 	}
 }
 
+// A username that can never be valid (perhaps a password in the wrong
+// field) is not written, whether it comes as Username or as a plain
+// "username" attribute; a valid one is written normalized.
+func TestUsernameOnlyWhenWellFormed(t *testing.T) {
+	var buf bytes.Buffer
+	a := audit.New(slog.New(slog.NewJSONHandler(&buf, nil)))
+	const typed = "my secret pass phrase!"
+	for _, attr := range []any{audit.Username(typed), slog.String("username", typed), audit.Username(strings.Repeat("a", 65)), audit.Username("")} {
+		a.Warn(context.Background(), audit.Lockout, attr)
+		if out := buf.String(); strings.Contains(out, typed) || strings.Contains(out, "aaaa") {
+			t.Errorf("malformed username written: %s", out)
+		}
+		if m := record(t, &buf); m["username_malformed"] != true || m["username"] != nil {
+			t.Errorf("record %v", m)
+		}
+	}
+	a.Warn(context.Background(), audit.Lockout, audit.Username("Kim.Lee@example"))
+	if m := record(t, &buf); m["username"] != "kim.lee@example" || m["username_malformed"] != nil {
+		t.Errorf("valid username: %v", m)
+	}
+}
+
 func TestNilLoggerDiscards(t *testing.T) {
 	audit.New(nil).Warn(context.Background(), audit.Lockout) // must not panic
 }

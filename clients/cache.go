@@ -104,7 +104,7 @@ func (c *CachedStore) write(ctx context.Context, id string, err error) error {
 	if err := c.changes.PublishChange(ctx, id); err != nil {
 		// The record is saved; failing the caller now would report a write
 		// that happened as one that did not. Other nodes catch up within ttl.
-		c.log.Error("client change not announced; other nodes serve the old record until their cache entry expires",
+		c.log.ErrorContext(ctx, "client change not announced; other nodes serve the old record until their cache entry expires",
 			"client_id", id, "within", c.ttl, "err", err)
 	}
 	return nil

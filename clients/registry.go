@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -350,30 +351,37 @@ func (r *Registry) validate(reg Registration) (*Client, error) {
 // ValidateRedirectURI applies RFC 6749 §3.1.2 and RFC 8252: absolute, no
 // fragment, https, or http only on a loopback host, or a private-use scheme
 // (reverse domain name) for native apps.
+// A refused URI is a *RedirectURIError.
 func ValidateRedirectURI(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() {
-		return fmt.Errorf("%q is not an absolute URI", raw)
+		return &RedirectURIError{raw, "is not an absolute URI"}
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return fmt.Errorf("%q must not have a fragment", raw)
+		return &RedirectURIError{raw, "must not have a fragment"}
 	}
 	switch u.Scheme {
 	case "https":
 		if u.Host == "" {
-			return fmt.Errorf("%q has no host", raw)
+			return &RedirectURIError{raw, "has no host"}
 		}
 	case "http":
 		if !IsLoopbackHost(u.Hostname()) {
-			return fmt.Errorf("%q: http is allowed only for loopback hosts; use https", raw)
+			return &RedirectURIError{raw, "is http, which is allowed only for loopback hosts; use https"}
 		}
 	default:
 		if !strings.Contains(u.Scheme, ".") {
-			return fmt.Errorf("%q: use https, http on loopback, or a private-use scheme such as com.example.app", raw)
+			return &RedirectURIError{raw, "has a scheme that is not allowed: use https, http on loopback, or a private-use scheme such as com.example.app"}
 		}
 	}
 	return nil
 }
+
+// RedirectURIError is a refused redirect URI. Reason does not repeat the
+// URI, for answers that must not echo a caller's text.
+type RedirectURIError struct{ URI, Reason string }
+
+func (e *RedirectURIError) Error() string { return strconv.Quote(e.URI) + " " + e.Reason }
 
 // IsLoopbackHost reports whether host is a loopback literal (RFC 8252 §7.3
 // prefers literals to "localhost").

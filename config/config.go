@@ -155,7 +155,9 @@ func Default() *Config {
 		PKCE:     PKCE{RequireForConfidential: true},
 		Sessions: Sessions{TTL: 12 * time.Hour},
 		Registration: Registration{
-			AllowedGrantTypes: []string{"authorization_code", "client_credentials", "password", "refresh_token"},
+			// No password grant: RFC 9700 §2.4 keeps it from third parties,
+			// who would see the users' passwords. An admin may add it.
+			AllowedGrantTypes: []string{"authorization_code", "client_credentials", "refresh_token"},
 		},
 	}
 }

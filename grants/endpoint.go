@@ -277,7 +277,7 @@ func (e *Endpoint) writeError(w http.ResponseWriter, r *http.Request, err error)
 	}
 	body := map[string]string{"error": oe.Code.Error()}
 	if oe.Description != "" {
-		body["error_description"] = oe.Description
+		body["error_description"] = ErrorDescription(oe.Description)
 	}
 	writeJSON(w, status, body)
 }

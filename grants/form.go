@@ -37,9 +37,9 @@ func readTokenForm(w http.ResponseWriter, r *http.Request, maxBytes int64) *Erro
 	if err != nil {
 		return oauthErr(oerrors.ErrInvalidRequest, "malformed request body")
 	}
-	for k, v := range form {
+	for _, v := range form {
 		if len(v) > 1 {
-			return oauthErr(oerrors.ErrInvalidRequest, "parameter %q is repeated", k)
+			return oauthErr(oerrors.ErrInvalidRequest, "a parameter is repeated") // not named: the name is the caller's text
 		}
 	}
 	r.PostForm, r.Form = form, form

@@ -118,7 +118,7 @@ func (md *Metadata) toRegistration(allowedGrants []string) (clients.Registration
 	case clients.AuthSecretBasic, clients.AuthSecretPost, clients.AuthNone:
 		reg.AuthMethod = md.TokenEndpointAuthMethod
 	default:
-		return reg, desc, metadataErr("token_endpoint_auth_method %q is not supported (client_secret_basic, client_secret_post or none)", md.TokenEndpointAuthMethod)
+		return reg, desc, metadataErr("token_endpoint_auth_method is not supported (client_secret_basic, client_secret_post or none)")
 	}
 	reg.Public = reg.AuthMethod == clients.AuthNone
 
@@ -128,30 +128,30 @@ func (md *Metadata) toRegistration(allowedGrants []string) (clients.Registration
 	}
 	for _, gt := range reg.GrantTypes {
 		if !slices.Contains(clients.KnownGrantTypes, gt) {
-			return reg, desc, metadataErr("grant type %q is not supported", gt)
+			return reg, desc, metadataErr("grant_types: a grant type is not supported (%s)", strings.Join(clients.KnownGrantTypes, ", "))
 		}
 		if !slices.Contains(allowedGrants, gt) {
-			return reg, desc, metadataErr("grant type %q is not available to registered clients on this server", gt)
+			return reg, desc, metadataErr("grant type %s is not available to registered clients on this server", gt) // gt is a known grant type
 		}
 	}
 	code := slices.Contains(reg.GrantTypes, clients.GrantAuthorizationCode)
 	for _, rt := range md.ResponseTypes {
 		if rt != "code" {
-			return reg, desc, metadataErr("response type %q is not supported (only \"code\")", rt)
+			return reg, desc, metadataErr("response_types: only code is supported")
 		}
 	}
 	if len(md.ResponseTypes) > 0 && !code {
-		return reg, desc, metadataErr("response type \"code\" needs the authorization_code grant type (RFC 7591 §2.1)")
+		return reg, desc, metadataErr("response type code needs the authorization_code grant type (RFC 7591 section 2.1)")
 	}
 	if md.ResponseTypes != nil && len(md.ResponseTypes) == 0 && code {
-		return reg, desc, metadataErr("the authorization_code grant type needs the \"code\" response type (RFC 7591 §2.1)")
+		return reg, desc, metadataErr("the authorization_code grant type needs the code response type (RFC 7591 section 2.1)")
 	}
 
 	if len(md.RedirectURIs) > maxRedirectURIs {
 		return reg, desc, redirectErr("at most %d redirect URIs", maxRedirectURIs)
 	}
-	for _, u := range md.RedirectURIs {
-		if err := checkRedirectURI(u); err != nil {
+	for i, u := range md.RedirectURIs {
+		if err := checkRedirectURI(i, u); err != nil {
 			return reg, desc, err
 		}
 	}
@@ -162,7 +162,7 @@ func (md *Metadata) toRegistration(allowedGrants []string) (clients.Registration
 
 	scopes, ok := clients.ParseScope(md.Scope)
 	if !ok && strings.TrimSpace(md.Scope) != "" {
-		return reg, desc, metadataErr("scope %q is not a space-separated list of scope tokens (RFC 6749 §3.3)", md.Scope)
+		return reg, desc, metadataErr("scope is not a space-separated list of scope tokens (RFC 6749 section 3.3)")
 	}
 	reg.Scopes = scopes
 
@@ -206,19 +206,24 @@ func (md *Metadata) toRegistration(allowedGrants []string) (clients.Registration
 // absolute, no fragment, https, or http only on a loopback host (RFC 8252
 // §7.3). Private-use schemes, which an admin may register, are not open to
 // self-registration: anyone could claim one.
-func checkRedirectURI(raw string) error {
+//
+// Errors name the URI by its index, not its text, which is the caller's.
+func checkRedirectURI(i int, raw string) error {
 	if len(raw) > maxURILen {
-		return redirectErr("redirect URI longer than %d bytes", maxURILen)
+		return redirectErr("redirect_uris[%d] is longer than %d bytes", i, maxURILen)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() {
-		return redirectErr("%q is not an absolute URI", raw)
+		return redirectErr("redirect_uris[%d] is not an absolute URI", i)
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
-		return redirectErr("%q: use https, or http on a loopback host", raw)
+		return redirectErr("redirect_uris[%d]: use https, or http on a loopback host", i)
 	}
-	if err := clients.ValidateRedirectURI(raw); err != nil {
-		return redirectErr("%s", err.Error())
+	var re *clients.RedirectURIError
+	if err := clients.ValidateRedirectURI(raw); errors.As(err, &re) {
+		return redirectErr("redirect_uris[%d] %s", i, re.Reason)
+	} else if err != nil {
+		return redirectErr("redirect_uris[%d] is not allowed", i)
 	}
 	return nil
 }
@@ -231,7 +236,7 @@ func checkWebURI(field, raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return metadataErr("%s %q is not an absolute http or https URL", field, raw)
+		return metadataErr("%s is not an absolute http or https URL", field)
 	}
 	return nil
 }

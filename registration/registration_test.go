@@ -163,20 +163,20 @@ func TestValidation(t *testing.T) {
 		{"default grant", registration.Metadata{RedirectURIs: []string{"https://app.example/cb"}}, "", ""},
 
 		// Grant and response types.
-		{"unknown grant", with(machine(), func(m *registration.Metadata) { m.GrantTypes = []string{"implicit"} }), meta, `grant type "implicit" is not supported`},
+		{"unknown grant", with(machine(), func(m *registration.Metadata) { m.GrantTypes = []string{"implicit"} }), meta, "a grant type is not supported"},
 		{"urn grant", with(machine(), func(m *registration.Metadata) {
 			m.GrantTypes = []string{"urn:ietf:params:oauth:grant-type:jwt-bearer"}
 		}), meta, "not supported"},
 		{"grant not allowed by policy", with(machine(), func(m *registration.Metadata) { m.GrantTypes = []string{"password"} }), meta, "not available to registered clients"},
 		{"refresh alone", with(machine(), func(m *registration.Metadata) { m.GrantTypes = []string{"refresh_token"} }), meta, "refresh_token needs"},
 		{"code response without code grant", with(machine(), func(m *registration.Metadata) { m.ResponseTypes = []string{"code"} }), meta, "needs the authorization_code grant"},
-		{"code grant with empty response types", with(webApp(), func(m *registration.Metadata) { m.ResponseTypes = []string{} }), meta, "needs the \"code\" response type"},
-		{"token response type", with(webApp(), func(m *registration.Metadata) { m.ResponseTypes = []string{"code", "token"} }), meta, `response type "token" is not supported`},
-		{"id_token response type", with(webApp(), func(m *registration.Metadata) { m.ResponseTypes = []string{"code id_token"} }), meta, "not supported"},
+		{"code grant with empty response types", with(webApp(), func(m *registration.Metadata) { m.ResponseTypes = []string{} }), meta, "needs the code response type"},
+		{"token response type", with(webApp(), func(m *registration.Metadata) { m.ResponseTypes = []string{"code", "token"} }), meta, "only code is supported"},
+		{"id_token response type", with(webApp(), func(m *registration.Metadata) { m.ResponseTypes = []string{"code id_token"} }), meta, "only code is supported"},
 		{"response types derived", with(webApp(), func(m *registration.Metadata) { m.ResponseTypes = nil }), "", ""},
 
 		// Client authentication.
-		{"unknown auth method", with(machine(), func(m *registration.Metadata) { m.TokenEndpointAuthMethod = "private_key_jwt" }), meta, "private_key_jwt"},
+		{"unknown auth method", with(machine(), func(m *registration.Metadata) { m.TokenEndpointAuthMethod = "private_key_jwt" }), meta, "token_endpoint_auth_method is not supported"},
 		{"post auth method", with(machine(), func(m *registration.Metadata) { m.TokenEndpointAuthMethod = "client_secret_post" }), "", ""},
 		{"public client_credentials", with(machine(), func(m *registration.Metadata) { m.TokenEndpointAuthMethod = "none" }), meta, `public client cannot use "client_credentials"`},
 		{"public web app", with(webApp(), func(m *registration.Metadata) { m.TokenEndpointAuthMethod = "none" }), "", ""},

@@ -183,7 +183,7 @@ func (s *Service) Update(ctx context.Context, clientID, regToken string, req Upd
 		return nil, metadataErr("client_secret does not match the client's secret; it cannot be chosen by the client")
 	}
 	if f := req.serverFields(); len(f) > 0 {
-		return nil, metadataErr("%s: set by the server, not part of an update (RFC 7592 §2.2)", strings.Join(f, ", "))
+		return nil, metadataErr("%s: set by the server, not part of an update (RFC 7592 section 2.2)", strings.Join(f, ", "))
 	}
 	reg, desc, err := req.toRegistration(s.cfg.AllowedGrantTypes)
 	if err != nil {

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -183,9 +182,9 @@ func (a *Authorize) parseRequest(c *gin.Context) (*authRequest, bool) {
 	req := &authRequest{client: client, redirectURI: q.Get("redirect_uri"), state: q.Get("state"), query: q}
 
 	// From here on the client is told, at its own redirect URI.
-	for k, v := range q {
+	for _, v := range q {
 		if len(v) > 1 {
-			return a.refuse(c, req, "invalid_request", fmt.Sprintf("parameter %s is repeated", k))
+			return a.refuse(c, req, "invalid_request", "a parameter is repeated") // not named: the name is the caller's text
 		}
 	}
 	if !client.AllowsGrant(clients.GrantAuthorizationCode) {
@@ -247,7 +246,7 @@ func (a *Authorize) refuse(c *gin.Context, req *authRequest, code, desc string) 
 func (a *Authorize) redirectError(c *gin.Context, req *authRequest, code, desc string) {
 	v := url.Values{"error": {code}, "iss": {a.cfg.Issuer}}
 	if desc != "" {
-		v.Set("error_description", desc)
+		v.Set("error_description", grants.ErrorDescription(desc))
 	}
 	if req.state != "" {
 		v.Set("state", req.state)
@@ -563,7 +562,7 @@ func (a *Authorize) errorPage(c *gin.Context, status int, code, msg string) {
 }
 
 func (a *Authorize) serverError(c *gin.Context, err error) {
-	a.d.Log.Error("authorization endpoint failure", "path", c.Request.URL.Path, "err", err)
+	a.d.Log.ErrorContext(c.Request.Context(), "authorization endpoint failure", "path", c.Request.URL.Path, "err", err)
 	d := a.page("Something went wrong")
 	d.Error = "Something went wrong on our side. Please try again in a moment."
 	a.pages.render(c, http.StatusInternalServerError, "error", d, "")

@@ -59,7 +59,7 @@ func newPages(log *slog.Logger) *pages {
 func (p *pages) render(c *gin.Context, status int, name string, d pageData, formTarget string) {
 	var buf bytes.Buffer
 	if err := p.tmpl[name].ExecuteTemplate(&buf, "layout", d); err != nil {
-		p.log.Error("render page", "page", name, "err", err)
+		p.log.ErrorContext(c.Request.Context(), "render page", "page", name, "err", err)
 		c.AbortWithStatus(http.StatusInternalServerError)
 		return
 	}

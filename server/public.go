@@ -133,7 +133,7 @@ func abortJSON(c *gin.Context, status int, code, desc string) {
 // never leaves a client with a dropped connection.
 func recoverJSON(log *slog.Logger) gin.HandlerFunc {
 	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
-		log.Error("panic serving request", "path", c.Request.URL.Path, "panic", err)
+		log.ErrorContext(c.Request.Context(), "panic serving request", "path", c.Request.URL.Path, "panic", err)
 		abortJSON(c, http.StatusInternalServerError, "server_error", "internal error")
 	})
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"authserver/grants"
 	"authserver/registration"
 )
 
@@ -216,11 +217,11 @@ func (h *Registration) fail(c *gin.Context, err error, token string) {
 		} else {
 			c.Header("WWW-Authenticate", `Bearer realm="authserver", error="invalid_token"`)
 		}
-		abortJSON(c, http.StatusUnauthorized, "invalid_token", ue.Description)
+		abortJSON(c, http.StatusUnauthorized, "invalid_token", grants.ErrorDescription(ue.Description))
 	case errors.As(err, &re):
-		abortJSON(c, http.StatusBadRequest, re.Code, re.Description)
+		abortJSON(c, http.StatusBadRequest, re.Code, grants.ErrorDescription(re.Description))
 	case errors.As(err, &be):
-		abortJSON(c, be.status, registration.CodeInvalidClientMetadata, be.desc)
+		abortJSON(c, be.status, registration.CodeInvalidClientMetadata, grants.ErrorDescription(be.desc))
 	case errors.Is(err, context.Canceled):
 		c.Abort() // the caller went away
 	default:

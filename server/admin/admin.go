@@ -153,7 +153,7 @@ func (a *api) recoverJSON(c *gin.Context) {
 			if p == http.ErrAbortHandler {
 				panic(p)
 			}
-			a.Audit.Error("admin: panic serving request", "method", c.Request.Method, "path", c.FullPath(), "panic", fmt.Sprint(p))
+			a.Audit.ErrorContext(c.Request.Context(), "admin: panic serving request", "method", c.Request.Method, "path", c.FullPath(), "panic", fmt.Sprint(p))
 			abort(c, http.StatusInternalServerError, "server_error", "internal error")
 		}
 	}()

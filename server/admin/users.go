@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"authserver/audit"
 	"authserver/users"
 )
 
@@ -39,7 +40,7 @@ func (a *api) createUser(c *gin.Context) {
 		a.fail(c, "users.create", err)
 		return
 	}
-	a.audit(c, "users.create", "user_id", u.ID, "username", u.Username)
+	a.audit(c, "users.create", "user_id", u.ID, audit.Username(u.Username))
 	c.JSON(http.StatusCreated, NewUserView(u))
 }
 
