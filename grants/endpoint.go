@@ -50,9 +50,8 @@ type Config struct {
 	RequirePKCEConfidential bool
 	MaxBodyBytes            int64
 
-	PasswordPerUserLimit   ratelimit.Policy
-	PasswordPerClientLimit ratelimit.Policy
-	ClientAuthLimit        ratelimit.Policy
+	PasswordLimits  ratelimit.PasswordLimits
+	ClientAuthLimit ratelimit.Policy
 }
 
 // UserAuthenticator checks a username and password; it returns
@@ -123,6 +122,9 @@ func NewEndpoint(cfg Config, d Deps) *Endpoint {
 type tokenRequest struct {
 	client *clients.Client
 	now    time.Time
+	// clientIP is the peer's address, which password failures are counted
+	// under.
+	clientIP string
 }
 
 type requestKey struct{}
@@ -142,7 +144,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.writeError(w, oauthErr(oerrors.ErrInvalidRequest, "grant_type is required"))
 		return
 	}
-	st := &tokenRequest{now: e.now()}
+	st := &tokenRequest{now: e.now(), clientIP: ratelimit.ClientIP(r.RemoteAddr)}
 	r = r.WithContext(context.WithValue(r.Context(), requestKey{}, st))
 	_ = e.srv.HandleTokenRequest(w, r) // it has written the answer, error or not
 }

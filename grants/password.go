@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 
 	"github.com/go-oauth2/oauth2/v4"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
@@ -21,14 +20,13 @@ import (
 // and allowed the password grant: a client that cannot authenticate learns
 // nothing about the password. Failures are limited per username and per
 // client, and the answer is the same for an unknown user and a wrong
-// password.
+// password (ratelimit.PasswordLimits.Counters has the rule).
 func (e *Endpoint) checkPassword(ctx context.Context, _ string, username, password string) (string, error) {
 	st := requestFrom(ctx)
 	var u *users.User
-	err := e.limiter.Guard(ctx, []ratelimit.Counter{
-		{Name: "password_per_user", Key: PasswordUserLimitKey(username), Policy: e.cfg.PasswordPerUserLimit, ResetOnSuccess: true},
-		{Name: "password_per_client", Key: "password-client:" + st.client.ID, Policy: e.cfg.PasswordPerClientLimit},
-	}, func() (bool, error) {
+	err := e.limiter.Guard(ctx, e.cfg.PasswordLimits.Counters(ratelimit.PasswordAttempt{
+		Username: username, ClientIP: st.clientIP, ClientID: st.client.ID,
+	}), func() (bool, error) {
 		var err error
 		u, err = e.users.Authenticate(ctx, username, password)
 		if errors.Is(err, users.ErrInvalidCredentials) {
@@ -66,14 +64,4 @@ func (e *Endpoint) password(ctx context.Context, st *tokenRequest, tgr *oauth2.T
 		ti.SetRefresh(rt)
 	}
 	return ti, nil
-}
-
-// PasswordUserLimitKey is the failure counter of a username, shared by the
-// password grant and the sign-in page so they cannot be combined for more
-// guesses. Usernames are case-insensitive, so the key is too.
-func PasswordUserLimitKey(username string) string {
-	if n, err := users.NormalizeUsername(username); err == nil {
-		username = n
-	}
-	return "password-user:" + strings.ToLower(username)
 }
