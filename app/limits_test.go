@@ -344,3 +344,41 @@ func flip(s string) string {
 	}
 	return string(b)
 }
+
+// One address may have at most password_checks_in_flight_per_ip checks
+// waiting or running on a node, counted across the password grant and the
+// sign-in page (one limiter per node); the rest are refused at once with
+// 429 and not hashed. Hashing is slowed so the attempts overlap.
+func TestPasswordChecksInFlightPerIP(t *testing.T) {
+	const n = 12
+	nd := startNode(t, func(c *config.Config) {
+		c.Limits.PasswordChecksInFlightPerIP = 2
+		c.Limits.PasswordFailuresPerUser = 1000
+		c.Limits.PasswordFailuresPerUserUntrusted = 1000
+		c.Limits.LoginFailuresPerIP = 1000
+		c.Limits.PasswordFailuresPerClient = 1000
+		c.PasswordHash = config.PasswordHash{Time: 1, MemoryKiB: 16384, Threads: 1}
+	})
+	id, secret := passwordClient(t, nd)
+	nd.admin(t, "POST", "/admin/users", map[string]any{"username": "erin", "password": "erin's long password"})
+	src := newSource(t, nd, "127.0.0.1")
+	src.openSignIn(id)
+	before := nd.app.Users.PasswordChecks()
+	got := burst(t, n, func(i int) (int, error) {
+		if i%2 == 0 {
+			return src.password(id, secret, "erin", fmt.Sprintf("guess %d", i))
+		}
+		return src.signIn("erin", fmt.Sprintf("guess %d", i))
+	})
+	ran := nd.app.Users.PasswordChecks() - before
+	refused := got[http.StatusTooManyRequests]
+	if refused == 0 || ran != int64(n-refused) || got[http.StatusBadRequest] != n-refused {
+		t.Fatalf("%d parallel attempts from one address: %d checks, answers %v; want some refused unhashed", n, ran, got)
+	}
+	t.Logf("%d parallel attempts, in-flight bound 2: %d checks, answers %v", n, ran, got)
+	// Another address is not held up by this one's queue.
+	other := newSource(t, nd, "127.0.0.2")
+	if st, err := other.password(id, secret, "erin", "erin's long password"); err != nil || st != http.StatusOK {
+		t.Fatalf("another address: %d, %v", st, err)
+	}
+}
