@@ -19,7 +19,17 @@ func (s *Store) Reserve(ctx context.Context, key string, max int64, length time.
 	var w window
 	var ok bool
 	var now time.Time
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	// A refusal needs no write: a read that finds the count at max is a
+	// refusal at that instant, and spares a locked-out guesser's requests
+	// a commit and fsync each.
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		_, err := getJSON(tx.Bucket(bucketRateLimit), []byte(key), &w)
+		return err
+	})
+	if now = time.Now(); err == nil && live(w.Until, now) && w.Count >= max {
+		return false, w.Count, w.Until.Sub(now), nil
+	}
+	err = s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRateLimit)
 		// Reset on every run: a batched transaction may run this again.
 		w, ok = window{}, false
