@@ -5,6 +5,8 @@ package app
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -150,6 +152,22 @@ func (a *App) build(ctx context.Context) error {
 	a.Issuer = grants.NewIssuer(cfg.Issuer, []string{cfg.Tokens.Audience}, km)
 	window := cfg.Limits.Window
 	revoker := tokens.NewRevoker(a.Store, a.Users, a.Clients, cfg.Tokens.CodeTTL, cfg.Tokens.AccessTTL, a.Log)
+	// One limiter for the token endpoint and the sign-in page, so the
+	// in-flight bound per address holds across both.
+	limiter := ratelimit.New(a.Store)
+	passwordLimits := ratelimit.PasswordLimits{
+		PerUser:           ratelimit.Policy{Max: int64(cfg.Limits.PasswordFailuresPerUser), Window: window},
+		PerUserUntrusted:  ratelimit.Policy{Max: int64(cfg.Limits.PasswordFailuresPerUserUntrusted), Window: window},
+		PerIP:             ratelimit.Policy{Max: int64(cfg.Limits.LoginFailuresPerIP), Window: window},
+		PerClient:         ratelimit.Policy{Max: int64(cfg.Limits.PasswordFailuresPerClient), Window: window},
+		InFlightPerSource: cfg.Limits.PasswordChecksInFlightPerIP,
+	}
+	// Its own key, not the secret itself: a device cookie's MAC must not
+	// be usable for anything the secret protects.
+	deviceKey, err := hkdf.Key(sha256.New, secret, nil, "authserver device cookie v1", 32)
+	if err != nil {
+		return err
+	}
 	token := grants.NewEndpoint(grants.Config{
 		AccessTTL:               cfg.Tokens.AccessTTL,
 		RefreshIdleTTL:          cfg.Tokens.RefreshIdleTTL,
@@ -158,20 +176,20 @@ func (a *App) build(ctx context.Context) error {
 		CodeTTL:                 cfg.Tokens.CodeTTL,
 		RequirePKCEConfidential: cfg.PKCE.RequireForConfidential,
 		MaxBodyBytes:            cfg.Limits.MaxBodyBytes,
-		PasswordPerUserLimit:    ratelimit.Policy{Max: int64(cfg.Limits.PasswordFailuresPerUser), Window: window},
-		PasswordPerClientLimit:  ratelimit.Policy{Max: int64(cfg.Limits.PasswordFailuresPerClient), Window: window},
+		PasswordLimits:          passwordLimits,
 		ClientAuthLimit:         ratelimit.Policy{Max: int64(cfg.Limits.ClientAuthFailures), Window: window},
 	}, grants.Deps{
 		Clients: a.Clients, Users: a.Users, Families: a.Store, Codes: a.Store, Deny: a.Store,
-		Revoker: revoker, Limiter: ratelimit.New(a.Store), Issuer: a.Issuer, Audit: a.Log,
+		Revoker: revoker, Limiter: limiter, Issuer: a.Issuer, Audit: a.Log,
 	})
 	authorize := server.NewAuthorize(server.AuthorizeConfig{
-		Issuer:       cfg.Issuer,
-		SessionTTL:   cfg.Sessions.TTL,
-		LoginPerUser: ratelimit.Policy{Max: int64(cfg.Limits.PasswordFailuresPerUser), Window: window},
-		LoginPerIP:   ratelimit.Policy{Max: int64(cfg.Limits.LoginFailuresPerIP), Window: window},
+		Issuer:          cfg.Issuer,
+		SessionTTL:      cfg.Sessions.TTL,
+		PasswordLimits:  passwordLimits,
+		DeviceCookieKey: deviceKey,
+		DeviceCookieTTL: cfg.Sessions.DeviceCookieTTL,
 	}, server.AuthorizeDeps{
-		Clients: a.Clients, Users: a.Users, Sessions: a.Store, Limiter: ratelimit.New(a.Store), Codes: token, Log: a.Log,
+		Clients: a.Clients, Users: a.Users, Sessions: a.Store, Limiter: limiter, Codes: token, Log: a.Log,
 	})
 	a.Registration = registration.New(registration.Config{
 		Issuer: cfg.Issuer, Open: cfg.Registration.Open, AllowedGrantTypes: cfg.Registration.AllowedGrantTypes,

@@ -167,7 +167,7 @@ func TestAuditLog(t *testing.T) {
 	once("rid-auth-failed", "client_auth_failed", map[string]any{"client_id": appID, "level": "WARN"})
 	once("rid-swapped", "client_auth_failed", map[string]any{"client_id_malformed": true})
 	once("rid-client-lockout", "lockout", map[string]any{"client_id": appID, "limit": "client_auth"})
-	once("rid-user-lockout", "lockout", map[string]any{"client_id": appID, "username": "kim", "limit": "password_per_user"})
+	once("rid-user-lockout", "lockout", map[string]any{"client_id": appID, "username": "kim", "limit": "password_per_user_ip"})
 	once("rid-reuse", "refresh_reuse_detected", map[string]any{"client_id": appID, "user_id": lee})
 	once("rid-reuse", "family_revoked", map[string]any{"client_id": appID, "user_id": lee, "reason": "refresh_reuse_detected"})
 	once("rid-revoke-refresh", "family_revoked", map[string]any{"client_id": appID, "user_id": lee, "reason": "revoked_by_client"})

@@ -48,6 +48,9 @@ func malformedUsernamesNotLogged(t *testing.T, tweak func(*config.Config)) {
 	n := startNodeLog(t, func(c *config.Config) {
 		c.Limits.PasswordFailuresPerUser = 2
 		c.Limits.LoginFailuresPerIP = 2
+		// A username that cannot exist has no per-user counter: the
+		// client's own counter locks it out.
+		c.Limits.PasswordFailuresPerClient = 4
 		tweak(c)
 	}, slog.New(slog.NewJSONHandler(&logBuf, nil)))
 	const passwordLike = "Tr0ub4dor&3 horse staple"

@@ -82,12 +82,19 @@ type PasswordHash struct {
 
 // Limits holds rate limits (counted per Window) and request size limits.
 type Limits struct {
-	PasswordFailuresPerUser   int           `yaml:"password_failures_per_user"`
-	PasswordFailuresPerClient int           `yaml:"password_failures_per_client"`
-	ClientAuthFailures        int           `yaml:"client_auth_failures"`
-	LoginFailuresPerIP        int           `yaml:"login_failures_per_ip"`
-	Window                    time.Duration `yaml:"window"`
-	MaxBodyBytes              int64         `yaml:"max_body_bytes"`
+	// PasswordFailuresPerUser is per (username, source) and per device
+	// cookie; PasswordFailuresPerUserUntrusted is per username over every
+	// source without a device cookie.
+	PasswordFailuresPerUser          int `yaml:"password_failures_per_user"`
+	PasswordFailuresPerUserUntrusted int `yaml:"password_failures_per_user_untrusted"`
+	PasswordFailuresPerClient        int `yaml:"password_failures_per_client"`
+	ClientAuthFailures               int `yaml:"client_auth_failures"`
+	LoginFailuresPerIP               int `yaml:"login_failures_per_ip"`
+	// PasswordChecksInFlightPerIP bounds the password checks one address
+	// may have waiting or running on a node; it is not counted per window.
+	PasswordChecksInFlightPerIP int           `yaml:"password_checks_in_flight_per_ip"`
+	Window                      time.Duration `yaml:"window"`
+	MaxBodyBytes                int64         `yaml:"max_body_bytes"`
 }
 
 // PKCE holds PKCE policy beyond the always-on requirement for public clients.
@@ -98,6 +105,9 @@ type PKCE struct {
 // Sessions configures browser sign-in sessions.
 type Sessions struct {
 	TTL time.Duration `yaml:"ttl"`
+	// DeviceCookieTTL is the lifetime of the device cookie a browser gets
+	// at sign-in, which keeps its attempts apart from a guesser's.
+	DeviceCookieTTL time.Duration `yaml:"device_cookie_ttl"`
 }
 
 // Registration is the policy of dynamic client registration (RFC 7591,
@@ -145,15 +155,17 @@ func Default() *Config {
 			Threads:   1,
 		},
 		Limits: Limits{
-			PasswordFailuresPerUser:   5,
-			PasswordFailuresPerClient: 100,
-			ClientAuthFailures:        20,
-			LoginFailuresPerIP:        20,
-			Window:                    15 * time.Minute,
-			MaxBodyBytes:              65536,
+			PasswordFailuresPerUser:          5,
+			PasswordFailuresPerUserUntrusted: 100,
+			PasswordFailuresPerClient:        100,
+			ClientAuthFailures:               20,
+			LoginFailuresPerIP:               20,
+			PasswordChecksInFlightPerIP:      2,
+			Window:                           15 * time.Minute,
+			MaxBodyBytes:                     65536,
 		},
 		PKCE:     PKCE{RequireForConfidential: true},
-		Sessions: Sessions{TTL: 12 * time.Hour},
+		Sessions: Sessions{TTL: 12 * time.Hour, DeviceCookieTTL: 180 * 24 * time.Hour},
 		Registration: Registration{
 			// No password grant: RFC 9700 §2.4 keeps it from third parties,
 			// who would see the users' passwords. An admin may add it.

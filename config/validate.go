@@ -44,6 +44,7 @@ func (c *Config) Validate() error {
 	v.passwordHash(&c.PasswordHash)
 	v.limits(&c.Limits)
 	v.positive("sessions.ttl", c.Sessions.TTL)
+	v.positive("sessions.device_cookie_ttl", c.Sessions.DeviceCookieTTL)
 	v.registration(&c.Registration)
 	return errors.Join(v.errs...)
 }
@@ -241,9 +242,11 @@ func (v *validator) limits(l *Limits) {
 		n   int
 	}{
 		{"limits.password_failures_per_user", l.PasswordFailuresPerUser},
+		{"limits.password_failures_per_user_untrusted", l.PasswordFailuresPerUserUntrusted},
 		{"limits.password_failures_per_client", l.PasswordFailuresPerClient},
 		{"limits.client_auth_failures", l.ClientAuthFailures},
 		{"limits.login_failures_per_ip", l.LoginFailuresPerIP},
+		{"limits.password_checks_in_flight_per_ip", l.PasswordChecksInFlightPerIP},
 	} {
 		if c.n < 1 {
 			v.add(c.key, "must be at least 1")

@@ -63,9 +63,8 @@ type Config struct {
 	RequirePKCEConfidential bool
 	MaxBodyBytes            int64
 
-	PasswordPerUserLimit   ratelimit.Policy
-	PasswordPerClientLimit ratelimit.Policy
-	ClientAuthLimit        ratelimit.Policy
+	PasswordLimits  ratelimit.PasswordLimits
+	ClientAuthLimit ratelimit.Policy
 }
 
 // UserAuthenticator checks a username and password; it returns
@@ -146,9 +145,10 @@ type tokenRequest struct {
 	// password what is granted; for refresh the narrower scope asked for,
 	// or empty for the family's own.
 	scope string
-	// peer is the connection's remote address.
-	peer string
-	now  time.Time
+	// clientIP is the peer's address, which password failures are counted
+	// under.
+	clientIP string
+	now      time.Time
 }
 
 // issued is what a grant hands out.
@@ -184,7 +184,7 @@ func (e *Endpoint) parse(w http.ResponseWriter, r *http.Request) (*tokenRequest,
 	if gt == "" {
 		return nil, oauthErr(oerrors.ErrInvalidRequest, "grant_type is required")
 	}
-	return &tokenRequest{form: r.PostForm, grantType: gt, peer: r.RemoteAddr, now: e.now()}, nil
+	return &tokenRequest{form: r.PostForm, grantType: gt, clientIP: ratelimit.ClientIP(r.RemoteAddr), now: e.now()}, nil
 }
 
 // authorize is steps 2 to 4: who the client is, whether it may use the

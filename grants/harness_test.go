@@ -44,9 +44,13 @@ func testConfig() grants.Config {
 		CodeTTL:                 time.Minute,
 		RequirePKCEConfidential: true,
 		MaxBodyBytes:            64 << 10,
-		PasswordPerUserLimit:    ratelimit.Policy{Max: 5, Window: time.Minute},
-		PasswordPerClientLimit:  ratelimit.Policy{Max: 50, Window: time.Minute},
-		ClientAuthLimit:         ratelimit.Policy{Max: 10, Window: time.Minute},
+		PasswordLimits: ratelimit.PasswordLimits{
+			PerUser:           ratelimit.Policy{Max: 5, Window: time.Minute},
+			PerUserUntrusted:  ratelimit.Policy{Max: 20, Window: time.Minute},
+			PerClient:         ratelimit.Policy{Max: 50, Window: time.Minute},
+			InFlightPerSource: 2,
+		},
+		ClientAuthLimit: ratelimit.Policy{Max: 10, Window: time.Minute},
 	}
 }
 

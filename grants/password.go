@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
@@ -51,15 +50,14 @@ func (e *Endpoint) password(ctx context.Context, req *tokenRequest) (*issued, er
 	return out, nil
 }
 
-// checkPassword checks the user's password under the failure limits (per
-// username and per client); the answer is the same for an unknown user and
-// a wrong password.
+// checkPassword checks the user's password under the failure limits
+// (ratelimit.PasswordLimits.Counters has the rule); the answer is the same
+// for an unknown user and a wrong password.
 func (e *Endpoint) checkPassword(ctx context.Context, req *tokenRequest, username, password string) (*users.User, error) {
 	var u *users.User
-	err := e.limiter.Guard(ctx, []ratelimit.Counter{
-		{Name: "password_per_user", Key: PasswordUserLimitKey(username), Policy: e.cfg.PasswordPerUserLimit, ResetOnSuccess: true},
-		{Name: "password_per_client", Key: "password-client:" + req.client.ID, Policy: e.cfg.PasswordPerClientLimit},
-	}, func() (bool, error) {
+	err := e.limiter.Guard(ctx, e.cfg.PasswordLimits.Counters(ratelimit.PasswordAttempt{
+		Username: username, ClientIP: req.clientIP, ClientID: req.client.ID,
+	}), func() (bool, error) {
 		var err error
 		u, err = e.users.Authenticate(ctx, username, password)
 		if errors.Is(err, users.ErrInvalidCredentials) {
@@ -79,14 +77,4 @@ func (e *Endpoint) checkPassword(ctx context.Context, req *tokenRequest, usernam
 		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid username or password")
 	}
 	return u, nil
-}
-
-// PasswordUserLimitKey is the failure counter of a username, shared by the
-// password grant and the sign-in page so they cannot be combined for more
-// guesses. Usernames are case-insensitive, so the key is too.
-func PasswordUserLimitKey(username string) string {
-	if n, err := users.NormalizeUsername(username); err == nil {
-		username = n
-	}
-	return "password-user:" + strings.ToLower(username)
 }

@@ -91,7 +91,7 @@ func TestPasswordLockout(t *testing.T) {
 
 	// Usernames are case-insensitive, so changing case buys no extra guesses.
 	spellings := []string{"carol", "Carol", "CAROL", "cArol", "caRol"}
-	for i := range testConfig().PasswordPerUserLimit.Max {
+	for i := range testConfig().PasswordLimits.PerUser.Max {
 		wantError(t, h.post(t, pwForm(spellings[int(i)%len(spellings)], "guess guess"), id, secret), http.StatusBadRequest, "invalid_grant")
 	}
 	// Over the limit even the right password is refused, with Retry-After.
@@ -101,7 +101,7 @@ func TestPasswordLockout(t *testing.T) {
 		t.Fatal("lockout without Retry-After")
 	}
 	// An unknown username is counted the same way (no enumeration by lockout).
-	for range testConfig().PasswordPerUserLimit.Max {
+	for range testConfig().PasswordLimits.PerUser.Max {
 		h.post(t, pwForm("ghost", "guess guess"), id, secret)
 	}
 	wantError(t, h.post(t, pwForm("ghost", "guess guess"), id, secret), http.StatusTooManyRequests, "invalid_grant")
@@ -114,7 +114,7 @@ func TestPasswordLockoutPerClient(t *testing.T) {
 	id, secret := h.client(t, clients.Registration{GrantTypes: []string{"password"}})
 	otherID, otherSecret := h.client(t, clients.Registration{GrantTypes: []string{"password"}})
 	h.user(t, "erin", "erin's password")
-	limit := testConfig().PasswordPerClientLimit.Max
+	limit := testConfig().PasswordLimits.PerClient.Max
 	for i := range limit {
 		h.post(t, pwForm("spray"+string(rune('a'+i%26))+string(rune('a'+i/26)), "guess guess"), id, secret)
 	}

@@ -27,11 +27,14 @@ type AuthorizeConfig struct {
 	// an https issuer makes the cookies Secure.
 	Issuer     string
 	SessionTTL time.Duration
-	// LoginPerUser and LoginPerIP limit failed sign-ins. The per-user
-	// counter is the one the password grant uses, so the two cannot be
-	// combined to get twice the guesses.
-	LoginPerUser ratelimit.Policy
-	LoginPerIP   ratelimit.Policy
+	// PasswordLimits limit failed sign-ins; the password grant uses the
+	// same, so the two cannot be combined to get more guesses.
+	PasswordLimits ratelimit.PasswordLimits
+	// DeviceCookieKey signs device cookies (device.go); empty turns them
+	// off, leaving every browser an unknown source. DeviceCookieTTL is
+	// their lifetime.
+	DeviceCookieKey []byte
+	DeviceCookieTTL time.Duration
 }
 
 // CodeIssuer mints authorization codes and holds the PKCE policy
@@ -73,8 +76,8 @@ type Authorize struct {
 	secure bool
 	// Cookie names: with the __Host- prefix (Secure, Path=/, no Domain)
 	// when the issuer is https.
-	sessionCookie, csrfCookie string
-	now                       func() time.Time
+	sessionCookie, csrfCookie, deviceCookie string
+	now                                     func() time.Time
 }
 
 const (
@@ -88,14 +91,14 @@ func NewAuthorize(cfg AuthorizeConfig, d AuthorizeDeps) *Authorize {
 		d.Log = slog.Default()
 	}
 	a := &Authorize{cfg: cfg, d: d, events: audit.New(d.Log), pages: newPages(d.Log), now: time.Now,
-		sessionCookie: "authserver_session", csrfCookie: "authserver_csrf"}
+		sessionCookie: "authserver_session", csrfCookie: "authserver_csrf", deviceCookie: "authserver_device"}
 	if u, err := url.Parse(cfg.Issuer); err == nil {
 		a.prefix = strings.TrimSuffix(u.Path, "/")
 		a.brand = u.Host
 		a.secure = u.Scheme == "https"
 	}
 	if a.secure {
-		a.sessionCookie, a.csrfCookie = "__Host-"+a.sessionCookie, "__Host-"+a.csrfCookie
+		a.sessionCookie, a.csrfCookie, a.deviceCookie = "__Host-"+a.sessionCookie, "__Host-"+a.csrfCookie, "__Host-"+a.deviceCookie
 	}
 	return a
 }
@@ -371,8 +374,11 @@ func (a *Authorize) login(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	ip := ratelimit.ClientIP(c.Request.RemoteAddr)
 	var u *users.User
-	err := a.d.Limiter.Guard(ctx, a.loginLimits(c, username), func() (bool, error) {
+	err := a.d.Limiter.Guard(ctx, a.cfg.PasswordLimits.Counters(ratelimit.PasswordAttempt{
+		Username: username, ClientIP: ip, DeviceID: a.deviceID(c, username),
+	}), func() (bool, error) {
 		var err error
 		u, err = a.d.Users.Authenticate(ctx, username, password)
 		if errors.Is(err, users.ErrInvalidCredentials) {
@@ -383,7 +389,7 @@ func (a *Authorize) login(c *gin.Context) {
 	var le *ratelimit.LimitedError
 	switch {
 	case errors.As(err, &le):
-		a.events.Warn(ctx, audit.Lockout, audit.ClientID(req.client.ID), audit.Username(username), slog.String("limit", le.Limit), slog.String("ip", clientIP(c.Request)))
+		a.events.Warn(ctx, audit.Lockout, audit.ClientID(req.client.ID), audit.Username(username), slog.String("limit", le.Limit), slog.String("ip", ip))
 		c.Header("Retry-After", strconv.FormatInt(le.RetryAfterSeconds(), 10))
 		a.renderLogin(c, req, http.StatusTooManyRequests, "Too many failed sign-in attempts. Try again later.", username)
 		return
@@ -391,7 +397,7 @@ func (a *Authorize) login(c *gin.Context) {
 		a.serverError(c, err)
 		return
 	case u == nil:
-		a.events.Warn(ctx, audit.SignInFailed, audit.ClientID(req.client.ID), slog.String("ip", clientIP(c.Request)))
+		a.events.Warn(ctx, audit.SignInFailed, audit.ClientID(req.client.ID), slog.String("ip", ip))
 		// The same words whether the user or the password was wrong.
 		a.renderLogin(c, req, http.StatusBadRequest, "Invalid username or password.", username)
 		return
@@ -400,19 +406,9 @@ func (a *Authorize) login(c *gin.Context) {
 		a.serverError(c, err)
 		return
 	}
+	a.setDeviceCookie(c, u)
 	// Post/redirect/get: the next step is GET /authorize, signed in.
 	a.redirect(c, a.prefix+"/authorize?"+req.encode("login", ""))
-}
-
-// loginLimits are the failure counters a sign-in attempt is held to: the
-// username (shared with the password grant) and the peer's address. A
-// username that cannot exist is held to the address alone.
-func (a *Authorize) loginLimits(c *gin.Context, username string) []ratelimit.Counter {
-	var out []ratelimit.Counter
-	if name, err := users.NormalizeUsername(username); err == nil {
-		out = append(out, ratelimit.Counter{Name: "password_per_user", Key: grants.PasswordUserLimitKey(name), Policy: a.cfg.LoginPerUser, ResetOnSuccess: true})
-	}
-	return append(out, ratelimit.Counter{Name: "sign_in_per_ip", Key: "login-ip:" + clientIP(c.Request), Policy: a.cfg.LoginPerIP})
 }
 
 // consent is POST /authorize/consent: Allow or Deny.

@@ -427,3 +427,38 @@ func hash(s string) []byte {
 	h := sha256.Sum256([]byte(s))
 	return h[:]
 }
+
+// A browser that signed alice in before keeps signing her in while another
+// browser at the same address has used up her per-user failures (3 in the
+// stack), and its own failures lock only itself.
+func TestAuthorizeDeviceCookieSurvivesLockout(t *testing.T) {
+	s := newStack(t)
+	id, _ := s.app(t, clients.Registration{})
+	s.user(t, "alice", "alice's long password")
+	base := s.srv.URL
+	signIn := func(b *browser, password string) int {
+		// prompt=login: the sign-in form even for a browser signed in.
+		action, csrf := b.get(s.authURL(id, "prompt", "login")).form(t, base)
+		return b.post(action, url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {password}}).status
+	}
+	alice, attacker := newBrowser(t), newBrowser(t)
+	if st := signIn(alice, "alice's long password"); st != http.StatusSeeOther {
+		t.Fatalf("first sign-in: %d", st)
+	}
+	for range 3 {
+		signIn(attacker, "guess guess")
+	}
+	if st := signIn(attacker, "alice's long password"); st != http.StatusTooManyRequests {
+		t.Fatalf("the attacker over the limit: %d, want 429", st)
+	}
+	if st := signIn(alice, "alice's long password"); st != http.StatusSeeOther {
+		t.Fatalf("alice's browser after the attack: %d, want 303", st)
+	}
+	// Her browser's own failures lock that device cookie only.
+	for range 3 {
+		signIn(alice, "typo typo")
+	}
+	if st := signIn(alice, "alice's long password"); st != http.StatusTooManyRequests {
+		t.Fatalf("alice's browser over its own limit: %d, want 429", st)
+	}
+}

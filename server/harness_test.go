@@ -67,9 +67,15 @@ func newStack(t *testing.T, tweak ...func(*stackConfig)) *stack {
 	cfg := stackConfig{
 		issuer: srv.URL,
 		authorize: server.AuthorizeConfig{
-			SessionTTL:   time.Hour,
-			LoginPerUser: ratelimit.Policy{Max: 3, Window: time.Minute},
-			LoginPerIP:   ratelimit.Policy{Max: 10, Window: time.Minute},
+			SessionTTL: time.Hour,
+			PasswordLimits: ratelimit.PasswordLimits{
+				PerUser:           ratelimit.Policy{Max: 3, Window: time.Minute},
+				PerUserUntrusted:  ratelimit.Policy{Max: 8, Window: time.Minute},
+				PerIP:             ratelimit.Policy{Max: 10, Window: time.Minute},
+				InFlightPerSource: 2,
+			},
+			DeviceCookieKey: []byte("device cookie test key, 32 bytes"),
+			DeviceCookieTTL: 24 * time.Hour,
 		},
 		grants: grants.Config{
 			AccessTTL: 15 * time.Minute, RefreshIdleTTL: time.Hour, RefreshAbsoluteTTL: 2 * time.Hour,

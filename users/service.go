@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -50,6 +51,8 @@ type Service struct {
 	// are checked against, so they cost what a wrong password costs.
 	dummy    string
 	dummyErr error
+	// checks counts the passwords Authenticate has hashed.
+	checks atomic.Int64
 }
 
 // NewService returns a Service hashing new passwords with h. Invalid hasher
@@ -214,6 +217,7 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	if err != nil {
 		return nil, fmt.Errorf("users: look up user: %w", err)
 	}
+	s.checks.Add(1)
 	ok, err := verify(s.derive, u.PasswordHash, password)
 	if err != nil {
 		return nil, fmt.Errorf("users: stored password hash of user %s: %w", u.ID, err)
@@ -225,6 +229,11 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	}
 	return u, nil
 }
+
+// PasswordChecks is how many passwords Authenticate has checked (one
+// argon2 computation each) since the service started: what the failure
+// limits bound.
+func (s *Service) PasswordChecks() int64 { return s.checks.Load() }
 
 // oneHashPerCore lets at most GOMAXPROCS argon2 computations run at once.
 // Each takes memory_kib of memory: 32 concurrent sign-ins at the default
@@ -241,6 +250,7 @@ func oneHashPerCore(derive deriveFunc) deriveFunc {
 
 // burn does the work of a password check against the dummy hash.
 func (s *Service) burn(password string) {
+	s.checks.Add(1)
 	_, _ = verify(s.derive, s.dummy, password)
 }
 

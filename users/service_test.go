@@ -182,10 +182,14 @@ func TestFailuresCostOneHashEach(t *testing.T) {
 		{"disabled user, right password", "dave", "password-2"},
 		{"right password", "carol", "password-1"},
 	} {
+		before := s.PasswordChecks()
 		_, err := s.Authenticate(ctx, c.user, c.pw)
 		calls := take()
 		if len(calls) != 1 || calls[0] != want {
 			t.Errorf("%s: argon2 ran %d times with %+v; want once with %+v", c.name, len(calls), calls, want)
+		}
+		if n := s.PasswordChecks() - before; n != 1 {
+			t.Errorf("%s: PasswordChecks went up by %d, want 1", c.name, n)
 		}
 		success := c.name == "right password"
 		if success != (err == nil) {

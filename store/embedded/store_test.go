@@ -164,7 +164,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if _, err := s.GetConsent(ctx, "u1", "app"); err != nil {
 		t.Fatalf("consent after reopen: %v", err)
 	}
-	if n, _, err := s.Failures(ctx, "login:alice"); err != nil || n != 1 {
+	if _, n, _, err := s.Reserve(ctx, "login:alice", 0, time.Hour); err != nil || n != 1 {
 		t.Fatalf("failures after reopen: %d, %v", n, err)
 	}
 }

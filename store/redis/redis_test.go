@@ -542,6 +542,9 @@ func testEdges(t *testing.T, st *Store) {
 	if _, _, err := st.AddFailure(ctx, "k", 0); err == nil {
 		t.Fatal("AddFailure accepted a zero window")
 	}
+	if _, _, _, err := st.Reserve(ctx, "k", 5, 0); err == nil {
+		t.Fatal("Reserve accepted a zero window")
+	}
 	// A used code saved again (same hash) is a fresh code.
 	h := sha("code-" + rand.Text())
 	c := tokens.Code{ClientID: "c", ExpiresAt: now.Add(time.Minute)}

@@ -68,14 +68,33 @@ end
 return {n, left}
 `)
 
-// scriptRateRead: KEYS[1] = counter. Returns {count, ms left}, {0, 0} when no
-// window is open; one script so the pair is read at one instant.
-var scriptRateRead = redis.NewScript(`
-local n = redis.call('GET', KEYS[1])
-if not n then return {0, 0} end
+// scriptRateReserve: KEYS[1] = counter, ARGV[1] = max, ARGV[2] = window in
+// ms. Refuses without counting when the count is at max; otherwise counts
+// one, opening the window (PEXPIRE) when the count starts from zero, so
+// later reservations never extend it. Returns {1 taken or 0 refused, count,
+// ms left}.
+var scriptRateReserve = redis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n >= tonumber(ARGV[1]) then
+  local left = redis.call('PTTL', KEYS[1])
+  if left < 0 then left = 0 end
+  return {0, n, left}
+end
+n = redis.call('INCR', KEYS[1])
 local left = redis.call('PTTL', KEYS[1])
-if left < 0 then left = 0 end
-return {tonumber(n), left}
+if n == 1 or left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  left = tonumber(ARGV[2])
+end
+return {1, n, left}
+`)
+
+// scriptRateRelease: KEYS[1] = counter. Gives one reservation back, never
+// below zero; DECR keeps the key's expiry, so the window stays where it is.
+var scriptRateRelease = redis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
 `)
 
 // famLive is the Lua test "the hash f is a family, unexpired at now" that

@@ -1,0 +1,27 @@
+package ratelimit
+
+import (
+	"net"
+	"net/netip"
+)
+
+// ClientIP is the source failures are counted under, from a request's
+// RemoteAddr: the peer's address, never a forwarding header (those are the
+// caller's to forge). An IPv6 client is counted by its /64, which one
+// subscriber usually holds.
+func ClientIP(remoteAddr string) string {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		host = remoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
