@@ -108,6 +108,10 @@ func startOurs(ctx context.Context, spec serverSpec, storeKind string, redis *re
 		// would expire them mid-run. 10m is the most the config allows
 		// (RFC 6749 §4.1.2), so a window is at most a few minutes.
 		"AUTHSERVER_TOKENS_CODE_TTL=10m",
+		// Every load connection comes from one address, which the
+		// per-address bound on queued password checks exists to stop; it
+		// is measured by its own tests (app.TestPasswordChecksInFlightPerIP).
+		"AUTHSERVER_LIMITS_PASSWORD_CHECKS_IN_FLIGHT_PER_IP=1024",
 	)
 	if redis != nil {
 		env = append(env, "AUTHSERVER_REDIS_URL="+redis.url())
