@@ -28,7 +28,10 @@ func oauthErr(code error, format string, args ...any) *Error {
 // limited turns a lockout into the answer a client sees: the code of the
 // check that locked, 429 and Retry-After.
 func limited(code error, l *ratelimit.LimitedError) *Error {
-	return &Error{Code: code, Description: l.Error(), Status: http.StatusTooManyRequests, RetryAfter: l.RetryAfterSeconds()}
+	// A fixed description: the time left is in Retry-After, and a body that
+	// never varies tells a locked known user from a locked unknown one by
+	// nothing.
+	return &Error{Code: code, Description: "too many failed attempts; retry after the time in Retry-After", Status: http.StatusTooManyRequests, RetryAfter: l.RetryAfterSeconds()}
 }
 
 // statusFor is the status RFC 6749 §5.2 gives each code: only
