@@ -13,9 +13,11 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"authserver/audit"
+	"authserver/cache"
 	"authserver/clients"
 	"authserver/config"
 	"authserver/grants"
@@ -47,16 +49,17 @@ type App struct {
 	// Registration is dynamic client registration (RFC 7591, 7592).
 	Registration *registration.Service
 
-	// clientCache keeps client records in memory; stopCache ends its
-	// subscription to change announcements.
+	// clientCache and userStates keep client and user records in memory;
+	// stopCache ends their subscriptions to change announcements.
 	clientCache *clients.CachedStore
+	userStates  *cache.Cache[users.User]
 	stopCache   context.CancelFunc
-	cacheDone   chan struct{}
+	cacheDone   sync.WaitGroup
 }
 
-// clientCacheTTL bounds how long a node may serve a client record if a
+// cacheTTL bounds how long a node may serve a client or user record if a
 // change announcement is lost; announcements normally arrive at once.
-const clientCacheTTL = 30 * time.Second
+const cacheTTL = 30 * time.Second
 
 // New builds a node from cfg. Close releases what it opened.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
@@ -72,15 +75,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.Store = st
-	a.clientCache = clients.NewCachedStore(st, changes, clientCacheTTL, log)
+	a.clientCache = clients.NewCachedStore(st, changes("client"), cacheTTL, log)
+	a.userStates = cache.New[users.User]("user", changes("user"), cacheTTL, log)
 	cacheCtx, stop := context.WithCancel(context.Background())
-	a.stopCache, a.cacheDone = stop, make(chan struct{})
-	go func() {
-		defer close(a.cacheDone)
-		if err := a.clientCache.Run(cacheCtx); err != nil {
-			log.Error("client cache: change announcements stopped", "err", err)
-		}
-	}()
+	a.stopCache = stop
+	for kind, run := range map[string]func(context.Context) error{"client": a.clientCache.Run, "user": a.userStates.Run} {
+		a.cacheDone.Go(func() {
+			if err := run(cacheCtx); err != nil {
+				log.Error(kind+" cache: change announcements stopped", "err", err)
+			}
+		})
+	}
 	if err := a.build(ctx); err != nil {
 		a.Close()
 		return nil, err
@@ -88,16 +93,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	return a, nil
 }
 
-// openStore opens the configured backend and, for a shared one, the feed of
-// client changes that keeps every node's client cache fresh. The embedded
-// store serves one node, which needs no feed.
-func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Backend, clients.Changes, error) {
+// openStore opens the configured backend and, for a shared one, the feeds
+// of changes (one per kind of record) that keep every node's caches fresh.
+// The embedded store serves one node, which needs no feed.
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Backend, func(kind string) cache.Changes, error) {
 	if cfg.StoreKind() == config.StoreEmbedded {
 		st, err := embedded.Open(filepath.Join(cfg.DataDir, "authserver.db"))
 		if err != nil {
 			return nil, nil, fmt.Errorf("open embedded store in %s: %w", cfg.DataDir, err)
 		}
-		return st, nil, nil
+		return st, func(string) cache.Changes { return nil }, nil
 	}
 	redisstore.SetLogger(log)
 	r := cfg.Redis
@@ -109,7 +114,7 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 		return nil, nil, fmt.Errorf("connect to redis (%s): %w", cfg.StoreKind(), err)
 	}
 	rs := redisstore.New(client, r.KeyPrefix)
-	return rs, rs, nil
+	return rs, func(kind string) cache.Changes { return rs.Changes(kind) }, nil
 }
 
 func (a *App) build(ctx context.Context) error {
@@ -148,7 +153,9 @@ func (a *App) build(ctx context.Context) error {
 	}
 
 	a.Clients = clients.NewRegistry(a.clientCache, cfg.Scopes)
-	a.Users = users.NewService(a.Store, users.Hasher{Time: cfg.PasswordHash.Time, MemoryKiB: cfg.PasswordHash.MemoryKiB, Threads: cfg.PasswordHash.Threads})
+	// Users are cached for the state checks on every session, code and
+	// refresh token (Current); writes invalidate on every node.
+	a.Users = users.NewService(a.Store, users.Hasher{Time: cfg.PasswordHash.Time, MemoryKiB: cfg.PasswordHash.MemoryKiB, Threads: cfg.PasswordHash.Threads}).Cached(a.userStates)
 	a.Issuer = grants.NewIssuer(cfg.Issuer, []string{cfg.Tokens.Audience}, km)
 	window := cfg.Limits.Window
 	revoker := tokens.NewRevoker(a.Store, a.Users, a.Clients, cfg.Tokens.CodeTTL, cfg.Tokens.AccessTTL, a.Log)
@@ -209,7 +216,7 @@ func (a *App) build(ctx context.Context) error {
 // Close releases the store.
 func (a *App) Close() error {
 	a.stopCache()
-	<-a.cacheDone
+	a.cacheDone.Wait()
 	return a.Store.Close()
 }
 

@@ -363,3 +363,40 @@ func TestRevocationModelRedis(t *testing.T) {
 	r := redistest.StartStandalone(t)
 	revocationModel(t, startNode(t, func(c *config.Config) { c.Redis.URL = r.URL() }))
 }
+
+// A revocation on one node holds on every node: users are cached per node
+// for the checks on every session, code and refresh, and a revocation
+// announces the change, so another node drops its cached user at once.
+func TestRevocationReachesEveryNode(t *testing.T) {
+	r := redistest.StartStandalone(t)
+	shared := func(c *config.Config) {
+		c.Redis.URL = r.URL()
+		c.KeyEncryptionSecret = "a shared key encryption secret for both nodes"
+	}
+	a, b := startNode(t, shared), startNode(t, shared)
+	ra := newRevocationApp(t, b, "everywhere")
+	p := newPages(t, b.base)
+	tok, err := ra.exchange(ra.signIn(t, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := ra.silent(t, p); q.Get("code") == "" { // node b has the user cached now
+		t.Fatalf("prompt=none before the revocation: %v", q)
+	}
+	a.admin(t, "DELETE", "/admin/users/"+ra.userID+"/families", nil)
+	// Announcements travel through Redis pub/sub: wait for the condition,
+	// bounded well below the cache's 30 s safety net.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		q := ra.silent(t, p)
+		if q.Get("error") == "login_required" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node b still signs the user in after a sign-out on node a: %v", q)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, err = ra.refresh(tok.RefreshToken)
+	wantInvalidGrant(t, "a refresh on node b after the sign-out on node a", err)
+}

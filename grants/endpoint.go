@@ -68,11 +68,11 @@ type Config struct {
 }
 
 // UserAuthenticator checks a username and password; it returns
-// users.ErrInvalidCredentials for any wrong pair, in the same time. Get
+// users.ErrInvalidCredentials for any wrong pair, in the same time. Current
 // gives the user's current state to redemption and refresh.
 type UserAuthenticator interface {
 	Authenticate(ctx context.Context, username, password string) (*users.User, error)
-	Get(ctx context.Context, id string) (*users.User, error)
+	Current(ctx context.Context, id string) (*users.User, error)
 }
 
 // Deps are the endpoint's collaborators.
@@ -303,7 +303,7 @@ func (e *Endpoint) startFamily(ctx context.Context, req *tokenRequest, f tokens.
 // userIsCurrent reports whether the user still exists, is enabled and is
 // in the generation a code or family was made under.
 func (e *Endpoint) userIsCurrent(ctx context.Context, userID string, generation int64) (bool, error) {
-	u, err := e.users.Get(ctx, userID)
+	u, err := e.users.Current(ctx, userID)
 	switch {
 	case errors.Is(err, users.ErrNotFound):
 		return false, nil

@@ -47,7 +47,7 @@ type CodeIssuer interface {
 // UserDirectory checks passwords and finds signed-in users (*users.Service).
 type UserDirectory interface {
 	Authenticate(ctx context.Context, username, password string) (*users.User, error)
-	Get(ctx context.Context, id string) (*users.User, error)
+	Current(ctx context.Context, id string) (*users.User, error)
 }
 
 // AuthorizeDeps are the authorization endpoint's collaborators.

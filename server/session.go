@@ -41,7 +41,7 @@ func (a *Authorize) signedIn(c *gin.Context) (*signedIn, error) {
 	if err != nil {
 		return nil, err
 	}
-	u, err := a.d.Users.Get(ctx, sess.UserID)
+	u, err := a.d.Users.Current(ctx, sess.UserID)
 	if errors.Is(err, users.ErrNotFound) || (err == nil && (u.Disabled || u.Generation != sess.UserGeneration)) {
 		return nil, a.d.Sessions.DeleteSession(ctx, hash)
 	}

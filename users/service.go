@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"authserver/cache"
 )
 
 // ErrInvalidCredentials is the one answer to a failed sign-in, whether the
@@ -51,6 +53,8 @@ type Service struct {
 	// are checked against, so they cost what a wrong password costs.
 	dummy    string
 	dummyErr error
+	// states, when set, answers Current (see Cached).
+	states *cache.Cache[User]
 	// checks counts the passwords Authenticate has hashed.
 	checks atomic.Int64
 }
@@ -127,6 +131,43 @@ func (s *Service) Create(ctx context.Context, username, password string) (*User,
 	return u, nil
 }
 
+// Current returns the user with that ID as every node now sees it, for the
+// checks made on every use of a session, code or refresh token: from the
+// node's cache when there is one (see Cached), else from the store.
+// Read-modify-write goes through the store, never the cache.
+func (s *Service) Current(ctx context.Context, id string) (*User, error) {
+	if s.states == nil {
+		return s.store.GetUser(ctx, id)
+	}
+	u, err := s.states.Get(ctx, id, func(ctx context.Context, id string) (User, error) {
+		u, err := s.store.GetUser(ctx, id)
+		if err != nil {
+			return User{}, err
+		}
+		return *u, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// Cached makes Current answer from c, which every write of this Service
+// invalidates and announces. It returns s.
+func (s *Service) Cached(c *cache.Cache[User]) *Service {
+	s.states = c
+	return s
+}
+
+// written follows a write of user id: the cache entry is dropped on every
+// node. It returns err.
+func (s *Service) written(ctx context.Context, id string, err error) error {
+	if s.states == nil {
+		return err
+	}
+	return s.states.Written(ctx, id, err)
+}
+
 // Get returns the user with that ID, or ErrNotFound.
 func (s *Service) Get(ctx context.Context, id string) (*User, error) {
 	return s.store.GetUser(ctx, id)
@@ -139,7 +180,7 @@ func (s *Service) List(ctx context.Context) ([]*User, error) {
 
 // Delete removes a user; ErrNotFound if there is none.
 func (s *Service) Delete(ctx context.Context, id string) error {
-	return s.store.DeleteUser(ctx, id)
+	return s.written(ctx, id, s.store.DeleteUser(ctx, id))
 }
 
 // SetPassword replaces a user's password.
@@ -157,7 +198,7 @@ func (s *Service) SetPassword(ctx context.Context, id, password string) error {
 	}
 	u.PasswordHash = hash
 	u.UpdatedAt = s.now().UTC()
-	return s.store.UpdateUser(ctx, u)
+	return s.written(ctx, id, s.store.UpdateUser(ctx, u))
 }
 
 // SetDisabled disables or re-enables a user; a disabled user cannot sign in.
@@ -171,7 +212,7 @@ func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool) err
 	}
 	u.Disabled = disabled
 	u.UpdatedAt = s.now().UTC()
-	return s.store.UpdateUser(ctx, u)
+	return s.written(ctx, id, s.store.UpdateUser(ctx, u))
 }
 
 // EndUserGeneration moves the user's generation on, which ends every
@@ -187,7 +228,7 @@ func (s *Service) EndUserGeneration(ctx context.Context, id string) error {
 	}
 	u.Generation++
 	u.UpdatedAt = s.now().UTC()
-	err = s.store.UpdateUser(ctx, u)
+	err = s.written(ctx, id, s.store.UpdateUser(ctx, u))
 	if errors.Is(err, ErrNotFound) {
 		return nil // deleted meanwhile
 	}

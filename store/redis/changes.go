@@ -7,21 +7,40 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// changesChannel carries the ids of changed clients to every node's cache
-// (clients.CachedStore). Pub/sub reaches every node of a cluster too.
-func (s *Store) changesChannel() string { return s.prefix + "client-changes" }
+// Feed is one kind of record's change announcements (cache.Changes): the
+// ids of changed records, carried to every node's cache on a channel of
+// its own. Pub/sub reaches every node of a cluster too.
+type Feed struct {
+	s       *Store
+	channel string
+}
+
+// Changes is the feed of kind's records ("client", "user").
+func (s *Store) Changes(kind string) *Feed {
+	return &Feed{s: s, channel: s.prefix + kind + "-changes"}
+}
 
 // PublishChange announces that a client record changed.
 func (s *Store) PublishChange(ctx context.Context, id string) error {
-	return s.rdb.Publish(ctx, s.changesChannel(), id).Err()
+	return s.Changes("client").PublishChange(ctx, id)
 }
 
-// SubscribeChanges delivers announced client ids until ctx ends. go-redis
+// SubscribeChanges follows the client feed (see Feed.SubscribeChanges).
+func (s *Store) SubscribeChanges(ctx context.Context, onChange func(id string), onReset func()) error {
+	return s.Changes("client").SubscribeChanges(ctx, onChange, onReset)
+}
+
+// PublishChange announces that the record with id changed.
+func (f *Feed) PublishChange(ctx context.Context, id string) error {
+	return f.s.rdb.Publish(ctx, f.channel, id).Err()
+}
+
+// SubscribeChanges delivers announced ids until ctx ends. go-redis
 // resubscribes by itself after a lost connection; every (re)subscription and
 // every receive error calls onReset, since announcements may have been
 // missed meanwhile.
-func (s *Store) SubscribeChanges(ctx context.Context, onChange func(id string), onReset func()) error {
-	ps := s.rdb.Subscribe(ctx, s.changesChannel())
+func (f *Feed) SubscribeChanges(ctx context.Context, onChange func(id string), onReset func()) error {
+	ps := f.s.rdb.Subscribe(ctx, f.channel)
 	stop := context.AfterFunc(ctx, func() { ps.Close() }) // Receive does not watch ctx; closing unblocks it
 	defer stop()
 	defer ps.Close()
