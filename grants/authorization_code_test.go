@@ -230,6 +230,26 @@ func TestAuthorizationCodeBindingsBurnTheCode(t *testing.T) {
 	}
 }
 
+// RFC 7636 §4.6: the server hashes the verifier and compares it with the
+// challenge; it never compares the two strings (that is the plain method,
+// refused). So the challenge itself, which travels in the front channel, is
+// no verifier: sending it is invalid_grant and burns the code, and the
+// right verifier afterwards fails too. The second case is plain seen from
+// the client's side: a challenge made equal to its verifier.
+func TestAuthorizationCodeChallengeIsNoVerifier(t *testing.T) {
+	s := setupCode(t, codeAndRefresh)
+	h := s.h
+	t.Run("S256 challenge sent as the verifier", func(t *testing.T) {
+		code := s.issue(t, challengeOf(acVerifier))
+		wantError(t, h.post(t, acForm(code, challengeOf(acVerifier)), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
+		wantError(t, h.post(t, acForm(code, acVerifier), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
+	})
+	t.Run("plain: challenge equal to the verifier", func(t *testing.T) {
+		code := s.issue(t, acVerifier) // 43 base64url characters: shaped like an S256 challenge
+		wantError(t, h.post(t, acForm(code, acVerifier), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
+	})
+}
+
 func TestAuthorizationCodeRefusals(t *testing.T) {
 	s := setupCode(t, codeAndRefresh, func(c *grants.Config) { c.CodeTTL = 50 * time.Millisecond })
 	h := s.h
