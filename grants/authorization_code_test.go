@@ -251,8 +251,10 @@ func TestAuthorizationCodeChallengeIsNoVerifier(t *testing.T) {
 }
 
 func TestAuthorizationCodeRefusals(t *testing.T) {
-	s := setupCode(t, codeAndRefresh, func(c *grants.Config) { c.CodeTTL = 50 * time.Millisecond })
+	s := setupCode(t, codeAndRefresh)
 	h := s.h
+	clock := &fakeClock{t: time.Now()}
+	h.endpoint.SetClock(clock.now)
 	wantError(t, h.post(t, acForm("not-a-code", acVerifier), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
 	wantError(t, h.post(t, acForm("", acVerifier), s.id, s.secret), http.StatusBadRequest, "invalid_request")
 	code := s.issue(t, challengeOf(acVerifier))
@@ -261,8 +263,11 @@ func TestAuthorizationCodeRefusals(t *testing.T) {
 	wantError(t, h.post(t, noRedirect, s.id, s.secret), http.StatusBadRequest, "invalid_request")
 	wantError(t, h.post(t, acForm(code, acVerifier), s.id, "wrong secret"), http.StatusUnauthorized, "invalid_client")
 
-	expired := s.issue(t, challengeOf(acVerifier))
-	time.Sleep(80 * time.Millisecond)
+	// A code lives CodeTTL and not an instant longer.
+	lastMoment, expired := s.issue(t, challengeOf(acVerifier)), s.issue(t, challengeOf(acVerifier))
+	clock.add(testConfig().CodeTTL - time.Nanosecond)
+	wantToken(t, h.post(t, acForm(lastMoment, acVerifier), s.id, s.secret))
+	clock.add(time.Nanosecond)
 	wantError(t, h.post(t, acForm(expired, acVerifier), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
 
 	ccID, ccSecret := h.client(t, clients.Registration{GrantTypes: []string{"client_credentials"}})
