@@ -93,23 +93,35 @@ func TestAuthenticateAndRotate(t *testing.T) {
 		}
 	}
 
-	// Rotation with an overlap: both secrets work until it ends.
-	_, second, err := r.RotateSecret(ctx, c.ID, 200*time.Millisecond)
+	// Rotation with an overlap: both secrets work until it ends, and the
+	// old one not an instant longer. The clock is the test's, so a loaded
+	// machine cannot stretch the overlap.
+	clock := time.Now()
+	r.SetClock(func() time.Time { return clock })
+	const overlap = time.Hour
+	_, second, err := r.RotateSecret(ctx, c.ID, overlap)
 	if err != nil {
 		t.Fatal(err)
 	}
+	clock = clock.Add(overlap - time.Nanosecond)
 	for _, s := range []string{secret, second} {
 		if _, err := r.Authenticate(ctx, c.ID, s); err != nil {
 			t.Fatalf("during the overlap: %v", err)
 		}
 	}
-	stored, _ := st.GetClient(ctx, c.ID)
+	stored, err := st.GetClient(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if strings.Contains(string(stored.SecretHash)+string(stored.PreviousSecretHash), second) {
 		t.Fatal("a secret is stored in the clear")
 	}
-	time.Sleep(250 * time.Millisecond)
+	clock = clock.Add(time.Nanosecond)
 	if _, err := r.Authenticate(ctx, c.ID, secret); !errors.Is(err, clients.ErrAuthenticationFailed) {
-		t.Fatal("the old secret outlived its overlap")
+		t.Fatalf("the old secret outlived its overlap: %v", err)
+	}
+	if _, err := r.Authenticate(ctx, c.ID, second); err != nil {
+		t.Fatalf("the new secret after the overlap: %v", err)
 	}
 	// Rotation without overlap: the old secret stops at once.
 	_, third, err := r.RotateSecret(ctx, c.ID, 0)

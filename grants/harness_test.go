@@ -3,6 +3,7 @@ package grants_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -134,30 +136,87 @@ func (h *harness) post(t *testing.T, form url.Values, id, secret string) reply {
 // postURL is post to the node at base.
 func (h *harness) postURL(t *testing.T, base string, form url.Values, id, secret string) reply {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, base+"/token", strings.NewReader(form.Encode()))
+	r, err := h.tryPostURL(base, form, id, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// tryPost is post for goroutines other than the test's, which must not
+// call t.Fatal: it returns what went wrong instead.
+func (h *harness) tryPost(form url.Values, id, secret string) (reply, error) {
+	return h.tryPostURL(h.srv.URL, form, id, secret)
+}
+
+func (h *harness) tryPostURL(base string, form url.Values, id, secret string) (reply, error) {
+	req, err := http.NewRequest(http.MethodPost, base+"/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return reply{}, err
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if id != "" {
 		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
 	}
-	return do(t, req)
+	return tryDo(req)
 }
 
 func do(t *testing.T, req *http.Request) reply {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	r, err := tryDo(req)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+// tryDo sends req and decodes the answer; a transport failure, a body
+// that is not JSON and a 5xx are errors.
+func tryDo(req *http.Request) (reply, error) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return reply{}, fmt.Errorf("status %d, reading the body: %w", resp.StatusCode, err)
+	}
 	r := reply{status: resp.StatusCode, header: resp.Header, body: map[string]any{}}
 	if err := json.Unmarshal(raw, &r.body); err != nil {
-		t.Fatalf("status %d, body not JSON: %q", resp.StatusCode, raw)
+		return r, fmt.Errorf("status %d, body not JSON: %q", resp.StatusCode, raw)
 	}
 	if resp.StatusCode >= 500 {
-		t.Fatalf("server error %d: %s", resp.StatusCode, raw)
+		return r, fmt.Errorf("server error %d: %s", resp.StatusCode, raw)
 	}
-	return r
+	return r, nil
+}
+
+// accessJTI verifies an access token with the harness's issuer and returns
+// its jti.
+func (h *harness) accessJTI(t *testing.T, access string) string {
+	t.Helper()
+	claims, err := h.issuer.Verify(access)
+	if err != nil {
+		t.Fatalf("verify the access token: %v", err)
+	}
+	if claims.ID == "" {
+		t.Fatal("access token without a jti")
+	}
+	return claims.ID
+}
+
+// wantDenied asserts the access token's jti is on the deny list.
+func (h *harness) wantDenied(t *testing.T, what, access string) {
+	t.Helper()
+	jti := h.accessJTI(t, access)
+	denied, err := h.store.IsDenied(context.Background(), jti)
+	if err != nil {
+		t.Fatalf("IsDenied(%s): %v", jti, err)
+	}
+	if !denied {
+		t.Fatalf("%s: access token %s is not denied", what, jti)
+	}
 }
 
 // wantError asserts an RFC 6749 §5.2 error answer.
@@ -183,3 +242,14 @@ func wantToken(t *testing.T, r reply) {
 		t.Fatal("token answer without Cache-Control: no-store")
 	}
 }
+
+// fakeClock is a clock the test moves; safe to read from the server's
+// goroutines.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *fakeClock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }

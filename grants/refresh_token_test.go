@@ -112,36 +112,73 @@ func TestRefreshScopeNarrowsNeverWidens(t *testing.T) {
 	}
 }
 
-// go-oauth2 rotates in three separate calls, so concurrent refreshes of
-// one token all succeed. Here exactly one wins, and the losers are reuse.
-func TestRefreshConcurrentRotationOneWinner(t *testing.T) {
-	s := setupRefresh(t)
-	h := s.h
-	const n = 20
-	var wg sync.WaitGroup
-	results := make([]reply, n)
+// raceRefresh sends n refreshes of one token at once and returns every
+// answer; goroutines only collect, the test goroutine asserts.
+func raceRefresh(t *testing.T, h *harness, token, id, secret string, n int) []reply {
+	t.Helper()
+	type result struct {
+		r   reply
+		err error
+	}
+	results := make(chan result, n)
 	start := make(chan struct{})
-	for i := range n {
+	var wg sync.WaitGroup
+	for range n {
 		wg.Go(func() {
 			<-start
-			results[i] = h.post(t, rtForm(s.first), s.id, s.secret)
+			r, err := h.tryPost(rtForm(token), id, secret)
+			results <- result{r, err}
 		})
 	}
 	close(start)
 	wg.Wait()
-	wins := 0
-	for _, r := range results {
+	close(results)
+	var out []reply
+	for res := range results {
+		if res.err != nil {
+			t.Fatalf("a concurrent refresh: %v", res.err)
+		}
+		out = append(out, res.r)
+	}
+	return out
+}
+
+// go-oauth2 rotates in three separate calls, so concurrent refreshes of
+// one token all succeed. Here exactly one wins and the others are reuse,
+// which must kill what the winner got: the family is revoked, the
+// winner's new refresh token is refused and its access token denied.
+func TestRefreshConcurrentRotationOneWinner(t *testing.T) {
+	s := setupRefresh(t)
+	h := s.h
+	const n = 20
+	var wins []reply
+	for _, r := range raceRefresh(t, h, s.first, s.id, s.secret, n) {
 		switch {
 		case r.status == http.StatusOK:
-			wins++
+			wins = append(wins, r)
 		case r.status == http.StatusBadRequest && r.str("error") == "invalid_grant":
 		default:
 			t.Fatalf("unexpected answer %d %v", r.status, r.body)
 		}
 	}
-	if wins != 1 {
-		t.Fatalf("%d refreshes of one token succeeded, want exactly 1", wins)
+	if len(wins) != 1 {
+		t.Fatalf("%d refreshes of one token succeeded, want exactly 1", len(wins))
 	}
+	win := wins[0]
+	wantToken(t, win)
+	fid, _, _ := strings.Cut(s.first, ".")
+	f, err := h.store.GetFamily(context.Background(), fid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !f.Revoked {
+		t.Fatal("the losers' reuse did not revoke the family")
+	}
+	if f.LastJTI != h.accessJTI(t, win.str("access_token")) {
+		t.Fatal("the family's newest jti is not the winner's")
+	}
+	wantError(t, h.post(t, rtForm(win.str("refresh_token")), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
+	h.wantDenied(t, "the winner's access token after the losers' reuse", win.str("access_token"))
 }
 
 func TestRefreshGraceWindow(t *testing.T) {
