@@ -37,7 +37,9 @@ func TestFail(t *testing.T) {
 	st := openStore(t)
 	l := ratelimit.New(st)
 	ctx := t.Context()
-	p := ratelimit.Policy{Max: 3, Window: 400 * time.Millisecond}
+	// A window far longer than the test: the limit is checked inside one
+	// window however slow the machine.
+	p := ratelimit.Policy{Max: 3, Window: time.Hour}
 	var limited *ratelimit.LimitedError
 	for i := range 3 {
 		if err := l.Fail(ctx, "k", p); err != nil {
@@ -47,8 +49,14 @@ func TestFail(t *testing.T) {
 	if err := l.Fail(ctx, "k", p); !errors.As(err, &limited) || limited.RetryAfterSeconds() < 1 {
 		t.Fatalf("a failure over the limit: %v", err)
 	}
-	time.Sleep(500 * time.Millisecond)
-	if err := l.Fail(ctx, "k", p); err != nil {
+	// A window ends: the sleep is only ever longer than asked, so the
+	// second failure always falls in a new window.
+	short := ratelimit.Policy{Max: 1, Window: 100 * time.Millisecond}
+	if err := l.Fail(ctx, "short", short); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * short.Window)
+	if err := l.Fail(ctx, "short", short); err != nil {
 		t.Fatalf("the window should have ended: %v", err)
 	}
 	if err := l.Fail(ctx, "k", ratelimit.Policy{}); err != nil {

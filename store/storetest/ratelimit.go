@@ -173,11 +173,11 @@ func testRateLimit(t *testing.T, b store.Backend) {
 		t.Parallel()
 		ctx := t.Context()
 		key := randID("rl")
+		// Refusal at max inside a window is ConcurrentReserve's and
+		// Reserve's (long windows); here only that a window ends, which a
+		// sleep longer than it always shows.
 		if ok, _, _, err := b.Reserve(ctx, key, 1, shortTTL); err != nil || !ok {
 			t.Fatalf("Reserve: %v, %v", ok, err)
-		}
-		if ok, _, left, err := b.Reserve(ctx, key, 1, shortTTL); err != nil || ok || left <= 0 || left > shortTTL {
-			t.Fatalf("Reserve at max = %v, %v, %v; want refused with (0, %v] left", ok, left, err, shortTTL)
 		}
 		time.Sleep(expiryWait)
 		if ok, n, _, err := b.Reserve(ctx, key, 1, shortTTL); err != nil || !ok || n != 1 {
