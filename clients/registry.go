@@ -115,7 +115,7 @@ func (r *Registry) Delete(ctx context.Context, id string) error { return r.store
 // RotateSecret gives a confidential client a new secret. The old one keeps
 // working for overlap (0: stops at once), so deployments can roll over.
 func (r *Registry) RotateSecret(ctx context.Context, id string, overlap time.Duration) (*Client, string, error) {
-	c, err := r.store.GetClient(ctx, id)
+	c, err := r.fresh().GetClient(ctx, id)
 	if err != nil {
 		return nil, "", err
 	}
@@ -139,7 +139,7 @@ func (r *Registry) RotateSecret(ctx context.Context, id string, overlap time.Dur
 // SetDisabled disables or re-enables a client. A disabled client fails
 // authentication, so its refresh tokens stop working at once.
 func (r *Registry) SetDisabled(ctx context.Context, id string, disabled bool) (*Client, error) {
-	c, err := r.store.GetClient(ctx, id)
+	c, err := r.fresh().GetClient(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -148,11 +148,20 @@ func (r *Registry) SetDisabled(ctx context.Context, id string, disabled bool) (*
 	return c, r.store.UpdateClient(ctx, c)
 }
 
+// fresh is what a read-modify-write reads from: the store behind the cache,
+// so a change never starts from a record another node has changed since.
+func (r *Registry) fresh() Store {
+	if c, ok := r.store.(*CachedStore); ok {
+		return c.Store
+	}
+	return r.store
+}
+
 // EndClientGeneration moves the client's generation on, which ends every
 // code, consent and refresh family made under the earlier one
 // (tokens.Revoker owns the rule; call it, not this). No such client: nil.
 func (r *Registry) EndClientGeneration(ctx context.Context, id string) error {
-	c, err := r.store.GetClient(ctx, id)
+	c, err := r.fresh().GetClient(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
