@@ -140,7 +140,7 @@ func storeEverything(t *testing.T, n *node) []storetest.Secret {
 	const alicePass, wrongPass = "alice's long password", "alice's wrong password"
 	seen.text("alice's password", alicePass)
 	seen.text("a wrong password", wrongPass)
-	alice := n.admin(t, "POST", "/admin/users", map[string]any{"username": "alice", "password": alicePass})
+	n.admin(t, "POST", "/admin/users", map[string]any{"username": "alice", "password": alicePass})
 	bob := n.admin(t, "POST", "/admin/users", map[string]any{"username": "bob", "password": "bob's first password"})
 	n.admin(t, "PUT", "/admin/users/"+s(bob, "id")+"/password", map[string]any{"password": "bob's second password"})
 	seen.text("bob's first password", "bob's first password")
@@ -224,9 +224,12 @@ func storeEverything(t *testing.T, n *node) []storetest.Secret {
 	// as a hash, so it is not looked for.
 	code := callback(t, p.submit(a, url.Values{"decision": {"allow"}})).Get("code")
 	seen.text("redeemed code", code)
+	cookies := map[string]string{}
 	for _, c := range p.c.Jar.Cookies(&url.URL{Scheme: "http", Host: strings.TrimPrefix(n.base, "http://")}) {
-		seen.text("cookie "+c.Name, c.Value)
+		cookies[c.Name] = c.Value
 	}
+	seen.text("session cookie", cookies["authserver_session"])
+	seen.text("sign-in CSRF cookie", cookies["authserver_csrf"])
 	codeTok, err := spaConf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +265,6 @@ func storeEverything(t *testing.T, n *node) []storetest.Secret {
 		t.Fatal(err)
 	}
 	seen.token("registered client", regTok)
-	_ = alice
 	return seen.all
 }
 
