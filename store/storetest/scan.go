@@ -60,7 +60,8 @@ func ScanForSecrets(t testing.TB, dump Dumper, secrets []Secret) {
 // hex; as base64 in both alphabets, padded or not, alone or inside a longer
 // base64 text at any byte offset (as a []byte field of a JSON record would
 // be); as a JSON string; and, when the secret is itself base64url text (as
-// the server's tokens are), the bytes it decodes to, in each of those forms.
+// the server's tokens are) or hex text (as the generated key encryption
+// secret is), the bytes it decodes to, in each of those forms.
 func FindSecrets(dump Dumper, secrets []Secret) ([]Finding, int, error) {
 	type needle struct {
 		secret, form string
@@ -74,9 +75,14 @@ func FindSecrets(dump Dumper, secrets []Secret) ([]Finding, int, error) {
 		for _, f := range forms(s.Value) {
 			needles = append(needles, needle{s.Name, f.name, f.b})
 		}
-		if raw, err := base64.RawURLEncoding.DecodeString(string(s.Value)); err == nil && len(raw) >= minSecretLen {
-			for _, f := range forms(raw) {
-				needles = append(needles, needle{s.Name, "decoded, " + f.name, f.b})
+		for _, dec := range []struct {
+			name   string
+			decode func(string) ([]byte, error)
+		}{{"decoded", base64.RawURLEncoding.DecodeString}, {"hex-decoded", hex.DecodeString}} {
+			if raw, err := dec.decode(string(s.Value)); err == nil && len(raw) >= minSecretLen {
+				for _, f := range forms(raw) {
+					needles = append(needles, needle{s.Name, dec.name + ", " + f.name, f.b})
+				}
 			}
 		}
 	}

@@ -14,9 +14,14 @@ import (
 // The scan finds a secret in every form a store could hold it in, and not
 // its hash.
 func TestFindSecrets(t *testing.T) {
+	// Random bytes whose base64url text differs from their base64, so a
+	// form found is the form expected.
 	raw := make([]byte, 32)
-	rand.Read(raw)
-	token := base64.RawURLEncoding.EncodeToString(raw) // as the server's tokens are
+	var token string // as the server's tokens are
+	for !strings.ContainsAny(token, "-_") {
+		rand.Read(raw)
+		token = base64.RawURLEncoding.EncodeToString(raw)
+	}
 	sum := sha256.Sum256([]byte(token))
 	// blob is a JSON record with v inside a []byte field, after prefix
 	// bytes and before one more.
@@ -61,6 +66,20 @@ func TestFindSecrets(t *testing.T) {
 				t.Fatalf("found %+v, want the token as %s in the item", found, tc.want)
 			}
 		})
+	}
+}
+
+// A secret that is hex text (the generated key encryption secret) is also
+// looked for as the bytes it stands for.
+func TestFindSecretsHexText(t *testing.T) {
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	found, _, err := FindSecrets(func(yield func(string, []byte)) error {
+		yield("the item", raw)
+		return nil
+	}, []Secret{{"the secret", []byte(hex.EncodeToString(raw))}})
+	if err != nil || len(found) != 1 || found[0].Form != "hex-decoded, raw" {
+		t.Fatalf("found %+v, %v; want the secret's bytes", found, err)
 	}
 }
 
