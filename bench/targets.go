@@ -112,6 +112,10 @@ func startOurs(ctx context.Context, spec serverSpec, storeKind string, redis *re
 		// per-address bound on queued password checks exists to stop; it
 		// is measured by its own tests (app.TestPasswordChecksInFlightPerIP).
 		"AUTHSERVER_LIMITS_PASSWORD_CHECKS_IN_FLIGHT_PER_IP=1024",
+		// Likewise every password attempt is one user's from one address,
+		// and 32 at once hold 32 of that (user, address) counter's slots
+		// while they hash.
+		"AUTHSERVER_LIMITS_PASSWORD_FAILURES_PER_USER=1024",
 	)
 	if redis != nil {
 		env = append(env, "AUTHSERVER_REDIS_URL="+redis.url())

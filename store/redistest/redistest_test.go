@@ -146,6 +146,12 @@ func TestCluster(t *testing.T) {
 	if err := cl.Eval(ctx, "return redis.call('MSET', KEYS[1], 1, KEYS[2], 1)", []string{"{t}a", "{t}b"}).Err(); err != nil {
 		t.Fatalf("same-slot script: %v", err)
 	}
+	// Dump reads every master: keys of many slots, one of each type.
+	var markers []string
+	for _, tag := range []string{"a", "b", "c", "d", "e", "f"} {
+		markers = append(markers, writeEveryType(t, cl, tag)...)
+	}
+	wantDumped(t, c.Dump, markers)
 }
 
 func TestSentinel(t *testing.T) {

@@ -1,6 +1,8 @@
 // Package storetest is the conformance suite every storage backend must pass.
 // A backend's own test calls Run with a constructor; the same tests then run
 // against the embedded store, Redis standalone and Redis Cluster.
+// ScanForSecrets checks that a backend's dump holds none of the secrets a
+// flow handled.
 //
 // Where the contracts leave room, the suite settles it as follows:
 //   - RotateRefresh checks, in order: family missing, tombstoned or expired
