@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
 	"os"
@@ -219,9 +220,13 @@ func storeEverything(t *testing.T, n *node) []storetest.Secret {
 	if !strings.Contains(a.body, `value="allow"`) {
 		t.Fatalf("no consent page for a third-party client: %d %s", a.status, a.body)
 	}
-	// The consent form's CSRF token is kept in the session record: it is
-	// checked only together with the session cookie, which is stored only
-	// as a hash, so it is not looked for.
+	// The consent form's CSRF token is derived from the session cookie,
+	// never stored.
+	if m := pageCSRF.FindStringSubmatch(a.body); m != nil {
+		seen.text("consent CSRF token", html.UnescapeString(m[1]))
+	} else {
+		t.Fatal("no CSRF token on the consent page")
+	}
 	code := callback(t, p.submit(a, url.Values{"decision": {"allow"}})).Get("code")
 	seen.text("redeemed code", code)
 	cookies := map[string]string{}

@@ -430,7 +430,7 @@ func (a *Authorize) consent(c *gin.Context) {
 		a.renderLogin(c, req, http.StatusOK, "Your session has ended. Please sign in again.", "")
 		return
 	}
-	if !equalSecret(form.Get("csrf"), si.sess.CSRF) {
+	if !equalSecret(form.Get("csrf"), si.csrf) {
 		a.events.Warn(c.Request.Context(), audit.CSRFRejected, audit.ClientID(req.client.ID), audit.UserID(si.user.ID), audit.Reason("consent form"))
 		a.errorPage(c, http.StatusForbidden, "invalid_request", "This request did not come from this site's consent page, so it was refused.")
 		return
@@ -483,7 +483,7 @@ func (a *Authorize) signOutPage(c *gin.Context) {
 	}
 	d := a.page("Sign out")
 	if si != nil {
-		d.SignedIn, d.Username, d.CSRF, d.Action = true, si.user.Username, si.sess.CSRF, a.prefix+"/logout"
+		d.SignedIn, d.Username, d.CSRF, d.Action = true, si.user.Username, si.csrf, a.prefix+"/logout"
 	}
 	a.pages.render(c, http.StatusOK, "signout", d, "")
 }
@@ -500,7 +500,7 @@ func (a *Authorize) signOut(c *gin.Context) {
 		return
 	}
 	if si != nil {
-		if !equalSecret(form.Get("csrf"), si.sess.CSRF) {
+		if !equalSecret(form.Get("csrf"), si.csrf) {
 			a.errorPage(c, http.StatusForbidden, "invalid_request", "This request did not come from this site's sign-out page, so it was refused.")
 			return
 		}
@@ -537,7 +537,7 @@ func (a *Authorize) renderLogin(c *gin.Context, req *authRequest, status int, ms
 
 func (a *Authorize) renderConsent(c *gin.Context, req *authRequest, si *signedIn) {
 	d := a.page("Allow access")
-	d.ClientName, d.Username, d.CSRF = req.client.Name, si.user.Username, si.sess.CSRF
+	d.ClientName, d.Username, d.CSRF = req.client.Name, si.user.Username, si.csrf
 	d.Action = a.prefix + "/authorize/consent?" + req.encode("", "")
 	d.SwitchURL = a.prefix + "/authorize?" + req.encode("", "login")
 	for _, s := range strings.Fields(req.scope) {

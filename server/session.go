@@ -22,6 +22,8 @@ type signedIn struct {
 	sess sessions.Session
 	hash []byte
 	user *users.User
+	// csrf is the session's anti-forgery token for the pages' forms.
+	csrf string
 }
 
 // signedIn returns the session the cookie names, or nil when there is none,
@@ -48,7 +50,7 @@ func (a *Authorize) signedIn(c *gin.Context) (*signedIn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &signedIn{sess: sess, hash: hash, user: u}, nil
+	return &signedIn{sess: sess, hash: hash, user: u, csrf: sessionCSRF(id)}, nil
 }
 
 // startSession signs the browser in as u under a new session id; the old
@@ -64,7 +66,7 @@ func (a *Authorize) startSession(c *gin.Context, u *users.User) error {
 	now := a.now()
 	id := newToken()
 	sess := sessions.Session{
-		UserID: u.ID, AuthTime: now.UTC(), ExpiresAt: now.Add(a.cfg.SessionTTL).UTC(), CSRF: newToken(),
+		UserID: u.ID, AuthTime: now.UTC(), ExpiresAt: now.Add(a.cfg.SessionTTL).UTC(),
 		UserGeneration: u.Generation,
 	}
 	if err := a.d.Sessions.SaveSession(ctx, hashToken(id), sess); err != nil {
@@ -113,6 +115,14 @@ func wellFormedToken(s string) bool {
 	}
 	_, err := base64.RawURLEncoding.DecodeString(s)
 	return err == nil
+}
+
+// sessionCSRF is a session's anti-forgery token: derived from the session
+// id, which the store keeps only as a hash, so nothing in the store gives
+// it away, and one-way, so the token on a page gives no session away.
+func sessionCSRF(sessionID string) string {
+	h := sha256.Sum256([]byte("csrf:" + sessionID))
+	return base64.RawURLEncoding.EncodeToString(h[:])
 }
 
 // hashToken is how a session id is stored: its SHA-256, so a dump of the

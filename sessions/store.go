@@ -12,8 +12,6 @@ type Session struct {
 	UserID    string    `json:"user_id"`
 	AuthTime  time.Time `json:"auth_time"`
 	ExpiresAt time.Time `json:"expires_at"`
-	// CSRF is the per-session anti-forgery token for the pages' forms.
-	CSRF string `json:"csrf"`
 	// UserGeneration is the user's generation at sign-in: once the user is
 	// revoked the session is dead.
 	UserGeneration int64 `json:"user_generation,omitempty"`
