@@ -159,9 +159,10 @@ func (r *Revoker) RevokeFamily(ctx context.Context, id, reason string) (revoked 
 // rotation that detected reuse revokes the family in its own atomic step):
 // it denies the family's newest access token and writes the audit record.
 func (r *Revoker) FamilyRevoked(ctx context.Context, f Family, reason string) error {
-	log := r.events.Warn // reuse, replay, a revoked user or client: perhaps a stolen token
-	if reason == ReasonRevokedByClient {
-		log = r.events.Info
+	log := r.events.Info // asked for: by the client, an admin, a registration
+	switch reason {
+	case ReasonRefreshReuse, ReasonCodeReplayed, ReasonUserChanged, ReasonClientChanged:
+		log = r.events.Warn // perhaps a stolen token
 	}
 	log(ctx, audit.FamilyRevoked, audit.FamilyID(f.ID), audit.ClientID(f.ClientID), audit.UserID(f.UserID), audit.Reason(reason))
 	if f.LastJTI == "" {
