@@ -46,12 +46,32 @@ func (s *Store) CreateFamily(ctx context.Context, f tokens.Family, tokenHash []b
 	if !f.ExpiresAt.After(time.Now()) {
 		return nil // already gone: nothing to list
 	}
-	// Both indexes in one round trip (their keys are in different slots).
-	// Eval, not EvalSha: a pipeline cannot fall back on NOSCRIPT.
-	p := s.rdb.Pipeline()
-	scriptFamilyIndexAdd.Eval(ctx, p, []string{s.key("ufam", f.UserID)}, exp, f.ID)
-	scriptFamilyIndexAdd.Eval(ctx, p, []string{s.key("cfam", f.ClientID)}, exp, f.ID)
-	return wrap("index family", execPipe(ctx, p))
+	return wrap("index family", s.indexFamily(ctx, f, exp))
+}
+
+// indexFamily adds a new family to its user's and its client's index in
+// one round trip (their keys are in different slots, so a pipeline, not
+// one script). A pipeline cannot fall back from EVALSHA on NOSCRIPT by
+// itself: a server that does not know the script yet gets it once by EVAL,
+// which also caches it there.
+func (s *Store) indexFamily(ctx context.Context, f tokens.Family, exp int64) error {
+	indexes := []string{s.key("ufam", f.UserID), s.key("cfam", f.ClientID)}
+	run := func(bySHA bool) error {
+		p := s.rdb.Pipeline()
+		for _, idx := range indexes {
+			if bySHA {
+				scriptFamilyIndexAdd.EvalSha(ctx, p, []string{idx}, exp, f.ID)
+			} else {
+				scriptFamilyIndexAdd.Eval(ctx, p, []string{idx}, exp, f.ID)
+			}
+		}
+		return execPipe(ctx, p)
+	}
+	err := run(true)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		err = run(false)
+	}
+	return err
 }
 
 // RotateRefresh implements tokens.RefreshStore in one script
