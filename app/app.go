@@ -255,8 +255,10 @@ func (a *App) Serve(ctx context.Context, pub, adm net.Listener) error {
 	for i, l := range []net.Listener{pub, adm} {
 		go func() { errc <- servers[i].Serve(l) }()
 	}
+	b := BuildInfo()
 	a.Log.Info("serving", "public", pub.Addr().String(), "admin", adm.Addr().String(),
-		"issuer", a.Config.Issuer, "store", a.Config.StoreKind())
+		"issuer", a.Config.Issuer, "store", a.Config.StoreKind(),
+		"version", b.Version, "revision", b.Revision, "go_version", b.GoVersion)
 
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
