@@ -285,6 +285,29 @@ func TestBadFileValuesNameKey(t *testing.T) {
 	}
 }
 
+// A wrong value is named by key and said in the words of its type, not in
+// yaml.v3's Go types ("cannot unmarshal !!str into time.Duration").
+func TestBadFileValueMessages(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{"tokens:\n  access_ttl: 15 minutes\n", `line 2: tokens.access_ttl: "15 minutes" is not a duration`},
+		{"tokens:\n  access_ttl: 15\n", `tokens.access_ttl: "15" is not a duration`},
+		{"limits:\n  max_body_bytes: lots\n", `limits.max_body_bytes: "lots" is not an integer`},
+		{"password_hash:\n  threads: 300\n", `password_hash.threads: "300" is not an integer from 0 to 255`},
+		{"pkce:\n  require_for_confidential: maybe\n", `pkce.require_for_confidential: "maybe" is not a boolean`},
+		{"scopes: 5\n", `scopes: "5" is not a list of strings`},
+		{"issuer: [a, b]\n", `issuer: a list is not a string`},
+	} {
+		_, err := Load([]string{"--config", writeFile(t, c.body)}, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want %q", c.body, err, c.want)
+		}
+	}
+	_, err := Load(nil, []string{"AUTHSERVER_SESSIONS_TTL=half a day"})
+	if want := `AUTHSERVER_SESSIONS_TTL (sessions.ttl): "half a day" is not a duration`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}
+
 func TestEmptyFileKeepsDefaults(t *testing.T) {
 	cfg, err := Load([]string{"--config", writeFile(t, "# nothing\n")}, nil)
 	if err != nil {

@@ -189,7 +189,7 @@ func setString(v reflect.Value, s string) error {
 	if v.Type() == reflect.TypeFor[time.Duration]() {
 		d, err := time.ParseDuration(strings.TrimSpace(s))
 		if err != nil {
-			return err
+			return fmt.Errorf("%q is not %s", s, wantText(v.Type()))
 		}
 		v.SetInt(int64(d))
 		return nil
@@ -200,19 +200,19 @@ func setString(v reflect.Value, s string) error {
 	case reflect.Bool:
 		b, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {
-			return fmt.Errorf("not a boolean: %q", s)
+			return fmt.Errorf("%q is not %s", s, wantText(v.Type()))
 		}
 		v.SetBool(b)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, v.Type().Bits())
 		if err != nil {
-			return fmt.Errorf("not an integer in range: %q", s)
+			return fmt.Errorf("%q is not %s", s, wantText(v.Type()))
 		}
 		v.SetInt(n)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		n, err := strconv.ParseUint(strings.TrimSpace(s), 10, v.Type().Bits())
 		if err != nil {
-			return fmt.Errorf("not a non-negative integer in range: %q", s)
+			return fmt.Errorf("%q is not %s", s, wantText(v.Type()))
 		}
 		v.SetUint(n)
 	case reflect.Slice:
@@ -289,10 +289,51 @@ func decodeMapping(n *yaml.Node, v reflect.Value, prefix string) error {
 			continue
 		}
 		if err := val.Decode(fv.Addr().Interface()); err != nil {
-			return fmt.Errorf("line %d: %s: %s", val.Line, key, strings.TrimPrefix(yamlErrText(err), "yaml: "))
+			return fmt.Errorf("line %d: %s: %s", val.Line, key, decodeErrText(val, fv.Type(), err))
 		}
 	}
 	return nil
+}
+
+// decodeErrText says what is wrong with a value in the words of the key's
+// type ("15 minutes" is not a duration), rather than yaml.v3's Go types.
+func decodeErrText(n *yaml.Node, t reflect.Type, err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		switch {
+		case n.Kind == yaml.ScalarNode:
+			return fmt.Sprintf("%q is not %s", n.Value, wantText(t))
+		case n.Kind == yaml.MappingNode:
+			return "a mapping is not " + wantText(t)
+		case n.Kind == yaml.SequenceNode && t.Kind() != reflect.Slice:
+			return "a list is not " + wantText(t)
+		}
+	}
+	return strings.TrimPrefix(yamlErrText(err), "yaml: ")
+}
+
+// wantText describes the values a key of type t takes.
+func wantText(t reflect.Type) string {
+	if t == reflect.TypeFor[time.Duration]() {
+		return "a duration (a number with a unit: 90s, 15m, 12h)"
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "a boolean (true or false)"
+	case reflect.Int, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Int8, reflect.Int16, reflect.Int32:
+		return fmt.Sprintf("an integer from %d to %d", -(int64(1) << (t.Bits() - 1)), int64(1)<<(t.Bits()-1)-1)
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32:
+		return fmt.Sprintf("an integer from 0 to %d", uint64(1)<<t.Bits()-1)
+	case reflect.Slice:
+		return "a list of strings"
+	case reflect.String:
+		return "a string"
+	}
+	return "a " + t.String()
 }
 
 // yamlErrText flattens yaml.v3's multi-line TypeError into one line.
