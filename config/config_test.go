@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -357,6 +358,20 @@ func TestEveryMentionedEnvIsKnown(t *testing.T) {
 		if err := checkEnvNames(map[string]string{name: "x"}); err != nil {
 			t.Errorf("%s is mentioned in the repository but refused: %v", name, err)
 		}
+	}
+}
+
+func TestLogLevelSetting(t *testing.T) {
+	cfg, err := Load(nil, []string{"AUTHSERVER_LOG_LEVEL=DEBUG", "AUTHSERVER_ACCESS_LOG=true"})
+	if err != nil || cfg.SlogLevel() != slog.LevelDebug || !cfg.AccessLog {
+		t.Fatalf("cfg %+v, err %v: want debug and the access log", cfg, err)
+	}
+	if Default().SlogLevel() != slog.LevelInfo {
+		t.Errorf("default level %v, want info", Default().SlogLevel())
+	}
+	_, err = Load(nil, []string{"AUTHSERVER_LOG_LEVEL=verbose"})
+	if want := `log_level: "verbose" is not one of debug, info, warn, error`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
 	}
 }
 

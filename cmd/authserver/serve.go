@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -44,7 +43,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		// (docs/BENCHMARKS.md); GOGC in the environment still wins.
 		debug.SetGCPercent(400)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := app.NewLogger(stderr, cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(ctx, cfg, log)
