@@ -158,6 +158,11 @@ func (x cli) call(cf *connFlags, what, method, path string, body any) int {
 		fmt.Fprintf(x.stderr, "authserver: %s: %v\n", what, err)
 		return 1
 	}
+	return x.print(what, out)
+}
+
+// print writes an admin API answer, indented, to stdout.
+func (x cli) print(what string, out []byte) int {
 	if len(bytes.TrimSpace(out)) == 0 {
 		return 0 // 204: nothing to print
 	}

@@ -79,7 +79,7 @@ type api struct {
 //	POST   /admin/clients/:id/disable   disable
 //	POST   /admin/clients/:id/enable    enable
 //	POST   /admin/users                 create (201)
-//	GET    /admin/users                 list
+//	GET    /admin/users                 list; ?username=alice lists only that user (or none)
 //	GET    /admin/users/:id             get
 //	DELETE /admin/users/:id             delete and sign out everywhere (204)
 //	PUT    /admin/users/:id/password    set password and sign out everywhere (204)
