@@ -31,6 +31,7 @@ func runPerform(args []string, stdout, stderr io.Writer) int {
 	username := fs.String("username", "", "user name (password flow)")
 	password := fs.String("password", "", "password (password flow)")
 	refresh := fs.String("refresh-token", "", "refresh token (refresh flow)")
+	fields := fs.String("fields", "", fieldsUsage)
 	if code, done := parseFlags(fs, args, head, stdout, stderr); done {
 		return code
 	}
@@ -73,6 +74,14 @@ func runPerform(args []string, stdout, stderr io.Writer) int {
 		if v := tok.Extra(k); v != nil {
 			out[k] = v
 		}
+	}
+	if *fields != "" {
+		b, _ := json.Marshal(out)
+		if err := printFields(stdout, b, *fields); err != nil {
+			fmt.Fprintf(stderr, "authserver: perform %s: %v\n", flow, err)
+			return 1
+		}
+		return 0
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")

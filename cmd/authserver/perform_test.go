@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +41,26 @@ func TestPerformPrintsServerResponse(t *testing.T) {
 				t.Errorf("%s: %s = %v, want %v (all: %s)", flow, k, m[k], v, out.String())
 			}
 		}
+	}
+}
+
+// --fields prints bare values for shell captures, and fails on a field the
+// answer lacks rather than capturing nothing.
+func TestFields(t *testing.T) {
+	var out bytes.Buffer
+	if err := printFields(&out, []byte(`{"id":"abc","client_secret":"s-3","n":900,"l":["a"]}`), "id,client_secret,n,l"); err != nil || out.String() != "abc\ts-3\t900\t[\"a\"]\n" {
+		t.Errorf("got %q, %v", out.String(), err)
+	}
+	if err := printFields(&out, []byte(`{"id":"abc"}`), "id,secret"); err == nil || !strings.Contains(err.Error(), `no field "secret"`) {
+		t.Errorf("missing field: %v", err)
+	}
+	s := newAdminServer(t)
+	r := run1(runClients, "", withConn(s, "create", "--name", "billing", "--grant-types", "client_credentials", "--fields", "id,client_secret")...).ok(t)
+	id, secret, ok := strings.Cut(strings.TrimSuffix(r.stdout, "\n"), "\t")
+	if !ok || len(id) != 32 || secret == "" || strings.ContainsAny(secret, "\t\n") {
+		t.Fatalf("clients create --fields: %q", r.stdout)
+	}
+	if _, err := s.clients.Authenticate(context.Background(), id, secret); err != nil {
+		t.Errorf("the printed id and secret do not authenticate: %v", err)
 	}
 }

@@ -51,7 +51,7 @@ func usersGet(*flag.FlagSet) func(cli, *connFlags, []string) int {
 			out, err := ac.do(ctx, http.MethodGet, "/admin/users/"+url.PathEscape(arg), nil)
 			var ae *apiError
 			if err == nil {
-				return x.print(what, out)
+				return x.print(cf.fields, what, out)
 			} else if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
 				fmt.Fprintf(x.stderr, "authserver: %s: %v\n", what, err)
 				return 1
@@ -73,7 +73,7 @@ func usersGet(*flag.FlagSet) func(cli, *connFlags, []string) int {
 			fmt.Fprintf(x.stderr, "authserver: %s: user not found: no user has the ID or username %q\n", what, arg)
 			return 1
 		}
-		return x.print(what, found.Users[0])
+		return x.print(cf.fields, what, found.Users[0])
 	}
 }
 
