@@ -18,9 +18,14 @@ type Build struct {
 
 // BuildInfo reads Build from the binary's embedded build information.
 func BuildInfo() Build {
+	bi, _ := debug.ReadBuildInfo()
+	return buildFrom(bi)
+}
+
+// buildFrom is BuildInfo from bi, which may be nil (a binary without it).
+func buildFrom(bi *debug.BuildInfo) Build {
 	b := Build{Version: "unknown", GoVersion: runtime.Version()}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
+	if bi == nil {
 		return b
 	}
 	if bi.Main.Version != "" {
