@@ -270,9 +270,12 @@ func (a *App) Serve(ctx context.Context, pub, adm net.Listener) error {
 		go func() { errc <- servers[i].Serve(l) }()
 	}
 	b := BuildInfo()
-	a.Log.Info("serving", "public", pub.Addr().String(), "admin", adm.Addr().String(),
-		"issuer", a.Config.Issuer, "store", a.Config.StoreKind(),
-		"version", b.Version, "revision", b.Revision, "go_version", b.GoVersion)
+	attrs := []any{"public", pub.Addr().String(), "admin", adm.Addr().String(),
+		"issuer", a.Config.Issuer, "store", a.Config.StoreKind(), "version", b.Version, "go_version", b.GoVersion}
+	if b.Revision != "" { // a build without VCS stamping (-buildvcs=false) has none
+		attrs = append(attrs, "revision", b.Revision, "modified", b.Modified)
+	}
+	a.Log.Info("serving", attrs...)
 
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
