@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -201,14 +202,19 @@ func (a *App) build(ctx context.Context) error {
 	a.Registration = registration.New(registration.Config{
 		Issuer: cfg.Issuer, Open: cfg.Registration.Open, AllowedGrantTypes: cfg.Registration.AllowedGrantTypes,
 	}, a.Clients, a.Store, revoker, a.Log)
+	var accessLog *slog.Logger
+	if cfg.AccessLog {
+		accessLog = a.Log
+	}
 	a.Public = server.NewPublic(server.Options{
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, Authorize: authorize, JWKS: km.JWKS, Log: a.Log,
 		Registration: server.NewRegistration(a.Registration, cfg.Limits.MaxBodyBytes, a.Log),
 		Revocation:   token.RevocationHandler(), Introspection: token.IntrospectionHandler(),
+		AccessLog: accessLog,
 	})
 	a.Admin = admin.New(admin.Options{
 		Token: a.AdminToken, Clients: a.Clients, Users: a.Users, Families: a.Store, Keys: km, Audit: a.Log,
-		InitialAccessTokens: a.Registration, Revoker: revoker,
+		InitialAccessTokens: a.Registration, Revoker: revoker, AccessLog: accessLog,
 	})
 	return nil
 }
@@ -236,6 +242,14 @@ func (a *App) Run(ctx context.Context) error {
 	return a.Serve(ctx, pub, adm)
 }
 
+// shutdownTimeout bounds how long requests in flight may finish at shutdown.
+const shutdownTimeout = 10 * time.Second
+
+// NewLogger is the server's logger: JSON lines to w, from cfg's log_level up.
+func NewLogger(w io.Writer, cfg *config.Config) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
+}
+
 // writeTimeout is both listeners' http.Server.WriteTimeout.
 const writeTimeout = 60 * time.Second
 
@@ -255,8 +269,13 @@ func (a *App) Serve(ctx context.Context, pub, adm net.Listener) error {
 	for i, l := range []net.Listener{pub, adm} {
 		go func() { errc <- servers[i].Serve(l) }()
 	}
-	a.Log.Info("serving", "public", pub.Addr().String(), "admin", adm.Addr().String(),
-		"issuer", a.Config.Issuer, "store", a.Config.StoreKind())
+	b := BuildInfo()
+	attrs := []any{"public", pub.Addr().String(), "admin", adm.Addr().String(),
+		"issuer", a.Config.Issuer, "store", a.Config.StoreKind(), "version", b.Version, "go_version", b.GoVersion}
+	if b.Revision != "" { // a build without VCS stamping (-buildvcs=false) has none
+		attrs = append(attrs, "revision", b.Revision, "modified", b.Modified)
+	}
+	a.Log.Info("serving", attrs...)
 
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
@@ -275,11 +294,16 @@ loop:
 			}
 		}
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	a.Log.Info("shutting down: draining connections", "timeout", shutdownTimeout.String())
+	began := time.Now()
+	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	for _, s := range servers {
-		s.Shutdown(shutdown)
+		if err := s.Shutdown(shutdown); err != nil {
+			a.Log.Warn("shutdown: connections still open were closed", "err", err)
+		}
 	}
+	a.Log.Info("shut down", "took_ms", time.Since(began).Milliseconds())
 	if errors.Is(runErr, http.ErrServerClosed) {
 		runErr = nil
 	}

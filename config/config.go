@@ -4,6 +4,7 @@
 package config
 
 import (
+	"log/slog"
 	"time"
 )
 
@@ -26,6 +27,10 @@ type Config struct {
 	// KeyEncryptionSecret seals signing keys at rest; empty means the server
 	// generates one into DataDir. Nodes sharing a Redis store must share it.
 	KeyEncryptionSecret string `yaml:"key_encryption_secret"`
+	// LogLevel is the least severe level logged: debug, info, warn, error.
+	LogLevel string `yaml:"log_level"`
+	// AccessLog logs one line per request (audit.AccessLog).
+	AccessLog bool `yaml:"access_log"`
 
 	Redis        Redis        `yaml:"redis"`
 	Scopes       []string     `yaml:"scopes"`
@@ -135,6 +140,7 @@ func Default() *Config {
 		Listen:      ":8080",
 		AdminListen: "127.0.0.1:8081",
 		DataDir:     "./data",
+		LogLevel:    "info",
 		Redis: Redis{
 			KeyPrefix: "authserver:",
 		},
@@ -172,6 +178,14 @@ func Default() *Config {
 			AllowedGrantTypes: []string{"authorization_code", "client_credentials", "refresh_token"},
 		},
 	}
+}
+
+// SlogLevel is LogLevel as a slog.Level; it assumes a validated
+// configuration.
+func (c *Config) SlogLevel() slog.Level {
+	var l slog.Level
+	l.UnmarshalText([]byte(c.LogLevel))
+	return l
 }
 
 // StoreKind names the store the configuration selects: "embedded", "redis",

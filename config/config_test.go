@@ -3,9 +3,12 @@ package config
 import (
 	"errors"
 	"flag"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -282,6 +285,93 @@ func TestBadFileValuesNameKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.key) {
 			t.Errorf("%q: err = %v, want it to name %s", c.body, err, c.key)
 		}
+	}
+}
+
+// A wrong value is named by key and said in the words of its type, not in
+// yaml.v3's Go types ("cannot unmarshal !!str into time.Duration").
+func TestBadFileValueMessages(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{"tokens:\n  access_ttl: 15 minutes\n", `line 2: tokens.access_ttl: "15 minutes" is not a duration`},
+		{"tokens:\n  access_ttl: 15\n", `tokens.access_ttl: "15" is not a duration`},
+		{"limits:\n  max_body_bytes: lots\n", `limits.max_body_bytes: "lots" is not an integer`},
+		{"password_hash:\n  threads: 300\n", `password_hash.threads: "300" is not an integer from 0 to 255`},
+		{"pkce:\n  require_for_confidential: maybe\n", `pkce.require_for_confidential: "maybe" is not a boolean`},
+		{"scopes: 5\n", `scopes: "5" is not a list of strings`},
+		{"issuer: [a, b]\n", `issuer: a list is not a string`},
+	} {
+		_, err := Load([]string{"--config", writeFile(t, c.body)}, nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want %q", c.body, err, c.want)
+		}
+	}
+	_, err := Load(nil, []string{"AUTHSERVER_SESSIONS_TTL=half a day"})
+	if want := `AUTHSERVER_SESSIONS_TTL (sessions.ttl): "half a day" is not a duration`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+}
+
+// A misspelt variable would otherwise be ignored and its default used.
+func TestUnknownEnvStopsStartUp(t *testing.T) {
+	_, err := Load(nil, []string{"AUTHSERVER_TOKENS_ACCES_TTL=1m", "PATH=/bin"})
+	if want := "unknown environment variable AUTHSERVER_TOKENS_ACCES_TTL (did you mean AUTHSERVER_TOKENS_ACCESS_TTL?)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	_, err = Load(nil, []string{"AUTHSERVER_NONSENSE=1", "AUTHSERVER_REDISURL=x"})
+	if want := "unknown environment variables AUTHSERVER_NONSENSE, AUTHSERVER_REDISURL (did you mean AUTHSERVER_REDIS_URL?)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	// Read elsewhere (the management commands, perform, tests): allowed.
+	env := []string{"AUTHSERVER_CONFIG="}
+	for _, name := range OtherEnv {
+		env = append(env, name+"=x")
+	}
+	if _, err := Load(nil, env); err != nil {
+		t.Errorf("variables read outside config: %v", err)
+	}
+}
+
+// Every AUTHSERVER_* name the repository mentions is one Load or
+// OtherEnv knows, so the check above cannot break a documented variable.
+func TestEveryMentionedEnvIsKnown(t *testing.T) {
+	re := regexp.MustCompile(`AUTHSERVER_[A-Z0-9_]*[A-Z0-9]`)
+	seen := map[string]bool{}
+	filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != ".." {
+			return filepath.SkipDir
+		}
+		// This file misspells names on purpose.
+		if d.IsDir() || d.Name() == "config_test.go" || !(strings.HasSuffix(path, ".go") || strings.HasSuffix(path, ".md") || strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, "Makefile")) {
+			return nil
+		}
+		data, _ := os.ReadFile(path)
+		for _, m := range re.FindAllString(string(data), -1) {
+			seen[m] = true
+		}
+		return nil
+	})
+	if len(seen) < 5 {
+		t.Fatalf("found only %v: is the walk reading the repository?", seen)
+	}
+	delete(seen, "AUTHSERVER_TOKENS_ACCES_TTL") // the README's example of a typo
+	for name := range seen {
+		if err := checkEnvNames(map[string]string{name: "x"}); err != nil {
+			t.Errorf("%s is mentioned in the repository but refused: %v", name, err)
+		}
+	}
+}
+
+func TestLogLevelSetting(t *testing.T) {
+	cfg, err := Load(nil, []string{"AUTHSERVER_LOG_LEVEL=DEBUG", "AUTHSERVER_ACCESS_LOG=true"})
+	if err != nil || cfg.SlogLevel() != slog.LevelDebug || !cfg.AccessLog {
+		t.Fatalf("cfg %+v, err %v: want debug and the access log", cfg, err)
+	}
+	if Default().SlogLevel() != slog.LevelInfo {
+		t.Errorf("default level %v, want info", Default().SlogLevel())
+	}
+	_, err = Load(nil, []string{"AUTHSERVER_LOG_LEVEL=verbose"})
+	if want := `log_level: "verbose" is not one of debug, info, warn, error`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
 	}
 }
 

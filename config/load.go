@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,16 @@ const EnvPrefix = "AUTHSERVER_"
 
 // EnvConfigFile names the config file when --config is not given.
 const EnvConfigFile = EnvPrefix + "CONFIG"
+
+// OtherEnv are the AUTHSERVER_* variables read by something other than
+// Load; every other AUTHSERVER_* name in the environment of serve is a
+// mistake (most often a typo) and stops start-up, instead of being ignored.
+var OtherEnv = []string{
+	EnvPrefix + "ADMIN_URL",         // the management commands' admin API address
+	EnvPrefix + "CLIENT_ID",         // perform
+	EnvPrefix + "CLIENT_SECRET",     // perform
+	EnvPrefix + "EMBEDDED_CRASH_DB", // store/embedded's crash test child
+}
 
 type flagKey struct{ name, key, usage string }
 
@@ -118,6 +129,9 @@ func envMap(environ []string) map[string]string {
 }
 
 func applyEnv(cfg *Config, env map[string]string) error {
+	if err := checkEnvNames(env); err != nil {
+		return err
+	}
 	for _, l := range leaves(reflect.TypeOf(*cfg)) {
 		name := EnvName(l.key)
 		v, ok := env[name]
@@ -129,6 +143,70 @@ func applyEnv(cfg *Config, env map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// checkEnvNames refuses AUTHSERVER_* variables that nothing reads, naming
+// each with the closest known name.
+func checkEnvNames(env map[string]string) error {
+	known := []string{EnvConfigFile}
+	known = append(known, OtherEnv...)
+	for _, l := range leaves(reflect.TypeFor[Config]()) {
+		known = append(known, EnvName(l.key))
+	}
+	var bad []string
+	for name := range env {
+		if !strings.HasPrefix(name, EnvPrefix) || slices.Contains(known, name) {
+			continue
+		}
+		msg := name
+		if guess := closest(name, known); guess != "" {
+			msg += " (did you mean " + guess + "?)"
+		}
+		bad = append(bad, msg)
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.Sort(bad)
+	what := "variable"
+	if len(bad) > 1 {
+		what = "variables"
+	}
+	return fmt.Errorf("config: unknown environment %s %s", what, strings.Join(bad, ", "))
+}
+
+// closest returns the name in known nearest to name by edit distance, or ""
+// when none is near enough to be a likely typo.
+func closest(name string, known []string) string {
+	best, bestD := "", 4 // more than 3 edits is a different name, not a typo
+	for _, k := range known {
+		if d := editDistance(name, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes: the
+// names are ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // leaf is one settable key: its dotted YAML path and where it lives.
@@ -189,7 +267,7 @@ func setString(v reflect.Value, s string) error {
 	if v.Type() == reflect.TypeFor[time.Duration]() {
 		d, err := time.ParseDuration(strings.TrimSpace(s))
 		if err != nil {
-			return err
+			return fmt.Errorf("%q is not %s", s, wantText(v.Type()))
 		}
 		v.SetInt(int64(d))
 		return nil
@@ -200,19 +278,19 @@ func setString(v reflect.Value, s string) error {
 	case reflect.Bool:
 		b, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {
-			return fmt.Errorf("not a boolean: %q", s)
+			return fmt.Errorf("%q is not %s", s, wantText(v.Type()))
 		}
 		v.SetBool(b)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, v.Type().Bits())
 		if err != nil {
-			return fmt.Errorf("not an integer in range: %q", s)
+			return fmt.Errorf("%q is not %s", s, wantText(v.Type()))
 		}
 		v.SetInt(n)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		n, err := strconv.ParseUint(strings.TrimSpace(s), 10, v.Type().Bits())
 		if err != nil {
-			return fmt.Errorf("not a non-negative integer in range: %q", s)
+			return fmt.Errorf("%q is not %s", s, wantText(v.Type()))
 		}
 		v.SetUint(n)
 	case reflect.Slice:
@@ -289,10 +367,51 @@ func decodeMapping(n *yaml.Node, v reflect.Value, prefix string) error {
 			continue
 		}
 		if err := val.Decode(fv.Addr().Interface()); err != nil {
-			return fmt.Errorf("line %d: %s: %s", val.Line, key, strings.TrimPrefix(yamlErrText(err), "yaml: "))
+			return fmt.Errorf("line %d: %s: %s", val.Line, key, decodeErrText(val, fv.Type(), err))
 		}
 	}
 	return nil
+}
+
+// decodeErrText says what is wrong with a value in the words of the key's
+// type ("15 minutes" is not a duration), rather than yaml.v3's Go types.
+func decodeErrText(n *yaml.Node, t reflect.Type, err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		switch {
+		case n.Kind == yaml.ScalarNode:
+			return fmt.Sprintf("%q is not %s", n.Value, wantText(t))
+		case n.Kind == yaml.MappingNode:
+			return "a mapping is not " + wantText(t)
+		case n.Kind == yaml.SequenceNode && t.Kind() != reflect.Slice:
+			return "a list is not " + wantText(t)
+		}
+	}
+	return strings.TrimPrefix(yamlErrText(err), "yaml: ")
+}
+
+// wantText describes the values a key of type t takes.
+func wantText(t reflect.Type) string {
+	if t == reflect.TypeFor[time.Duration]() {
+		return "a duration (a number with a unit: 90s, 15m, 12h)"
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "a boolean (true or false)"
+	case reflect.Int, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Int8, reflect.Int16, reflect.Int32:
+		return fmt.Sprintf("an integer from %d to %d", -(int64(1) << (t.Bits() - 1)), int64(1)<<(t.Bits()-1)-1)
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32:
+		return fmt.Sprintf("an integer from 0 to %d", uint64(1)<<t.Bits()-1)
+	case reflect.Slice:
+		return "a list of strings"
+	case reflect.String:
+		return "a string"
+	}
+	return "a " + t.String()
 }
 
 // yamlErrText flattens yaml.v3's multi-line TypeError into one line.

@@ -33,6 +33,11 @@ func (c *Config) Validate() error {
 	if c.KeyEncryptionSecret != "" && len(c.KeyEncryptionSecret) < minSecretLen {
 		v.add("key_encryption_secret", fmt.Sprintf("must be at least %d characters (or empty to generate one)", minSecretLen))
 	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("log_level", fmt.Sprintf("%q is not one of debug, info, warn, error", c.LogLevel))
+	}
 	v.redis(&c.Redis)
 	v.scopes(c.Scopes)
 	v.tokens(&c.Tokens)

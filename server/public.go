@@ -35,6 +35,9 @@ type Options struct {
 	// JWKS returns the current JSON Web Key Set.
 	JWKS func() []byte
 	Log  *slog.Logger
+	// AccessLog receives one record per request (audit.AccessLog); nil
+	// logs none.
+	AccessLog *slog.Logger
 }
 
 // NewPublic returns the engine of the public listener.
@@ -44,6 +47,9 @@ func NewPublic(o Options) *gin.Engine {
 	}
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	if o.AccessLog != nil {
+		r.Use(audit.AccessLog(o.AccessLog, "public"))
+	}
 	r.Use(recoverJSON(o.Log), audit.RequestID())
 	r.NoRoute(func(c *gin.Context) {
 		abortJSON(c, http.StatusNotFound, "not_found", "no such endpoint")

@@ -173,6 +173,17 @@ func (s *Service) Get(ctx context.Context, id string) (*User, error) {
 	return s.store.GetUser(ctx, id)
 }
 
+// GetByUsername returns the user with that username (compared in its
+// normalized form), or ErrNotFound; a name that could never be valid is
+// ErrNotFound too.
+func (s *Service) GetByUsername(ctx context.Context, username string) (*User, error) {
+	name, err := NormalizeUsername(username)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	return s.store.GetUserByUsername(ctx, name)
+}
+
 // List returns every user, ordered by username.
 func (s *Service) List(ctx context.Context) ([]*User, error) {
 	return s.store.ListUsers(ctx)

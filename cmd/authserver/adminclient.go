@@ -34,12 +34,14 @@ type cli struct {
 // connFlags are the admin connection flags every management command takes.
 type connFlags struct {
 	url, token, dataDir string
+	fields              string
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.url, "admin-url", "", "admin API base URL (env AUTHSERVER_ADMIN_URL, default "+defaultAdminURL+")")
 	fs.StringVar(&c.token, "admin-token", "", "admin bearer token (env AUTHSERVER_ADMIN_TOKEN, default: read <data-dir>/admin.token)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "data directory holding admin.token (env AUTHSERVER_DATA_DIR, default "+defaultDataDir+")")
+	fs.StringVar(&c.fields, "fields", "", fieldsUsage)
 }
 
 // client resolves the connection settings: flag, then environment, then
@@ -157,6 +159,19 @@ func (x cli) call(cf *connFlags, what, method, path string, body any) int {
 	if err != nil {
 		fmt.Fprintf(x.stderr, "authserver: %s: %v\n", what, err)
 		return 1
+	}
+	return x.print(cf.fields, what, out)
+}
+
+// print writes an admin API answer to stdout: indented, or only the named
+// fields (see printFields).
+func (x cli) print(fields, what string, out []byte) int {
+	if fields != "" {
+		if err := printFields(x.stdout, out, fields); err != nil {
+			fmt.Fprintf(x.stderr, "authserver: %s: %v\n", what, err)
+			return 1
+		}
+		return 0
 	}
 	if len(bytes.TrimSpace(out)) == 0 {
 		return 0 // 204: nothing to print
@@ -292,4 +307,31 @@ func splitList(s string, spaces bool) []string {
 // stdCLI runs with the process's own environment: what main dispatches to.
 func stdCLI(stdin io.Reader, stdout, stderr io.Writer) cli {
 	return cli{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+}
+
+const fieldsUsage = "print only these top-level fields of the answer, comma-separated, tab-separated on one line (for shell captures: read -r ID SECRET < <(...))"
+
+// printFields writes the values of the named top-level fields of the JSON
+// object out, tab-separated on one line: strings as they are, anything else
+// as JSON. A field the answer lacks is an error, so that a shell capture
+// never silently gets an empty value.
+func printFields(w io.Writer, out []byte, fields string) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(out, &obj); err != nil {
+		return errors.New("--fields: the answer is not a JSON object")
+	}
+	var vals []string
+	for _, f := range splitList(fields, false) {
+		raw, ok := obj[f]
+		if !ok {
+			return fmt.Errorf("--fields: the answer has no field %q", f)
+		}
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			s = string(raw)
+		}
+		vals = append(vals, s)
+	}
+	_, err := fmt.Fprintln(w, strings.Join(vals, "\t"))
+	return err
 }

@@ -18,21 +18,25 @@ import (
 // way a real client would, and prints the token response: a smoke test or
 // a demo in one command.
 func runPerform(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprint(stderr, "usage: authserver perform client-credentials|password|refresh [flags]\n")
-		return 2
+	const head = "usage: authserver perform client-credentials|password|refresh [flags]\n\nrun one flow against a server and print the token response it sent\n"
+	flow := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		flow, args = args[0], args[1:]
 	}
-	flow := args[0]
-	fs := flag.NewFlagSet("perform "+flow, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	issuer := fs.String("issuer", performEnv("AUTHSERVER_ISSUER", "http://localhost:8080"), "server base URL")
-	id := fs.String("client-id", os.Getenv("AUTHSERVER_CLIENT_ID"), "client id")
-	secret := fs.String("client-secret", os.Getenv("AUTHSERVER_CLIENT_SECRET"), "client secret")
+	fs := flag.NewFlagSet("authserver perform", flag.ContinueOnError)
+	issuer := fs.String("issuer", performEnv("AUTHSERVER_ISSUER", "http://localhost:8080"), "server base URL (env AUTHSERVER_ISSUER)")
+	id := fs.String("client-id", os.Getenv("AUTHSERVER_CLIENT_ID"), "client id (env AUTHSERVER_CLIENT_ID)")
+	secret := fs.String("client-secret", os.Getenv("AUTHSERVER_CLIENT_SECRET"), "client secret (env AUTHSERVER_CLIENT_SECRET)")
 	scope := fs.String("scope", "", "space-separated scopes to ask for")
 	username := fs.String("username", "", "user name (password flow)")
 	password := fs.String("password", "", "password (password flow)")
 	refresh := fs.String("refresh-token", "", "refresh token (refresh flow)")
-	if err := fs.Parse(args[1:]); err != nil {
+	fields := fs.String("fields", "", fieldsUsage)
+	if code, done := parseFlags(fs, args, head, stdout, stderr); done {
+		return code
+	}
+	if flow == "" {
+		fmt.Fprintf(stderr, "authserver: perform: name a flow\n\n%s", head)
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -62,9 +66,22 @@ func runPerform(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "authserver: perform %s: %v\n", flow, err)
 		return 1
 	}
-	out := map[string]any{
-		"access_token": tok.AccessToken, "token_type": tok.TokenType,
-		"expires_in": tok.ExpiresIn, "refresh_token": tok.RefreshToken, "scope": tok.Extra("scope"),
+	// The fields as the server sent them: x/oauth2's Token keeps the raw
+	// response behind Extra, while its ExpiresIn is zeroed once Expiry is
+	// computed.
+	out := map[string]any{}
+	for _, k := range []string{"access_token", "token_type", "expires_in", "refresh_token", "scope"} {
+		if v := tok.Extra(k); v != nil {
+			out[k] = v
+		}
+	}
+	if *fields != "" {
+		b, _ := json.Marshal(out)
+		if err := printFields(stdout, b, *fields); err != nil {
+			fmt.Fprintf(stderr, "authserver: perform %s: %v\n", flow, err)
+			return 1
+		}
+		return 0
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")

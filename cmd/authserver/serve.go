@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/gin-gonic/gin"
@@ -16,8 +18,20 @@ import (
 	"authserver/config"
 )
 
-func runServe(args []string, stderr io.Writer) int {
+const serveUsage = `usage: authserver serve [flags]
+
+run the server: the public and the admin listener. Settings come from the
+config file, then AUTHSERVER_* environment variables, then these flags.
+`
+
+func runServe(args []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(args, os.Environ())
+	if errors.Is(err, flag.ErrHelp) {
+		// Load's help error carries the flag list after the sentinel's text.
+		_, flags, _ := strings.Cut(err.Error(), "\n")
+		fmt.Fprintf(stdout, "%s\n%s", serveUsage, flags)
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "authserver: %v\n", err)
 		return 2
@@ -29,7 +43,7 @@ func runServe(args []string, stderr io.Writer) int {
 		// (docs/BENCHMARKS.md); GOGC in the environment still wins.
 		debug.SetGCPercent(400)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := app.NewLogger(stderr, cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	a, err := app.New(ctx, cfg, log)

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,7 +26,7 @@ func userCommands() []subcommand {
 	return []subcommand{
 		{name: "create", short: "create a user", setup: usersCreate},
 		simple("list", "", "list users", "list users", http.MethodGet, func([]string) string { return "/admin/users" }),
-		simple("get", "ID", "show a user", "get user", http.MethodGet, byID("")),
+		{name: "get", args: "ID|USERNAME", nargs: 1, short: "show a user, by ID or by username", setup: usersGet},
 		simple("delete", "ID", "delete a user and revoke their refresh tokens", "delete user", http.MethodDelete, byID("")),
 		{name: "set-password", args: "ID", nargs: 1, short: "set a user's password and revoke their refresh tokens", setup: usersSetPassword},
 		simple("disable", "ID", "disable a user and revoke their refresh tokens", "disable user", http.MethodPost, byID("/disable")),
@@ -31,6 +34,55 @@ func userCommands() []subcommand {
 		simple("families", "ID", "list where a user is signed in (refresh-token families)", "list families", http.MethodGet, byID("/families")),
 		simple("sign-out", "ID", "sign a user out everywhere: revoke every refresh-token family", "sign out", http.MethodDelete, byID("/families")),
 	}
+}
+
+// usersGet finds the user by ID, else by username: IDs are 32 hex digits,
+// and a username may look like one too, so a miss by ID tries the name.
+func usersGet(*flag.FlagSet) func(cli, *connFlags, []string) int {
+	const what = "get user"
+	return func(x cli, cf *connFlags, args []string) int {
+		ac, err := cf.client(x.getenv)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "authserver: %s: %v\n", what, err)
+			return 1
+		}
+		ctx, arg := context.Background(), args[0]
+		if looksLikeUserID(arg) {
+			out, err := ac.do(ctx, http.MethodGet, "/admin/users/"+url.PathEscape(arg), nil)
+			var ae *apiError
+			if err == nil {
+				return x.print(cf.fields, what, out)
+			} else if !errors.As(err, &ae) || ae.Status != http.StatusNotFound {
+				fmt.Fprintf(x.stderr, "authserver: %s: %v\n", what, err)
+				return 1
+			}
+		}
+		out, err := ac.do(ctx, http.MethodGet, "/admin/users?username="+url.QueryEscape(arg), nil)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "authserver: %s: %v\n", what, err)
+			return 1
+		}
+		var found struct {
+			Users []json.RawMessage `json:"users"`
+		}
+		if err := json.Unmarshal(out, &found); err != nil {
+			fmt.Fprintf(x.stderr, "authserver: %s: unexpected answer from the admin API: %v\n", what, err)
+			return 1
+		}
+		if len(found.Users) == 0 {
+			fmt.Fprintf(x.stderr, "authserver: %s: user not found: no user has the ID or username %q\n", what, arg)
+			return 1
+		}
+		return x.print(cf.fields, what, found.Users[0])
+	}
+}
+
+func looksLikeUserID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 // passwordFlags are --password and --password-stdin; exactly one is needed.

@@ -77,3 +77,18 @@ func TestUsersCreateErrors(t *testing.T) {
 	run1(runUsers, "", withConn(s, "create", "--username", "GINA", "--password", "long enough")...).
 		failed(t, 1, "authserver: create user: username already taken")
 }
+
+// users get takes a username as well as an ID; a username that looks like
+// an ID is still found by name.
+func TestUsersGetByUsername(t *testing.T) {
+	s := newAdminServer(t)
+	erin := run1(runUsers, "", withConn(s, "create", "--username", "erin", "--password", "a long passphrase")...).ok(t).json(t)
+	hexName := strings.Repeat("ab", 16)
+	odd := run1(runUsers, "", withConn(s, "create", "--username", hexName, "--password", "a long passphrase")...).ok(t).json(t)
+	for arg, want := range map[string]any{"erin": erin["id"], "ERIN": erin["id"], erin["id"].(string): erin["id"], hexName: odd["id"]} {
+		if got := run1(runUsers, "", withConn(s, "get", "--", arg)...).ok(t).json(t); got["id"] != want {
+			t.Errorf("get %s: %v, want id %v", arg, got, want)
+		}
+	}
+	run1(runUsers, "", withConn(s, "get", "--", "nobody")...).failed(t, 1, `user not found: no user has the ID or username "nobody"`)
+}

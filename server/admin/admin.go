@@ -51,6 +51,9 @@ type Options struct {
 	// Revoker ends what a user or client held: sign out everywhere, user
 	// delete, disable and new password; client disable and delete.
 	Revoker *tokens.Revoker
+	// AccessLog receives one record per request (audit.AccessLog); nil
+	// logs none.
+	AccessLog *slog.Logger
 }
 
 // ErrorResponse is the body of every error answer.
@@ -76,7 +79,7 @@ type api struct {
 //	POST   /admin/clients/:id/disable   disable
 //	POST   /admin/clients/:id/enable    enable
 //	POST   /admin/users                 create (201)
-//	GET    /admin/users                 list
+//	GET    /admin/users                 list; ?username=alice lists only that user (or none)
 //	GET    /admin/users/:id             get
 //	DELETE /admin/users/:id             delete and sign out everywhere (204)
 //	PUT    /admin/users/:id/password    set password and sign out everywhere (204)
@@ -98,6 +101,9 @@ func New(o Options) http.Handler {
 	// every outcome passes authentication first, so an unauthenticated
 	// caller cannot map which routes exist.
 	r.RedirectTrailingSlash = false
+	if o.AccessLog != nil {
+		r.Use(audit.AccessLog(o.AccessLog, "admin"))
+	}
 	r.Use(audit.RequestID(), a.recoverJSON, a.authenticate)
 	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, "not_found", "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) { abort(c, http.StatusMethodNotAllowed, "invalid_request", "method not allowed") })

@@ -639,3 +639,35 @@ func TestLoadOrCreateToken(t *testing.T) {
 		t.Error("empty token file accepted")
 	}
 }
+
+// ?username= narrows the list to that user (matched in its normalized,
+// lower-case form), or to none.
+func TestFindUserByUsername(t *testing.T) {
+	e := newEnv(t)
+	alice := e.createUser("alice")
+	e.createUser("bob")
+	ids := func(path string) []string {
+		t.Helper()
+		m := expect(t, e.do("GET", path, nil), http.StatusOK)
+		list, ok := m["users"].([]any)
+		if !ok {
+			t.Fatalf("%s: no users list: %v", path, m)
+		}
+		var out []string
+		for _, u := range list {
+			out = append(out, u.(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	if got := ids("/admin/users?username=ALICE"); len(got) != 1 || got[0] != alice {
+		t.Errorf("?username=ALICE: %v, want [%s]", got, alice)
+	}
+	for _, q := range []string{"nobody", "", "%20"} {
+		if got := ids("/admin/users?username=" + q); len(got) != 0 {
+			t.Errorf("?username=%s: %v, want none", q, got)
+		}
+	}
+	if got := ids("/admin/users"); len(got) != 2 {
+		t.Errorf("no filter: %v, want both users", got)
+	}
+}

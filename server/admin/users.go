@@ -45,6 +45,10 @@ func (a *api) createUser(c *gin.Context) {
 }
 
 func (a *api) listUsers(c *gin.Context) {
+	if name, ok := c.GetQuery("username"); ok {
+		a.findUser(c, name)
+		return
+	}
 	list, err := a.Users.List(c.Request.Context())
 	if err != nil {
 		a.fail(c, "users.list", err)
@@ -53,6 +57,21 @@ func (a *api) listUsers(c *gin.Context) {
 	views := make([]UserView, 0, len(list))
 	for _, u := range list {
 		views = append(views, NewUserView(u))
+	}
+	c.JSON(http.StatusOK, gin.H{"users": views})
+}
+
+// findUser is GET /admin/users?username=: the list filtered to the one user
+// with that username, or to none.
+func (a *api) findUser(c *gin.Context, name string) {
+	views := []UserView{}
+	u, err := a.Users.GetByUsername(c.Request.Context(), name)
+	switch {
+	case err == nil:
+		views = append(views, NewUserView(u))
+	case !errors.Is(err, users.ErrNotFound):
+		a.fail(c, "users.list", err)
+		return
 	}
 	c.JSON(http.StatusOK, gin.H{"users": views})
 }
