@@ -23,13 +23,14 @@ test: deps
 
 # Test dependencies from Debian: real Redis for the store, Sentinel and
 # Cluster tests, Chromium for the browser tests, gcc for the race detector
-# (it needs cgo).
+# (it needs cgo), podman to build and inspect the image (deploy/).
 deps:
 	@missing=""; \
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v redis-cli >/dev/null || missing="$$missing redis-tools"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v podman >/dev/null || missing="$$missing podman"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		$(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing; \
