@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -278,7 +279,7 @@ func TestImage(t *testing.T) {
 	for k, v := range env {
 		serve.Env = append(serve.Env, k+"="+v)
 	}
-	var logs bytes.Buffer
+	var logs syncBuffer // read on failure while the server may still write
 	serve.Stdout, serve.Stderr = &logs, &logs
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
@@ -339,6 +340,23 @@ func TestImage(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Errorf("server still running 15 s after SIGTERM\n%s", logs.Bytes())
 	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.buf.Bytes())
 }
 
 // composeService and composeFile are the part of compose.yaml the checks read; decoding is
