@@ -13,23 +13,27 @@ APT := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get
 # than running the suite twice. After the suite, a few seconds of the load
 # benchmark on every scenario (bench/baseline is a module of its own, so it
 # is vetted apart): it fails when any request fails, and keeps the
-# benchmark building.
+# benchmark building. The Kubernetes manifest checks are a module of their
+# own too (k8s.io stays out of go.mod), vetted and tested apart.
 test: deps
 	@unformatted="$$(gofmt -l .)" || exit 1; if [ -n "$$unformatted" ]; then echo "gofmt -l lists:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go vet -C bench/baseline ./...
+	go vet -C deploy/kubernetes/validate ./...
 	GIN_MODE=release CGO_ENABLED=1 go test -race -count=1 -timeout 30m ./...
+	GIN_MODE=release CGO_ENABLED=1 go test -C deploy/kubernetes/validate -race -count=1 -timeout 5m ./...
 	go run ./cmd/authserver bench --smoke
 
 # Test dependencies from Debian: real Redis for the store, Sentinel and
 # Cluster tests, Chromium for the browser tests, gcc for the race detector
-# (it needs cgo).
+# (it needs cgo), podman to build and inspect the image (deploy/).
 deps:
 	@missing=""; \
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v redis-cli >/dev/null || missing="$$missing redis-tools"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v podman >/dev/null || missing="$$missing podman"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		$(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing; \
