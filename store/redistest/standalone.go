@@ -44,8 +44,10 @@ func (s *Server) Kill() { s.n.kill() }
 func (s *Server) PID() int { return s.n.cmd.Process.Pid }
 
 // Restart starts the server again on the same port and directory after
-// Kill (data is not kept: the server saves nothing), and waits until it
-// answers PING. It returns an error rather than failing the test.
+// Kill, and waits until it answers PING. The server saves nothing by
+// itself: it comes back empty unless the test ran SAVE before the kill
+// (the dump is in that directory). It returns an error rather than failing
+// the test.
 func (s *Server) Restart(t testing.TB) error {
 	t.Helper()
 	s.n.kill()
