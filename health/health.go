@@ -46,24 +46,35 @@ type Report struct {
 	Checks map[string]string `json:"checks,omitempty"`
 }
 
-// Ready runs every check (in parallel, so the answer takes at most one
-// timeout) and reports whether all passed.
+// Ready runs every check in parallel and reports whether all passed. It
+// answers within the timeout even if a check ignores its context: a check
+// still running then counts as timed out.
 func (h *Checker) Ready(ctx context.Context) (Report, bool) {
 	if h.draining.Load() {
 		return Report{Status: "shutting_down"}, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	errs := make([]error, len(h.checks))
-	done := make(chan struct{}, len(h.checks))
-	for i, c := range h.checks {
-		go func() {
-			errs[i] = c.Run(ctx)
-			done <- struct{}{}
-		}()
+	type result struct {
+		i   int
+		err error
 	}
+	results := make(chan result, len(h.checks)) // buffered: a late check never blocks
+	for i, c := range h.checks {
+		go func() { results <- result{i, c.Run(ctx)} }()
+	}
+	errs := make([]error, len(h.checks))
+	for i := range errs {
+		errs[i] = context.DeadlineExceeded
+	}
+collect:
 	for range h.checks {
-		<-done
+		select {
+		case r := <-results:
+			errs[r.i] = r.err
+		case <-ctx.Done():
+			break collect
+		}
 	}
 	rep := Report{Status: "ready", Checks: map[string]string{}}
 	ok := true
