@@ -22,6 +22,7 @@ import (
 	"authserver/clients"
 	"authserver/config"
 	"authserver/grants"
+	"authserver/health"
 	"authserver/keys"
 	"authserver/ratelimit"
 	"authserver/registration"
@@ -46,6 +47,8 @@ type App struct {
 	Admin      http.Handler
 	AdminToken string
 	Log        *slog.Logger
+	// Health answers /healthz and /readyz on both listeners.
+	Health *health.Checker
 
 	// Registration is dynamic client registration (RFC 7591, 7592).
 	Registration *registration.Service
@@ -216,8 +219,22 @@ func (a *App) build(ctx context.Context) error {
 		Token: a.AdminToken, Clients: a.Clients, Users: a.Users, Families: a.Store, Keys: km, Audit: a.Log,
 		InitialAccessTokens: a.Registration, Revoker: revoker, AccessLog: accessLog,
 	})
+	a.Health = health.New(readyTimeout, a.Log,
+		health.Check{Name: "store", Run: a.Store.Ping},
+		health.Check{Name: "keys", Run: func(context.Context) error {
+			if km.SigningKey().ID == "" {
+				return errors.New("no signing key loaded")
+			}
+			return nil
+		}},
+	)
+	a.Public, a.Admin = a.Health.Wrap(a.Public), a.Health.Wrap(a.Admin)
 	return nil
 }
+
+// readyTimeout bounds the readiness checks: a store that takes longer to
+// answer a ping is not ready to serve requests.
+const readyTimeout = time.Second
 
 // Close releases the store.
 func (a *App) Close() error {
@@ -248,6 +265,23 @@ const shutdownTimeout = 10 * time.Second
 // NewLogger is the server's logger: JSON lines to w, from cfg's log_level up.
 func NewLogger(w io.Writer, cfg *config.Config) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
+}
+
+// drain turns /readyz to 503 and keeps both listeners serving for the
+// drain delay, so load balancers stop sending new requests before
+// Shutdown closes idle keep-alive connections (on which a request may
+// already be on its way). A listener that fails ends the wait.
+func (a *App) drain(errc <-chan error) {
+	a.Health.Drain()
+	d := a.Config.Shutdown.DrainDelay
+	a.Log.Info("draining before shutdown", "delay", d.String())
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case err := <-errc:
+		a.Log.Error("listener failed while draining", "err", err)
+	}
 }
 
 // writeTimeout is both listeners' http.Server.WriteTimeout.
@@ -293,6 +327,9 @@ loop:
 				a.Log.Error("reload signing keys", "err", err)
 			}
 		}
+	}
+	if runErr == nil {
+		a.drain(errc)
 	}
 	a.Log.Info("shutting down: draining connections", "timeout", shutdownTimeout.String())
 	began := time.Now()

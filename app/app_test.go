@@ -41,6 +41,7 @@ func startNodeLog(t *testing.T, tweak func(*config.Config), log *slog.Logger) *n
 	cfg.DataDir = t.TempDir()
 	cfg.PasswordHash = config.PasswordHash{Time: 1, MemoryKiB: 64, Threads: 1}
 	cfg.Scopes = []string{"invoices:read", "invoices:write", "profile"}
+	cfg.Shutdown.DrainDelay = 10 * time.Millisecond // no load balancer to wait for
 	pub, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -93,6 +93,7 @@ func startProcess(t *testing.T, bin string, env map[string]string) *procNode {
 	env["AUTHSERVER_LISTEN"] = "127.0.0.1:0"
 	env["AUTHSERVER_ADMIN_LISTEN"] = "localhost:0"
 	env["AUTHSERVER_DATA_DIR"] = t.TempDir()
+	env["AUTHSERVER_SHUTDOWN_DRAIN_DELAY"] = "10ms" // the cleanup waits 5 s at most
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

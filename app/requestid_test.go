@@ -60,13 +60,16 @@ func rawCall(t *testing.T, method, u, rid, contentType, body, bearer string) int
 var requestPathFailures = map[string]bool{
 	"token endpoint failure": true, "authorization endpoint failure": true,
 	"admin action failed": true, "registration request failed": true,
+	"token endpoint: store unavailable": true, "authorization endpoint: store unavailable": true,
+	"admin action failed: store unavailable": true, "registration: store unavailable": true,
 }
 
 // storeFailureLogs breaks the store under a running node (breakStore) and
 // sends one request to each kind of endpoint, each with its own
 // X-Request-ID: every line the handlers log about the failure carries the
-// id of the request it belongs to, whichever package wrote it.
-func storeFailureLogs(t *testing.T, tweak func(*config.Config), breakStore func(*node)) string {
+// id of the request it belongs to, whichever package wrote it. Each
+// request must answer want: 503 for an outage, 500 for any other failure.
+func storeFailureLogs(t *testing.T, tweak func(*config.Config), breakStore func(*node), want int) string {
 	var logBuf syncBuffer
 	n := startNodeLog(t, func(c *config.Config) { c.Registration.Open = true; tweak(c) }, slog.New(slog.NewJSONHandler(&logBuf, nil)))
 	// Clients made but never used: the first lookup of each goes to the
@@ -96,8 +99,8 @@ func storeFailureLogs(t *testing.T, tweak func(*config.Config), breakStore func(
 		},
 	}
 	for rid, call := range calls {
-		if code := call(); code != http.StatusInternalServerError {
-			t.Errorf("%s: %d, want 500 from the broken store", rid, code)
+		if code := call(); code != want {
+			t.Errorf("%s: %d, want %d from the broken store", rid, code, want)
 		}
 	}
 
@@ -122,7 +125,8 @@ func storeFailureLogs(t *testing.T, tweak func(*config.Config), breakStore func(
 }
 
 func TestStoreFailureLogsCarryRequestIDEmbedded(t *testing.T) {
-	log := storeFailureLogs(t, func(*config.Config) {}, func(n *node) { n.app.Store.Close() })
+	// A closed file is an outage: 503.
+	log := storeFailureLogs(t, func(*config.Config) {}, func(n *node) { n.app.Store.Close() }, http.StatusServiceUnavailable)
 	// The embedded store has no background traffic: every error line is
 	// one of the requests'.
 	for _, l := range logLines(t, log) {
@@ -137,10 +141,11 @@ func TestStoreFailureLogsCarryRequestIDRedis(t *testing.T) {
 	storeFailureLogs(t, func(c *config.Config) { c.Redis.URL = r.URL() }, func(*node) {
 		// Every command of the node's user is refused from now on: failures
 		// at once, where a killed server would cost retries and backoff.
+		// NOPERM is no outage but a fault: 500.
 		if err := r.Client(t).Do(context.Background(), "ACL", "SETUSER", "default", "-@all").Err(); err != nil {
 			t.Fatal(err)
 		}
-	})
+	}, http.StatusInternalServerError)
 }
 
 // go-redis's own log lines join the server's JSON log (and carry the

@@ -116,6 +116,8 @@ func startOurs(ctx context.Context, spec serverSpec, storeKind string, redis *re
 		// and 32 at once hold 32 of that (user, address) counter's slots
 		// while they hash.
 		"AUTHSERVER_LIMITS_PASSWORD_FAILURES_PER_USER=1024",
+		// No load balancer to tell: stop at once between scenarios.
+		"AUTHSERVER_SHUTDOWN_DRAIN_DELAY=0s",
 	)
 	if redis != nil {
 		env = append(env, "AUTHSERVER_REDIS_URL="+redis.url())

@@ -41,6 +41,7 @@ type Config struct {
 	PKCE         PKCE         `yaml:"pkce"`
 	Sessions     Sessions     `yaml:"sessions"`
 	Registration Registration `yaml:"registration"`
+	Shutdown     Shutdown     `yaml:"shutdown"`
 }
 
 // Redis selects and configures the Redis store. Exactly one of URL,
@@ -125,6 +126,13 @@ type Registration struct {
 	AllowedGrantTypes []string `yaml:"allowed_grant_types"`
 }
 
+// Shutdown is how a node stops on SIGTERM.
+type Shutdown struct {
+	// DrainDelay is how long /readyz answers 503 while the listeners still
+	// serve, so load balancers stop sending before connections close.
+	DrainDelay time.Duration `yaml:"drain_delay"`
+}
+
 // Store kinds returned by StoreKind.
 const (
 	StoreEmbedded = "embedded"
@@ -177,6 +185,7 @@ func Default() *Config {
 			// who would see the users' passwords. An admin may add it.
 			AllowedGrantTypes: []string{"authorization_code", "client_credentials", "refresh_token"},
 		},
+		Shutdown: Shutdown{DrainDelay: 5 * time.Second},
 	}
 }
 

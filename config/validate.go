@@ -51,6 +51,9 @@ func (c *Config) Validate() error {
 	v.positive("sessions.ttl", c.Sessions.TTL)
 	v.positive("sessions.device_cookie_ttl", c.Sessions.DeviceCookieTTL)
 	v.registration(&c.Registration)
+	if c.Shutdown.DrainDelay < 0 {
+		v.add("shutdown.drain_delay", "cannot be negative")
+	}
 	return errors.Join(v.errs...)
 }
 

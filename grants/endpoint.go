@@ -46,6 +46,7 @@ import (
 	"authserver/audit"
 	"authserver/clients"
 	"authserver/ratelimit"
+	"authserver/store"
 	"authserver/tokens"
 	"authserver/users"
 )
@@ -255,12 +256,20 @@ func (e *Endpoint) writeToken(w http.ResponseWriter, out *issued) {
 	})
 }
 
-// writeError answers with an RFC 6749 §5.2 error. Anything but an *Error
-// is a fault on our side: logged, and shown as server_error without
-// details.
+// writeError answers with an RFC 6749 §5.2 error. A store outage is 503
+// temporarily_unavailable with Retry-After; anything else but an *Error is
+// a fault on our side: logged, and shown as server_error without details.
 func (e *Endpoint) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var oe *Error
-	if !errors.As(err, &oe) {
+	switch {
+	case errors.As(err, &oe):
+	case store.IsUnavailable(err):
+		// An outage, not a bug: the client may retry. RFC 6749 §5.2 does
+		// not list temporarily_unavailable, but it is the registered code.
+		e.audit.WarnContext(r.Context(), "token endpoint: store unavailable", "path", r.URL.Path, "err", err)
+		oe = &Error{Code: oerrors.ErrTemporarilyUnavailable, Description: "the service is temporarily unavailable; retry after the time in Retry-After",
+			Status: http.StatusServiceUnavailable, RetryAfter: int64(store.RetryAfter / time.Second)}
+	default:
 		e.audit.ErrorContext(r.Context(), "token endpoint failure", "path", r.URL.Path, "err", err)
 		oe = &Error{Code: oerrors.ErrServerError, Description: "internal error"}
 	}

@@ -18,6 +18,7 @@ import (
 	"authserver/grants"
 	"authserver/ratelimit"
 	"authserver/sessions"
+	"authserver/store"
 	"authserver/users"
 )
 
@@ -174,7 +175,7 @@ func (a *Authorize) parseRequest(c *gin.Context) (*authRequest, bool) {
 		return nil, false
 	}
 	if err != nil {
-		a.serverError(c, err)
+		a.serverError(c, nil, err)
 		return nil, false
 	}
 	if !matchRedirectURI(client.RedirectURIs, q.Get("redirect_uri")) {
@@ -278,7 +279,7 @@ func (a *Authorize) authorize(c *gin.Context) {
 	}
 	si, err := a.signedIn(c)
 	if err != nil {
-		a.serverError(c, err)
+		a.serverError(c, req, err)
 		return
 	}
 	if si == nil || req.prompts("login") {
@@ -297,7 +298,7 @@ func (a *Authorize) authorize(c *gin.Context) {
 func (a *Authorize) afterSignIn(c *gin.Context, req *authRequest, si *signedIn) {
 	need, err := a.needsConsent(c.Request.Context(), req, si.user)
 	if err != nil {
-		a.serverError(c, err)
+		a.serverError(c, req, err)
 		return
 	}
 	if need {
@@ -343,7 +344,7 @@ func (a *Authorize) issueCode(c *gin.Context, req *authRequest, si *signedIn) {
 		UserGeneration: si.sess.UserGeneration, ClientGeneration: req.client.Generation,
 	})
 	if err != nil {
-		a.serverError(c, err)
+		a.serverError(c, req, err)
 		return
 	}
 	v := url.Values{"code": {code}, "iss": {a.cfg.Issuer}}
@@ -394,7 +395,7 @@ func (a *Authorize) login(c *gin.Context) {
 		a.renderLogin(c, req, http.StatusTooManyRequests, "Too many failed sign-in attempts. Try again later.", username)
 		return
 	case err != nil:
-		a.serverError(c, err)
+		a.serverError(c, req, err)
 		return
 	case u == nil:
 		a.events.Warn(ctx, audit.SignInFailed, audit.ClientID(req.client.ID), slog.String("ip", ip))
@@ -403,7 +404,7 @@ func (a *Authorize) login(c *gin.Context) {
 		return
 	}
 	if err := a.startSession(c, u); err != nil {
-		a.serverError(c, err)
+		a.serverError(c, req, err)
 		return
 	}
 	a.setDeviceCookie(c, u)
@@ -423,7 +424,7 @@ func (a *Authorize) consent(c *gin.Context) {
 	}
 	si, err := a.signedIn(c)
 	if err != nil {
-		a.serverError(c, err)
+		a.serverError(c, req, err)
 		return
 	}
 	if si == nil {
@@ -440,7 +441,7 @@ func (a *Authorize) consent(c *gin.Context) {
 		a.redirectError(c, req, "access_denied", "the user denied the request")
 	case "allow":
 		if err := a.rememberConsent(c.Request.Context(), si.user, req); err != nil {
-			a.serverError(c, err)
+			a.serverError(c, req, err)
 			return
 		}
 		a.issueCode(c, req, si)
@@ -478,7 +479,7 @@ func (a *Authorize) rememberConsent(ctx context.Context, u *users.User, req *aut
 func (a *Authorize) signOutPage(c *gin.Context) {
 	si, err := a.signedIn(c)
 	if err != nil {
-		a.serverError(c, err)
+		a.serverError(c, nil, err)
 		return
 	}
 	d := a.page("Sign out")
@@ -496,7 +497,7 @@ func (a *Authorize) signOut(c *gin.Context) {
 	}
 	si, err := a.signedIn(c)
 	if err != nil {
-		a.serverError(c, err)
+		a.serverError(c, nil, err)
 		return
 	}
 	if si != nil {
@@ -505,7 +506,7 @@ func (a *Authorize) signOut(c *gin.Context) {
 			return
 		}
 		if err := a.d.Sessions.DeleteSession(c.Request.Context(), si.hash); err != nil {
-			a.serverError(c, err)
+			a.serverError(c, nil, err)
 			return
 		}
 	}
@@ -557,7 +558,25 @@ func (a *Authorize) errorPage(c *gin.Context, status int, code, msg string) {
 	c.Abort()
 }
 
-func (a *Authorize) serverError(c *gin.Context, err error) {
+// serverError answers a failure that is not the request's fault. A store
+// outage is 503 with Retry-After: sent back to the client as
+// temporarily_unavailable once req (its client and redirect URI) is
+// validated (RFC 6749 §4.1.2.1), on the error page before that (req nil).
+// Anything else is a logged 500 page.
+func (a *Authorize) serverError(c *gin.Context, req *authRequest, err error) {
+	if store.IsUnavailable(err) {
+		a.d.Log.WarnContext(c.Request.Context(), "authorization endpoint: store unavailable", "path", c.Request.URL.Path, "err", err)
+		c.Header("Retry-After", strconv.Itoa(int(store.RetryAfter/time.Second)))
+		if req != nil {
+			a.redirectError(c, req, "temporarily_unavailable", "the service is temporarily unavailable; try again in a moment")
+			return
+		}
+		d := a.page("Temporarily unavailable")
+		d.Error, d.Code = "The service is temporarily unavailable. Please try again in a moment.", "temporarily_unavailable"
+		a.pages.render(c, http.StatusServiceUnavailable, "error", d, "")
+		c.Abort()
+		return
+	}
 	a.d.Log.ErrorContext(c.Request.Context(), "authorization endpoint failure", "path", c.Request.URL.Path, "err", err)
 	d := a.page("Something went wrong")
 	d.Error = "Something went wrong on our side. Please try again in a moment."

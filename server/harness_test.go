@@ -23,6 +23,7 @@ import (
 	"authserver/keys"
 	"authserver/ratelimit"
 	"authserver/server"
+	"authserver/sessions"
 	"authserver/store/embedded"
 	"authserver/tokens"
 	"authserver/users"
@@ -44,6 +45,8 @@ type stackConfig struct {
 	issuer    string // defaults to the test server's URL
 	authorize server.AuthorizeConfig
 	grants    grants.Config
+	// sessions, when set, wraps the session store the pages use.
+	sessions func(sessions.Store) sessions.Store
 }
 
 func newStack(t *testing.T, tweak ...func(*stackConfig)) *stack {
@@ -99,8 +102,12 @@ func newStack(t *testing.T, tweak ...func(*stackConfig)) *stack {
 		Clients: s.clients, Users: s.users, Families: st, Codes: st, Deny: st, Revoker: s.revoker,
 		Limiter: ratelimit.New(st), Issuer: grants.NewIssuer(cfg.issuer, []string{"https://api.test"}, km), Audit: log,
 	})
+	var sess sessions.Store = st
+	if cfg.sessions != nil {
+		sess = cfg.sessions(st)
+	}
 	authz := server.NewAuthorize(cfg.authorize, server.AuthorizeDeps{
-		Clients: s.clients, Users: s.users, Sessions: st, Limiter: ratelimit.New(st), Codes: s.token, Log: log,
+		Clients: s.clients, Users: s.users, Sessions: sess, Limiter: ratelimit.New(st), Codes: s.token, Log: log,
 	})
 	handler = server.NewPublic(server.Options{
 		Issuer: cfg.issuer, Scopes: []string{"profile"}, Token: s.token, Authorize: authz, JWKS: km.JWKS, Log: log,

@@ -85,7 +85,7 @@ func TestMetadataRevocationIntrospection(t *testing.T) {
 
 func TestPublicRequestID(t *testing.T) {
 	h := server.NewPublic(server.Options{Issuer: "https://as.test", Token: http.NotFoundHandler(), JWKS: func() []byte { return nil }})
-	for _, path := range []string{"/healthz", "/no-such-page"} {
+	for _, path := range []string{"/jwks", "/no-such-page"} {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		req.Header.Set("X-Request-ID", "lb-42")

@@ -10,12 +10,15 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"authserver/grants"
 	"authserver/registration"
+	"authserver/store"
 )
 
 // maxClientIDLen bounds the client ID in a management URL; generated IDs
@@ -202,7 +205,8 @@ func jsonKind(t reflect.Type) string {
 }
 
 // fail renders err: a bad or missing token as 401 (RFC 6750 §3), refused
-// metadata as 400 (RFC 7591 §3.2.2), anything else as a logged 500.
+// metadata as 400 (RFC 7591 §3.2.2), a store outage as 503 with
+// Retry-After, anything else as a logged 500.
 func (h *Registration) fail(c *gin.Context, err error, token string) {
 	var (
 		ue *registration.UnauthorizedError
@@ -224,6 +228,10 @@ func (h *Registration) fail(c *gin.Context, err error, token string) {
 		abortJSON(c, be.status, registration.CodeInvalidClientMetadata, grants.ErrorDescription(be.desc))
 	case errors.Is(err, context.Canceled):
 		c.Abort() // the caller went away
+	case store.IsUnavailable(err):
+		h.log.WarnContext(c.Request.Context(), "registration: store unavailable", "path", c.FullPath(), "err", err)
+		c.Header("Retry-After", strconv.Itoa(int(store.RetryAfter/time.Second)))
+		abortJSON(c, http.StatusServiceUnavailable, "temporarily_unavailable", "the service is temporarily unavailable; retry after the time in Retry-After")
 	default:
 		h.log.ErrorContext(c.Request.Context(), "registration request failed", "path", c.FullPath(), "err", err)
 		abortJSON(c, http.StatusInternalServerError, "server_error", "internal error")

@@ -7,6 +7,8 @@
 package store
 
 import (
+	"context"
+
 	"authserver/clients"
 	"authserver/keys"
 	"authserver/ratelimit"
@@ -27,5 +29,8 @@ type Backend interface {
 	tokens.DenyList
 	sessions.Store
 	registration.TokenStore
+	// Ping answers nil when the store can serve now; readiness checks use
+	// it, so it must be cheap.
+	Ping(ctx context.Context) error
 	Close() error
 }

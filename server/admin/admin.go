@@ -13,12 +13,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"authserver/audit"
 	"authserver/clients"
+	"authserver/store"
 	"authserver/tokens"
 	"authserver/users"
 )
@@ -256,8 +259,8 @@ func bodyErr(err error) error {
 	}
 }
 
-// fail renders err: bad input as 4xx naming what was wrong, anything else
-// as a logged 500 without details.
+// fail renders err: bad input as 4xx naming what was wrong, a store outage
+// as 503 with Retry-After, anything else as a logged 500 without details.
 func (a *api) fail(c *gin.Context, action string, err error) {
 	var (
 		be  *bodyError
@@ -282,6 +285,10 @@ func (a *api) fail(c *gin.Context, action string, err error) {
 	case errors.Is(err, context.Canceled):
 		// The caller went away; nobody reads the answer.
 		c.Abort()
+	case store.IsUnavailable(err):
+		a.Audit.WarnContext(c.Request.Context(), "admin action failed: store unavailable", "action", action, "error", err)
+		c.Header("Retry-After", strconv.Itoa(int(store.RetryAfter/time.Second)))
+		abort(c, http.StatusServiceUnavailable, "temporarily_unavailable", "the store is unavailable; retry after the time in Retry-After")
 	default:
 		a.Audit.ErrorContext(c.Request.Context(), "admin action failed", "action", action, "error", err)
 		abort(c, http.StatusInternalServerError, "server_error", "internal error")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -133,16 +134,42 @@ const batchDelay = time.Millisecond
 // so fn only sets its results, never accumulates them.
 func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return outage(err)
 	}
-	return s.db.Batch(fn)
+	return outage(s.db.Batch(fn))
 }
 
 func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
-		return err
+		return outage(err)
 	}
-	return s.db.View(fn)
+	return outage(s.db.View(fn))
+}
+
+// Ping reads the file in a transaction: it fails once the store is closed.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.view(ctx, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketClients) == nil {
+			return errors.New("embedded store: clients bucket missing")
+		}
+		return nil
+	})
+}
+
+// outage marks the errors that mean the file cannot serve now (closed, read
+// only, disk full or failing, past the request's deadline) as
+// store.ErrUnavailable; anything else (a decode error, a contract error)
+// is returned as it is.
+func outage(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bolt.ErrDatabaseNotOpen), errors.Is(err, bolt.ErrDatabaseReadOnly),
+		errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EIO),
+		errors.Is(err, syscall.EROFS), errors.Is(err, context.DeadlineExceeded):
+		return store.Unavailable(err)
+	}
+	return err
 }
 
 // getJSON decodes the value under key into v and reports whether there was one.

@@ -45,6 +45,11 @@ type Options struct {
 // after its replica took over.
 const clusterStateReloadInterval = time.Second
 
+// Every client honours its context's deadline on the socket
+// (ContextTimeoutEnabled): without it go-redis waits its own 3 s read
+// timeout, so a stalled server would hold a readiness check or a request
+// past its bound.
+
 // pingTimeout bounds the connection check when ctx has no deadline.
 const pingTimeout = 5 * time.Second
 
@@ -120,16 +125,18 @@ func (o Options) client() (redis.UniversalClient, string, error) {
 			Password:                   o.Password,
 			PoolSize:                   o.PoolSize,
 			ClusterStateReloadInterval: clusterStateReloadInterval,
+			ContextTimeoutEnabled:      true,
 		})
 		return c, fmt.Sprintf("Redis Cluster at %v", o.Addrs), nil
 	case o.MasterName != "":
 		c := redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:    o.MasterName,
-			SentinelAddrs: o.Addrs,
-			Username:      o.Username,
-			Password:      o.Password,
-			DB:            o.DB,
-			PoolSize:      o.PoolSize,
+			MasterName:            o.MasterName,
+			SentinelAddrs:         o.Addrs,
+			Username:              o.Username,
+			Password:              o.Password,
+			DB:                    o.DB,
+			PoolSize:              o.PoolSize,
+			ContextTimeoutEnabled: true,
 		})
 		return c, fmt.Sprintf("Sentinel master %q via %v", o.MasterName, o.Addrs), nil
 	default:
@@ -147,6 +154,7 @@ func (o Options) client() (redis.UniversalClient, string, error) {
 			opt.DB = o.DB
 		}
 		opt.PoolSize = o.PoolSize
+		opt.ContextTimeoutEnabled = true
 		return redis.NewClient(opt), "Redis at " + opt.Addr, nil
 	}
 }

@@ -29,6 +29,7 @@ type Store struct {
 // deployments (or tests) can share one Redis. The Store owns the client:
 // Close closes it.
 func New(client redis.UniversalClient, keyPrefix string) *Store {
+	client.AddHook(outageHook{})
 	return &Store{rdb: client, prefix: keyPrefix}
 }
 
@@ -43,6 +44,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 
 // Close closes the Redis client.
 func (s *Store) Close() error { return s.rdb.Close() }
+
+// Ping checks that Redis answers (on a cluster, one node).
+func (s *Store) Ping(ctx context.Context) error {
+	return wrap("ping", s.rdb.Ping(ctx).Err())
+}
 
 // Client returns the underlying client (for health checks and metrics).
 func (s *Store) Client() redis.UniversalClient { return s.rdb }

@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -41,3 +42,24 @@ func (s *Server) Kill() { s.n.kill() }
 
 // PID is the server's process id.
 func (s *Server) PID() int { return s.n.cmd.Process.Pid }
+
+// Restart starts the server again on the same port and directory after
+// Kill, and waits until it answers PING. The server saves nothing by
+// itself: it comes back empty unless the test ran SAVE before the kill
+// (the dump is in that directory). It returns an error rather than failing
+// the test.
+func (s *Server) Restart(t testing.TB) error {
+	t.Helper()
+	s.n.kill()
+	n, err := spawn(binary(t, "redis-server"), baseArgs(s.n.port), s.n.port, s.n.dir)
+	if err != nil {
+		return err
+	}
+	t.Cleanup(n.kill)
+	if err := waitPing(n); err != nil {
+		n.kill()
+		return fmt.Errorf("restart on port %d: %w\n%s", s.n.port, err, n.logTail())
+	}
+	s.n = n
+	return nil
+}

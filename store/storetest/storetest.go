@@ -68,6 +68,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) store.Backend) {
 		{"InitialAccessTokens", testInitialAccessTokens},
 		{"Consents", testConsents},
 		{"Expiry", testExpiry},
+		{"Ping", testPing},
 	}
 	// The parallel groups run inside one subtest so that Run returns only
 	// when all of them have finished: a caller may close the backend right
