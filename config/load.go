@@ -117,6 +117,16 @@ func EnvName(key string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
 }
 
+// KeyEnvNames is every environment variable Load reads: the config file's
+// and one per configuration key. Deployment files are checked against it.
+func KeyEnvNames() []string {
+	names := []string{EnvConfigFile}
+	for _, l := range leaves(reflect.TypeFor[Config]()) {
+		names = append(names, EnvName(l.key))
+	}
+	return names
+}
+
 // envMap turns "K=V" entries into a map; later entries win, as in a shell.
 func envMap(environ []string) map[string]string {
 	m := make(map[string]string, len(environ))
@@ -148,11 +158,7 @@ func applyEnv(cfg *Config, env map[string]string) error {
 // checkEnvNames refuses AUTHSERVER_* variables that nothing reads, naming
 // each with the closest known name.
 func checkEnvNames(env map[string]string) error {
-	known := []string{EnvConfigFile}
-	known = append(known, OtherEnv...)
-	for _, l := range leaves(reflect.TypeFor[Config]()) {
-		known = append(known, EnvName(l.key))
-	}
+	known := append(KeyEnvNames(), OtherEnv...)
 	var bad []string
 	for name := range env {
 		if !strings.HasPrefix(name, EnvPrefix) || slices.Contains(known, name) {

@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -100,30 +99,13 @@ func once[T any](t *testing.T, path string, have *T) *T {
 	return new(T)
 }
 
-// configEnvNames is every environment variable config.Load reads, derived
-// from the Config struct the way config names them (yaml path → EnvName).
+// configEnvNames is every environment variable config.Load reads.
 func configEnvNames(t *testing.T) map[string]bool {
 	t.Helper()
-	names := map[string]bool{config.EnvConfigFile: true}
-	var walk func(reflect.Type, string)
-	walk = func(rt reflect.Type, prefix string) {
-		for i := range rt.NumField() {
-			f := rt.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if !f.IsExported() || name == "-" {
-				continue
-			}
-			if name == "" {
-				name = strings.ToLower(f.Name)
-			}
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
-				walk(f.Type, prefix+name+".")
-				continue
-			}
-			names[config.EnvName(prefix+name)] = true
-		}
+	names := map[string]bool{}
+	for _, n := range config.KeyEnvNames() {
+		names[n] = true
 	}
-	walk(reflect.TypeFor[config.Config](), "")
 	for _, n := range []string{"AUTHSERVER_REDIS_URL", "AUTHSERVER_ADMIN_TOKEN", "AUTHSERVER_KEY_ENCRYPTION_SECRET"} {
 		if !names[n] {
 			t.Fatalf("derived config names lack %s", n)
