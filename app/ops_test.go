@@ -20,11 +20,7 @@ import (
 func records(t *testing.T, log string, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(log), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line is not JSON: %q", line)
-		}
+	for _, m := range logLines(t, log) {
 		if m["msg"] == msg {
 			out = append(out, m)
 		}
