@@ -228,7 +228,12 @@ func (a *App) build(ctx context.Context) error {
 			return nil
 		}},
 	)
-	a.Public, a.Admin = a.Health.Wrap(a.Public), a.Health.Wrap(a.Admin)
+	// Outermost, so every limit and audit record sees one client address.
+	proxies, err := ratelimit.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("config: trusted_proxies: %w", err)
+	}
+	a.Public, a.Admin = proxies.Handler(a.Health.Wrap(a.Public)), proxies.Handler(a.Health.Wrap(a.Admin))
 	return nil
 }
 

@@ -31,6 +31,9 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// AccessLog logs one line per request (audit.AccessLog).
 	AccessLog bool `yaml:"access_log"`
+	// TrustedProxies are the CIDRs of reverse proxies whose forwarding
+	// headers name the client (ratelimit.Proxies); empty trusts none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 
 	Redis        Redis        `yaml:"redis"`
 	Scopes       []string     `yaml:"scopes"`

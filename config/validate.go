@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"authserver/ratelimit"
 )
 
 // Validate reports every invalid setting, each as "config: <key>: <reason>".
@@ -37,6 +39,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		v.add("log_level", fmt.Sprintf("%q is not one of debug, info, warn, error", c.LogLevel))
+	}
+	if _, err := ratelimit.ParseProxies(c.TrustedProxies); err != nil {
+		v.add("trusted_proxies", err.Error())
 	}
 	v.redis(&c.Redis)
 	v.scopes(c.Scopes)
