@@ -35,6 +35,8 @@ type Config struct {
 	// headers name the client (ratelimit.Proxies); empty trusts none.
 	TrustedProxies []string `yaml:"trusted_proxies"`
 
+	TLS TLS `yaml:"tls"`
+
 	Redis        Redis        `yaml:"redis"`
 	Scopes       []string     `yaml:"scopes"`
 	Tokens       Tokens       `yaml:"tokens"`
@@ -45,6 +47,13 @@ type Config struct {
 	Sessions     Sessions     `yaml:"sessions"`
 	Registration Registration `yaml:"registration"`
 	Shutdown     Shutdown     `yaml:"shutdown"`
+}
+
+// TLS makes the public listener serve HTTPS (and HTTP/2). Both files or
+// neither; the pair is re-read when the files change.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Redis selects and configures the Redis store. Exactly one of URL,

@@ -43,6 +43,7 @@ func (c *Config) Validate() error {
 	if _, err := ratelimit.ParseProxies(c.TrustedProxies); err != nil {
 		v.add("trusted_proxies", err.Error())
 	}
+	v.tls(&c.TLS)
 	v.redis(&c.Redis)
 	v.scopes(c.Scopes)
 	v.tokens(&c.Tokens)
@@ -114,6 +115,17 @@ func checkHostPort(s string) error {
 		return fmt.Errorf("%q has no valid port number", s)
 	}
 	return nil
+}
+
+// tls checks only the pairing; the files are read when the node starts
+// (app), which names the key of the file that fails.
+func (v *validator) tls(t *TLS) {
+	switch {
+	case t.CertFile != "" && t.KeyFile == "":
+		v.add("tls.key_file", "required with tls.cert_file")
+	case t.CertFile == "" && t.KeyFile != "":
+		v.add("tls.cert_file", "required with tls.key_file")
+	}
 }
 
 func (v *validator) redis(r *Redis) {
