@@ -228,7 +228,12 @@ func (a *App) build(ctx context.Context) error {
 			return nil
 		}},
 	)
-	a.Public, a.Admin = a.Health.Wrap(a.Public), a.Health.Wrap(a.Admin)
+	// Outermost, so every limit and audit record sees one client address.
+	proxies, err := ratelimit.ParseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("config: trusted_proxies: %w", err)
+	}
+	a.Public, a.Admin = proxies.Handler(a.Health.Wrap(a.Public)), proxies.Handler(a.Health.Wrap(a.Admin))
 	return nil
 }
 
@@ -299,13 +304,24 @@ func (a *App) Serve(ctx context.Context, pub, adm net.Listener) error {
 		{Handler: a.Public, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute},
 		{Handler: a.Admin, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute},
 	}
+	serve := []func(net.Listener) error{servers[0].Serve, servers[1].Serve}
+	if a.Config.TLS.CertFile != "" {
+		tc, err := a.publicTLS()
+		if err != nil {
+			pub.Close()
+			adm.Close()
+			return err
+		}
+		servers[0].TLSConfig = tc
+		serve[0] = func(l net.Listener) error { return servers[0].ServeTLS(l, "", "") }
+	}
 	errc := make(chan error, 2)
 	for i, l := range []net.Listener{pub, adm} {
-		go func() { errc <- servers[i].Serve(l) }()
+		go func() { errc <- serve[i](l) }()
 	}
 	b := BuildInfo()
 	attrs := []any{"public", pub.Addr().String(), "admin", adm.Addr().String(),
-		"issuer", a.Config.Issuer, "store", a.Config.StoreKind(), "version", b.Version, "go_version", b.GoVersion}
+		"tls", a.Config.TLS.CertFile != "", "issuer", a.Config.Issuer, "store", a.Config.StoreKind(), "version", b.Version, "go_version", b.GoVersion}
 	if b.Revision != "" { // a build without VCS stamping (-buildvcs=false) has none
 		attrs = append(attrs, "revision", b.Revision, "modified", b.Modified)
 	}

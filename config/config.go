@@ -31,6 +31,11 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// AccessLog logs one line per request (audit.AccessLog).
 	AccessLog bool `yaml:"access_log"`
+	// TrustedProxies are the CIDRs of reverse proxies whose forwarding
+	// headers name the client (ratelimit.Proxies); empty trusts none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+
+	TLS TLS `yaml:"tls"`
 
 	Redis        Redis        `yaml:"redis"`
 	Scopes       []string     `yaml:"scopes"`
@@ -42,6 +47,13 @@ type Config struct {
 	Sessions     Sessions     `yaml:"sessions"`
 	Registration Registration `yaml:"registration"`
 	Shutdown     Shutdown     `yaml:"shutdown"`
+}
+
+// TLS makes the public listener serve HTTPS (and HTTP/2). Both files or
+// neither; the pair is re-read when the files change.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // Redis selects and configures the Redis store. Exactly one of URL,

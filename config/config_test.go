@@ -109,6 +109,9 @@ func normalise(c *Config) *Config {
 	if len(cp.Redis.Addrs) == 0 {
 		cp.Redis.Addrs = nil
 	}
+	if len(cp.TrustedProxies) == 0 {
+		cp.TrustedProxies = nil
+	}
 	return &cp
 }
 
@@ -458,6 +461,11 @@ func TestValidation(t *testing.T) {
 		{"admin_token long", func(c *Config) { c.AdminToken = long }, ""},
 		{"secret short", func(c *Config) { c.KeyEncryptionSecret = "short" }, "config: key_encryption_secret:"},
 		{"secret long", func(c *Config) { c.KeyEncryptionSecret = long }, ""},
+		{"trusted_proxies cidrs", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "::1", "fd00::/8"} }, ""},
+		{"trusted_proxies bad", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "10.0.0.0/40"} }, `config: trusted_proxies: "10.0.0.0/40"`},
+		{"tls both", func(c *Config) { c.TLS = TLS{CertFile: "c.pem", KeyFile: "k.pem"} }, ""},
+		{"tls cert only", func(c *Config) { c.TLS.CertFile = "c.pem" }, "config: tls.key_file: required"},
+		{"tls key only", func(c *Config) { c.TLS.KeyFile = "k.pem" }, "config: tls.cert_file: required"},
 		{"redis url bad", func(c *Config) { c.Redis.URL = "http://x" }, "config: redis.url:"},
 		{"redis url and addrs", func(c *Config) { c.Redis.URL = "redis://x:1"; c.Redis.Addrs = []string{"y:1"} }, "config: redis.addrs: cannot be combined"},
 		{"redis url and cluster", func(c *Config) { c.Redis.URL = "redis://x:1"; c.Redis.Cluster = true }, "config: redis.cluster:"},

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"authserver/ratelimit"
 )
 
 // Validate reports every invalid setting, each as "config: <key>: <reason>".
@@ -38,6 +40,10 @@ func (c *Config) Validate() error {
 	default:
 		v.add("log_level", fmt.Sprintf("%q is not one of debug, info, warn, error", c.LogLevel))
 	}
+	if _, err := ratelimit.ParseProxies(c.TrustedProxies); err != nil {
+		v.add("trusted_proxies", err.Error())
+	}
+	v.tls(&c.TLS)
 	v.redis(&c.Redis)
 	v.scopes(c.Scopes)
 	v.tokens(&c.Tokens)
@@ -109,6 +115,17 @@ func checkHostPort(s string) error {
 		return fmt.Errorf("%q has no valid port number", s)
 	}
 	return nil
+}
+
+// tls checks only the pairing; the files are read when the node starts
+// (app), which names the key of the file that fails.
+func (v *validator) tls(t *TLS) {
+	switch {
+	case t.CertFile != "" && t.KeyFile == "":
+		v.add("tls.key_file", "required with tls.cert_file")
+	case t.CertFile == "" && t.KeyFile != "":
+		v.add("tls.cert_file", "required with tls.key_file")
+	}
 }
 
 func (v *validator) redis(r *Redis) {

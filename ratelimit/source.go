@@ -6,9 +6,9 @@ import (
 )
 
 // ClientIP is the source failures are counted under, from a request's
-// RemoteAddr: the peer's address, never a forwarding header (those are the
-// caller's to forge). An IPv6 client is counted by its /64, which one
-// subscriber usually holds.
+// RemoteAddr: the peer's address, or the client's when Proxies.Handler
+// resolved it from a trusted proxy's headers. An IPv6 client is counted by
+// its /64, which one subscriber usually holds.
 func ClientIP(remoteAddr string) string {
 	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {

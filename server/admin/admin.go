@@ -193,7 +193,8 @@ func (a *api) rotateKeys(c *gin.Context) {
 // audit records one successful admin action. Callers pass ids only, never
 // a secret or password.
 func (a *api) audit(c *gin.Context, action string, attrs ...any) {
-	// RemoteAddr, not ClientIP: forwarding headers are the caller's to forge.
+	// RemoteAddr, not gin's ClientIP: only ratelimit.Proxies (which set it)
+	// knows which forwarding headers to believe.
 	attrs = append([]any{"action", action, "remote", c.Request.RemoteAddr}, attrs...)
 	a.events.Info(c.Request.Context(), audit.AdminAction, attrs...)
 }
