@@ -1,0 +1,58 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"authserver/store"
+)
+
+// RedisHook times every Redis command by its name (a fixed set: the
+// commands and scripts the store sends). Add it to the client before
+// redisstore.New adds its outage hook: go-redis runs the first hook added
+// outermost, so this one sees errors already marked store.ErrUnavailable.
+func (m *Metrics) RedisHook() redis.Hook { return redisHook{m} }
+
+type redisHook struct{ m *Metrics }
+
+func (redisHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		began := time.Now()
+		err := next(ctx, cmd)
+		h.observe(cmd.Name(), began, cmd.Err())
+		return err
+	}
+}
+
+func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		began := time.Now()
+		err := next(ctx, cmds)
+		if err == nil {
+			for _, c := range cmds {
+				if c.Err() != nil && !errors.Is(c.Err(), redis.Nil) {
+					err = c.Err()
+					break
+				}
+			}
+		}
+		h.observe("pipeline", began, err)
+		return err
+	}
+}
+
+func (h redisHook) observe(op string, began time.Time, err error) {
+	h.m.storeDuration.WithLabelValues("redis", op).Observe(time.Since(began).Seconds())
+	if err == nil || errors.Is(err, redis.Nil) {
+		return
+	}
+	h.m.storeErrors.WithLabelValues("redis", op).Inc()
+	if errors.Is(err, store.ErrUnavailable) {
+		h.m.storeOutages.WithLabelValues("redis").Inc()
+	}
+}
