@@ -8,9 +8,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 
 	"authserver/config"
 	"authserver/store/redistest"
@@ -206,3 +210,98 @@ func TestMetricsRedisStore(t *testing.T) {
 		t.Fatal("no Redis store operation was timed")
 	}
 }
+
+// TestMetricsDeployFiles: the dashboard and the alert rules parse, and
+// every authserver_ metric they query is one a running node exposes.
+func TestMetricsDeployFiles(t *testing.T) {
+	r := redistest.StartStandalone(t) // store metrics are Redis commands
+	n := startNode(t, func(c *config.Config) { c.Redis.URL = r.URL() })
+	// Request series exist once a request was answered.
+	var raw []byte
+	resp, err := http.Get(n.base + "/jwks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	exposed := map[string]bool{}
+	for s := range scrape(t, n) {
+		name, _, _ := strings.Cut(s, "{")
+		exposed[name] = true
+	}
+
+	raw, err = os.ReadFile("../deploy/grafana/authserver.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("grafana dashboard: %v", err)
+	}
+	var exprs []string
+	for _, p := range dash.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("dashboard panel %q has no query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			exprs = append(exprs, tg.Expr)
+		}
+	}
+
+	f, err := os.Open("../deploy/prometheus/alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rules struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				For         string            `yaml:"for"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	dec := yaml.NewDecoder(f)
+	dec.KnownFields(true)
+	if err := dec.Decode(&rules); err != nil {
+		t.Fatalf("alert rules: %v", err)
+	}
+	alerts := 0
+	var targetDown bool
+	for _, g := range rules.Groups {
+		for _, r := range g.Rules {
+			alerts++
+			if r.Alert == "" || r.Expr == "" {
+				t.Errorf("alert rule %+v lacks a name or an expression", r)
+			}
+			targetDown = targetDown || strings.Contains(r.Expr, "up{")
+			exprs = append(exprs, r.Expr)
+		}
+	}
+	if len(dash.Panels) == 0 || alerts == 0 || !targetDown {
+		t.Fatalf("%d panels, %d alerts, target-down rule %v", len(dash.Panels), alerts, targetDown)
+	}
+
+	referenced := 0
+	for _, e := range exprs {
+		for _, name := range metricNameRe.FindAllString(e, -1) {
+			referenced++
+			if !exposed[name] {
+				t.Errorf("%s, queried by %q, is not in /metrics", name, e)
+			}
+		}
+	}
+	if referenced == 0 {
+		t.Fatal("no authserver_ metric referenced")
+	}
+}
+
+var metricNameRe = regexp.MustCompile(`\bauthserver_[a-z0-9_]+`)

@@ -104,6 +104,20 @@ func New(version, goVersion string) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	// Every known label value starts at 0, so rate() and alerts see the
+	// first event rather than a series appearing from nothing.
+	for _, g := range grantTypes {
+		m.issued.WithLabelValues(g)
+	}
+	for _, e := range knownEvents {
+		m.events.WithLabelValues(e)
+	}
+	for _, l := range knownLimits {
+		m.lockouts.WithLabelValues(l)
+	}
+	for _, r := range knownReasons {
+		m.familiesGone.WithLabelValues(r)
+	}
 	return m
 }
 

@@ -14,7 +14,10 @@ import (
 // commands and scripts the store sends). Add it to the client before
 // redisstore.New adds its outage hook: go-redis runs the first hook added
 // outermost, so this one sees errors already marked store.ErrUnavailable.
-func (m *Metrics) RedisHook() redis.Hook { return redisHook{m} }
+func (m *Metrics) RedisHook() redis.Hook {
+	m.storeOutages.WithLabelValues("redis") // from 0, for alerts
+	return redisHook{m}
+}
 
 type redisHook struct{ m *Metrics }
 
@@ -48,10 +51,12 @@ func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 
 func (h redisHook) observe(op string, began time.Time, err error) {
 	h.m.storeDuration.WithLabelValues("redis", op).Observe(time.Since(began).Seconds())
+	// Looked up on success too, so each op's error count exists from 0.
+	errs := h.m.storeErrors.WithLabelValues("redis", op)
 	if err == nil || errors.Is(err, redis.Nil) {
 		return
 	}
-	h.m.storeErrors.WithLabelValues("redis", op).Inc()
+	errs.Inc()
 	if errors.Is(err, store.ErrUnavailable) {
 		h.m.storeOutages.WithLabelValues("redis").Inc()
 	}
