@@ -113,6 +113,7 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, m *met
 		if err != nil {
 			return nil, nil, fmt.Errorf("open embedded store in %s: %w", cfg.DataDir, err)
 		}
+		st.Observe(m.EmbeddedObserver())
 		return st, func(string) cache.Changes { return nil }, nil
 	}
 	redisstore.SetLogger(log)

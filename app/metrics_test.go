@@ -130,6 +130,9 @@ func TestMetricsCountExactly(t *testing.T) {
 			t.Errorf("%s moved by %v, want %v", series, got, want)
 		}
 	}
+	if after[`authserver_store_operation_duration_seconds_count{backend="embedded",op="view"}`] <= before[`authserver_store_operation_duration_seconds_count{backend="embedded",op="view"}`] {
+		t.Error("embedded store reads were not timed")
+	}
 	if after["authserver_signing_key_age_seconds"] <= 0 {
 		t.Errorf("signing key age %v, want > 0", after["authserver_signing_key_age_seconds"])
 	}

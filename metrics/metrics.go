@@ -152,9 +152,34 @@ func (m *Metrics) Gin(listener string) gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(listener, route, strconv.Itoa(c.Writer.Status())).Inc()
+		m.requests.WithLabelValues(listener, route, codeLabel(c.Writer.Status())).Inc()
 		m.duration.WithLabelValues(listener, route).Observe(time.Since(began).Seconds())
 	}
+}
+
+// codeLabel is strconv.Itoa without an allocation for the usual codes.
+func codeLabel(code int) string {
+	switch code {
+	case http.StatusOK:
+		return "200"
+	case http.StatusCreated:
+		return "201"
+	case http.StatusNoContent:
+		return "204"
+	case http.StatusFound:
+		return "302"
+	case http.StatusBadRequest:
+		return "400"
+	case http.StatusUnauthorized:
+		return "401"
+	case http.StatusNotFound:
+		return "404"
+	case http.StatusTooManyRequests:
+		return "429"
+	case http.StatusServiceUnavailable:
+		return "503"
+	}
+	return strconv.Itoa(code)
 }
 
 // grantTypes bounds authserver_tokens_issued_total's label.

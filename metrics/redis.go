@@ -49,6 +49,23 @@ func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	}
 }
 
+// EmbeddedObserver times the embedded store's transactions ("view",
+// "update"); for embedded.Store.Observe. Only an outage counts as an error:
+// a transaction also returns the domain's answers (not found, revoked).
+func (m *Metrics) EmbeddedObserver() func(op string, began time.Time, err error) {
+	for _, op := range []string{"view", "update"} {
+		m.storeErrors.WithLabelValues("embedded", op)
+	}
+	m.storeOutages.WithLabelValues("embedded")
+	return func(op string, began time.Time, err error) {
+		m.storeDuration.WithLabelValues("embedded", op).Observe(time.Since(began).Seconds())
+		if errors.Is(err, store.ErrUnavailable) {
+			m.storeErrors.WithLabelValues("embedded", op).Inc()
+			m.storeOutages.WithLabelValues("embedded").Inc()
+		}
+	}
+}
+
 func (h redisHook) observe(op string, began time.Time, err error) {
 	h.m.storeDuration.WithLabelValues("redis", op).Observe(time.Since(began).Seconds())
 	// Looked up on success too, so each op's error count exists from 0.
