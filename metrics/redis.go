@@ -36,15 +36,16 @@ func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		began := time.Now()
 		err := next(ctx, cmds)
-		if err == nil {
-			for _, c := range cmds {
-				if c.Err() != nil && !errors.Is(c.Err(), redis.Nil) {
-					err = c.Err()
-					break
-				}
+		failed := err // the pipeline's answer is left as it is
+		for _, c := range cmds {
+			if failed != nil {
+				break
+			}
+			if c.Err() != nil && !errors.Is(c.Err(), redis.Nil) {
+				failed = c.Err()
 			}
 		}
-		h.observe("pipeline", began, err)
+		h.observe("pipeline", began, failed)
 		return err
 	}
 }
