@@ -308,3 +308,28 @@ func TestMetricsDeployFiles(t *testing.T) {
 }
 
 var metricNameRe = regexp.MustCompile(`\bauthserver_[a-z0-9_]+`)
+
+// TestMetricsRedisOutage: a Redis that is gone shows as store outages and
+// 503s at /token, and /metrics still answers.
+func TestMetricsRedisOutage(t *testing.T) {
+	r := redistest.StartStandalone(t)
+	n := startNode(t, func(c *config.Config) { c.Redis.URL = r.URL() })
+	cl := n.admin(t, "POST", "/admin/clients", map[string]any{
+		"name": "mobile", "grant_types": []string{"password", "refresh_token"}, "scopes": []string{"profile"},
+	})
+	before := scrape(t, n)
+	r.Kill()
+	resp := postForm(t, n, cl["id"].(string), cl["client_secret"].(string), url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}})
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("refresh with Redis down: %d", resp.StatusCode)
+	}
+	after := scrape(t, n)
+	const outages = `authserver_store_unavailable_total{backend="redis"}`
+	if after[outages] <= before[outages] {
+		t.Errorf("%s did not move (%v)", outages, after[outages])
+	}
+	const unavailable = `authserver_http_requests_total{code="503",listener="public",route="/token"}`
+	if got := after[unavailable] - before[unavailable]; got != 1 {
+		t.Errorf("%s moved by %v, want 1", unavailable, got)
+	}
+}
