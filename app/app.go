@@ -24,6 +24,7 @@ import (
 	"authserver/grants"
 	"authserver/health"
 	"authserver/keys"
+	"authserver/metrics"
 	"authserver/ratelimit"
 	"authserver/registration"
 	"authserver/server"
@@ -50,6 +51,10 @@ type App struct {
 	// Health answers /healthz and /readyz on both listeners.
 	Health *health.Checker
 
+	// Metrics is this node's registry, served at /metrics on the admin
+	// listener; one per App, so nodes in one process do not share counters.
+	Metrics *metrics.Metrics
+
 	// Registration is dynamic client registration (RFC 7591, 7592).
 	Registration *registration.Service
 
@@ -72,9 +77,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	// Once, here, so every package that logs with a request's context
 	// writes the request's id.
-	log = slog.New(audit.LogHandler(log.Handler()))
-	a := &App{Config: cfg, Log: log}
-	st, changes, err := openStore(ctx, cfg, log)
+	b := BuildInfo()
+	m := metrics.New(b.Version, b.GoVersion)
+	log = slog.New(m.AuditHandler(audit.LogHandler(log.Handler())))
+	a := &App{Config: cfg, Log: log, Metrics: m}
+	st, changes, err := openStore(ctx, cfg, log, m)
 	if err != nil {
 		return nil, err
 	}
@@ -100,12 +107,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 // openStore opens the configured backend and, for a shared one, the feeds
 // of changes (one per kind of record) that keep every node's caches fresh.
 // The embedded store serves one node, which needs no feed.
-func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Backend, func(kind string) cache.Changes, error) {
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (store.Backend, func(kind string) cache.Changes, error) {
 	if cfg.StoreKind() == config.StoreEmbedded {
 		st, err := embedded.Open(filepath.Join(cfg.DataDir, "authserver.db"))
 		if err != nil {
 			return nil, nil, fmt.Errorf("open embedded store in %s: %w", cfg.DataDir, err)
 		}
+		st.Observe(m.EmbeddedObserver())
 		return st, func(string) cache.Changes { return nil }, nil
 	}
 	redisstore.SetLogger(log)
@@ -117,6 +125,7 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (store
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to redis (%s): %w", cfg.StoreKind(), err)
 	}
+	client.AddHook(m.RedisHook()) // before New's outage hook: see RedisHook
 	rs := redisstore.New(client, r.KeyPrefix)
 	return rs, func(kind string) cache.Changes { return rs.Changes(kind) }, nil
 }
@@ -143,6 +152,14 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.Keys = km
+	a.Metrics.SigningKeyAge(func() time.Time {
+		for _, k := range km.Keys() {
+			if k.Signing {
+				return k.CreatedAt
+			}
+		}
+		return time.Time{}
+	})
 
 	a.AdminToken = cfg.AdminToken
 	if a.AdminToken == "" {
@@ -191,7 +208,7 @@ func (a *App) build(ctx context.Context) error {
 		ClientAuthLimit:         ratelimit.Policy{Max: int64(cfg.Limits.ClientAuthFailures), Window: window},
 	}, grants.Deps{
 		Clients: a.Clients, Users: a.Users, Families: a.Store, Codes: a.Store, Deny: a.Store,
-		Revoker: revoker, Limiter: limiter, Issuer: a.Issuer, Audit: a.Log,
+		Revoker: revoker, Limiter: limiter, Issuer: a.Issuer, Audit: a.Log, Issued: a.Metrics.TokenIssued,
 	})
 	authorize := server.NewAuthorize(server.AuthorizeConfig{
 		Issuer:          cfg.Issuer,
@@ -213,11 +230,12 @@ func (a *App) build(ctx context.Context) error {
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, Authorize: authorize, JWKS: km.JWKS, Log: a.Log,
 		Registration: server.NewRegistration(a.Registration, cfg.Limits.MaxBodyBytes, a.Log),
 		Revocation:   token.RevocationHandler(), Introspection: token.IntrospectionHandler(),
-		AccessLog: accessLog,
+		AccessLog: accessLog, Metrics: a.Metrics.Gin("public"),
 	})
 	a.Admin = admin.New(admin.Options{
 		Token: a.AdminToken, Clients: a.Clients, Users: a.Users, Families: a.Store, Keys: km, Audit: a.Log,
 		InitialAccessTokens: a.Registration, Revoker: revoker, AccessLog: accessLog,
+		Metrics: a.Metrics.Gin("admin"), MetricsHandler: a.Metrics.Handler(),
 	})
 	a.Health = health.New(readyTimeout, a.Log,
 		health.Check{Name: "store", Run: a.Store.Ping},

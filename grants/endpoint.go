@@ -90,6 +90,9 @@ type Deps struct {
 	// Audit receives security events (failed client authentication, reuse
 	// detected, families revoked); never a secret or a token.
 	Audit *slog.Logger
+	// Issued is told the grant type of every token response sent; nil
+	// tells no one.
+	Issued func(grantType string)
 }
 
 // Endpoint serves POST /token.
@@ -103,6 +106,7 @@ type Endpoint struct {
 	revoker  *tokens.Revoker
 	limiter  *ratelimit.Limiter
 	issuer   *Issuer
+	issued   func(grantType string)
 	audit    *slog.Logger
 	events   *audit.Logger
 	grants   map[string]grantFunc
@@ -117,7 +121,7 @@ type grantFunc func(ctx context.Context, req *tokenRequest) (*issued, error)
 func NewEndpoint(cfg Config, d Deps) *Endpoint {
 	e := &Endpoint{
 		cfg: cfg, clients: d.Clients, users: d.Users, families: d.Families, codes: d.Codes,
-		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, audit: d.Audit, now: time.Now,
+		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, audit: d.Audit, issued: d.Issued, now: time.Now,
 	}
 	if e.audit == nil {
 		e.audit = slog.Default()
@@ -174,6 +178,9 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.writeToken(w, out)
+	if e.issued != nil {
+		e.issued(req.grantType)
+	}
 }
 
 // parse is step 1.

@@ -38,6 +38,9 @@ type Options struct {
 	// AccessLog receives one record per request (audit.AccessLog); nil
 	// logs none.
 	AccessLog *slog.Logger
+	// Metrics counts and times every request (metrics.Gin); nil measures
+	// nothing.
+	Metrics gin.HandlerFunc
 }
 
 // NewPublic returns the engine of the public listener.
@@ -49,6 +52,9 @@ func NewPublic(o Options) *gin.Engine {
 	r.HandleMethodNotAllowed = true
 	if o.AccessLog != nil {
 		r.Use(audit.AccessLog(o.AccessLog, "public"))
+	}
+	if o.Metrics != nil {
+		r.Use(o.Metrics)
 	}
 	r.Use(recoverJSON(o.Log), audit.RequestID())
 	r.NoRoute(func(c *gin.Context) {

@@ -57,6 +57,12 @@ type Options struct {
 	// AccessLog receives one record per request (audit.AccessLog); nil
 	// logs none.
 	AccessLog *slog.Logger
+	// Metrics counts and times every request (metrics.Gin); nil measures
+	// nothing.
+	Metrics gin.HandlerFunc
+	// MetricsHandler serves GET /metrics without the bearer token, since
+	// scrapers rarely carry one; nil leaves the route out.
+	MetricsHandler http.Handler
 }
 
 // ErrorResponse is the body of every error answer.
@@ -107,7 +113,15 @@ func New(o Options) http.Handler {
 	if o.AccessLog != nil {
 		r.Use(audit.AccessLog(o.AccessLog, "admin"))
 	}
-	r.Use(audit.RequestID(), a.recoverJSON, a.authenticate)
+	if o.Metrics != nil {
+		r.Use(o.Metrics)
+	}
+	r.Use(audit.RequestID(), a.recoverJSON)
+	if o.MetricsHandler != nil {
+		// Registered before authenticate is added, so it alone skips it.
+		r.GET("/metrics", gin.WrapH(o.MetricsHandler))
+	}
+	r.Use(a.authenticate)
 	r.NoRoute(func(c *gin.Context) { abort(c, http.StatusNotFound, "not_found", "no such endpoint") })
 	r.NoMethod(func(c *gin.Context) { abort(c, http.StatusMethodNotAllowed, "invalid_request", "method not allowed") })
 

@@ -56,7 +56,13 @@ type Store struct {
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
+	// observe, if set, is told of every view and update (metrics).
+	observe func(op string, began time.Time, err error)
 }
+
+// Observe has fn told of every transaction: op "view" or "update", when it
+// began, and its error. Call it before the store is used.
+func (s *Store) Observe(fn func(op string, began time.Time, err error)) { s.observe = fn }
 
 // Open opens (creating if needed) the store file at path, typically
 // <data_dir>/authserver.db. The directory is created 0700 and the file 0600:
@@ -136,14 +142,26 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return outage(err)
 	}
-	return outage(s.db.Batch(fn))
+	if s.observe == nil {
+		return outage(s.db.Batch(fn))
+	}
+	began := time.Now()
+	err := outage(s.db.Batch(fn))
+	s.observe("update", began, err)
+	return err
 }
 
 func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return outage(err)
 	}
-	return outage(s.db.View(fn))
+	if s.observe == nil {
+		return outage(s.db.View(fn))
+	}
+	began := time.Now()
+	err := outage(s.db.View(fn))
+	s.observe("view", began, err)
+	return err
 }
 
 // Ping reads the file in a transaction: it fails once the store is closed.
