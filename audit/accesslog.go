@@ -18,10 +18,7 @@ func AccessLog(log *slog.Logger, listener string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
 		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
+		route := RoutePattern(c)
 		// The id the RequestID middleware answered with; the request the
 		// handlers saw carries it in its context too.
 		log.LogAttrs(c.Request.Context(), slog.LevelInfo, "access",
@@ -44,4 +41,14 @@ func method(m string) string {
 		return m
 	}
 	return "OTHER"
+}
+
+// RoutePattern is the route pattern that matched the request
+// (/admin/clients/:id), or "unmatched": the one way requests are named in
+// logs and metrics, so neither carries a raw path or grows with unknown ones.
+func RoutePattern(c *gin.Context) string {
+	if route := c.FullPath(); route != "" {
+		return route
+	}
+	return "unmatched"
 }

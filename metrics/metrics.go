@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"authserver/audit"
 )
 
 // Metrics holds one node's registry and collectors.
@@ -148,10 +150,7 @@ func (m *Metrics) Gin(listener string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		began := time.Now()
 		c.Next()
-		route := c.FullPath()
-		if route == "" {
-			route = "unmatched"
-		}
+		route := audit.RoutePattern(c)
 		m.requests.WithLabelValues(listener, route, codeLabel(c.Writer.Status())).Inc()
 		m.duration.WithLabelValues(listener, route).Observe(time.Since(began).Seconds())
 	}
