@@ -322,6 +322,11 @@ func (a *App) Serve(ctx context.Context, pub, adm net.Listener) error {
 		{Handler: a.Public, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute},
 		{Handler: a.Admin, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute},
 	}
+	for _, s := range servers {
+		// net/http's own complaints (TLS handshake errors, a handler's
+		// panic) go into the JSON log, not bare lines on stderr.
+		s.ErrorLog = slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn)
+	}
 	serve := []func(net.Listener) error{servers[0].Serve, servers[1].Serve}
 	if a.Config.TLS.CertFile != "" {
 		tc, err := a.publicTLS()

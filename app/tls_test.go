@@ -114,6 +114,17 @@ func TestTLSServesAndReloads(t *testing.T) {
 		conn.Close()
 		t.Fatal("a TLS 1.1 handshake succeeded")
 	}
+	// The refused handshake is logged by net/http, in the JSON log.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logBuf.String(), "TLS handshake error"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no TLS handshake error in the server's JSON log:\n%s", logBuf.String())
+		}
+	}
+	for _, m := range logLines(t, logBuf.String()) { // fails on a line that is not JSON
+		if msg, _ := m["msg"].(string); strings.Contains(msg, "TLS handshake error") && m["level"] != "WARN" {
+			t.Fatalf("handshake error logged as %v", m)
+		}
+	}
 	// net/http answers plain HTTP on a TLS listener with a 400.
 	if resp, err := http.Get(n.base + "/healthz"); err == nil {
 		resp.Body.Close()
