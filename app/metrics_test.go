@@ -65,23 +65,13 @@ func postForm(t *testing.T, n *node, id, secret string, form url.Values) *http.R
 	return resp
 }
 
+// tokenJSON is a token request that must succeed (formCall's checks), and
+// its answer.
 func tokenJSON(t *testing.T, n *node, id, secret string, form url.Values) map[string]any {
 	t.Helper()
-	req, _ := http.NewRequest("POST", n.base+"/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out := map[string]any{}
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("token %v: %d %s", form, resp.StatusCode, raw)
-	}
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatal(err)
+	status, out := formCall(t, n.base+"/token", form, id, secret, "")
+	if status != http.StatusOK {
+		t.Fatalf("token %v: %d %v", form, status, out)
 	}
 	return out
 }
