@@ -214,3 +214,56 @@ e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460 16383 [93-<-29
 		t.Fatal("a short line parsed without error")
 	}
 }
+
+// A durable server keeps what it acknowledged across Kill and Restart
+// without any SAVE.
+func TestDurableSurvivesKill(t *testing.T) {
+	t.Parallel()
+	s := StartDurable(t)
+	if err := s.Client(t).Set(t.Context(), "k", "kept", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.Kill()
+	if err := s.Restart(t); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := NewClient(t, s.Addr).Get(t.Context(), "k").Result(); err != nil || v != "kept" {
+		t.Fatalf("after Kill and Restart: GET = %q, %v; want kept", v, err)
+	}
+}
+
+// With its link held, the replica misses what the master acknowledged;
+// a crash then loses it, and the promoted replica does not hold it.
+func TestSentinelLinkedCrashLosesWrites(t *testing.T) {
+	t.Parallel()
+	s := StartSentinelLinked(t)
+	c := s.Client(t)
+	ctx := t.Context()
+	if err := c.Set(ctx, "before", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	s.WaitReady(t)
+	if err := waitReplicated(s.DataAddrs[0], 1, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	s.ReplicaLink.Blackhole()
+	if err := c.Set(ctx, "unreplicated", "1", 0).Err(); err != nil {
+		t.Fatalf("write with the replica held: %v", err)
+	}
+	old := s.CrashMaster(t)
+	s.ReplicaLink.DropAll() // what it held dies with the master
+	now := s.WaitFailover(t, old, 20*time.Second)
+	if now != s.DataAddrs[1] {
+		t.Fatalf("promoted %s, want the replica %s", now, s.DataAddrs[1])
+	}
+	promoted := NewClient(t, now)
+	if err := waitFor(10*time.Second, func() error { return promoted.Set(ctx, "probe", "1", 0).Err() }); err != nil {
+		t.Fatalf("promoted replica takes no writes: %v", err)
+	}
+	if v, err := promoted.Get(ctx, "before").Result(); err != nil || v != "1" {
+		t.Fatalf("replicated key on the promoted replica: %q, %v", v, err)
+	}
+	if n, err := promoted.Exists(ctx, "unreplicated").Result(); err != nil || n != 0 {
+		t.Fatalf("unreplicated key on the promoted replica: exists %d, %v; want lost", n, err)
+	}
+}

@@ -23,6 +23,11 @@ type Sentinel struct {
 	// DataAddrs are the data nodes: the first master, then its replica.
 	DataAddrs []string
 
+	// ReplicaLink, with StartSentinelLinked, is the proxy the replica
+	// reaches its master through: holding it (Blackhole) makes the
+	// replica fall behind, as asynchronous replication can.
+	ReplicaLink *FaultProxy
+
 	data      map[string]*node
 	sentinels []*node
 }
@@ -34,21 +39,41 @@ const sentinelMasterName = "authserver-test"
 // more; KillMaster waits for that, so tests that never fail over do not.
 func StartSentinel(t testing.TB) *Sentinel {
 	t.Helper()
+	return startSentinel(t, false)
+}
+
+// StartSentinelLinked is StartSentinel with the replica's link to its
+// master through a FaultProxy (Sentinel.ReplicaLink). Clients and
+// sentinels still reach the replica at its own address.
+func StartSentinelLinked(t testing.TB) *Sentinel {
+	t.Helper()
+	return startSentinel(t, true)
+}
+
+func startSentinel(t testing.TB, linked bool) *Sentinel {
+	t.Helper()
 	root := t.TempDir()
 	master := startNodes(t, root, 1, func(int) spec {
 		return spec{name: "master", args: func(port int, _ string) ([]string, error) {
 			return baseArgs(port), nil
 		}}
 	})[0]
+	var link *FaultProxy
+	upstream := master.port
+	if linked {
+		link = StartFaultProxy(t, master.addr)
+		upstream = link.ln.Addr().(*net.TCPAddr).Port
+	}
 	replica := startNodes(t, root, 1, func(int) spec {
 		return spec{name: "replica", args: func(port int, _ string) ([]string, error) {
-			return append(baseArgs(port), "--replicaof", "127.0.0.1", strconv.Itoa(master.port)), nil
+			return append(baseArgs(port), "--replicaof", "127.0.0.1", strconv.Itoa(upstream)), nil
 		}}
 	})[0]
 	s := &Sentinel{
-		MasterName: sentinelMasterName,
-		DataAddrs:  []string{master.addr, replica.addr},
-		data:       map[string]*node{master.addr: master, replica.addr: replica},
+		MasterName:  sentinelMasterName,
+		DataAddrs:   []string{master.addr, replica.addr},
+		data:        map[string]*node{master.addr: master, replica.addr: replica},
+		ReplicaLink: link,
 	}
 	// Sentinels learn replicas from the master's INFO, read as soon as they
 	// connect: a replica already linked is known at once.
@@ -171,6 +196,30 @@ func (s *Sentinel) KillMaster(t testing.TB) string {
 	}
 	if err := waitReplicated(addr, 1, 10*time.Second); err != nil {
 		t.Fatalf("redistest: replica of %s not caught up: %v", addr, err)
+	}
+	n.kill()
+	return addr
+}
+
+// WaitReady waits until the sentinels could fail over (each sees the other
+// two and the replica); KillMaster does this itself.
+func (s *Sentinel) WaitReady(t testing.TB) {
+	t.Helper()
+	if err := waitFor(15*time.Second, s.ready); err != nil {
+		t.Fatalf("redistest: sentinels not ready: %v", err)
+	}
+}
+
+// CrashMaster kills the current master (SIGKILL) at once, without waiting
+// for its replica to catch up: what the replica has not received is lost,
+// as in a real crash under asynchronous replication. Call WaitReady first
+// if the sentinels must be able to fail over.
+func (s *Sentinel) CrashMaster(t testing.TB) string {
+	t.Helper()
+	addr := s.MasterAddr(t)
+	n, ok := s.data[addr]
+	if !ok {
+		t.Fatalf("redistest: sentinels name %s, not one of %v", addr, s.DataAddrs)
 	}
 	n.kill()
 	return addr
