@@ -127,6 +127,13 @@ func (r *recorder) minAcked(chains []*chain) int64 {
 	return least
 }
 
+// firstAnomalies returns the anomalies kept for messages.
+func (r *recorder) firstAnomalies() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.samples...)
+}
+
 // summary is the byStatus counts as "200:n 503:m no-answer:k".
 func (r *recorder) summary() string {
 	r.mu.Lock()

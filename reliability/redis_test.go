@@ -78,17 +78,17 @@ func TestClusterFailover(t *testing.T) {
 	}}.run(t)
 }
 
-// TestNetworkFaults: a fault proxy between the node and Redis adds 300 ms
-// each way, then resets every connection three times while replies are
-// on their way (commands executed, answers lost), then holds all traffic
-// for 2 s, then heals.
+// TestNetworkFaults: a fault proxy between the node and Redis delays every
+// reply by 300 ms, then resets every connection three times while replies
+// are held (commands executed, answers lost: go-redis retries them), then
+// holds all traffic for 2 s, then heals.
 func TestNetworkFaults(t *testing.T) {
 	t.Parallel()
 	r := redistest.StartDurable(t)
 	p := redistest.StartFaultProxy(t, r.Addr)
 	n := startNode(t, func(c *config.Config) { c.Redis.URL = "redis://" + p.Addr + "/0" })
-	scenario{name: "d. proxy: 300 ms, resets, 2 s blackhole", node: n, inject: func(t *testing.T, l *load) {
-		p.SetLatency(300*time.Millisecond, 300*time.Millisecond)
+	scenario{name: "d. proxy: replies +300 ms, 3 resets, 2 s blackhole", node: n, inject: func(t *testing.T, l *load) {
+		p.SetLatency(0, 300*time.Millisecond) // replies held: a reset loses executed commands' answers
 		time.Sleep(time.Second)
 		for range 3 {
 			time.Sleep(400 * time.Millisecond)

@@ -33,7 +33,7 @@ func waitUntil(timeout time.Duration, cond func() bool) bool {
 func (l *load) warm(t *testing.T) {
 	t.Helper()
 	if !waitUntil(warmTimeout, func() bool { return l.rec.minAcked(l.chains) >= 2 }) {
-		t.Fatalf("load did not get going before the fault:%s; %v", l.rec.summary(), l.rec.samples)
+		t.Fatalf("load did not get going before the fault:%s; %q", l.rec.summary(), l.rec.firstAnomalies())
 	}
 }
 
