@@ -127,6 +127,7 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, m *met
 	}
 	client.AddHook(m.RedisHook()) // before New's outage hook: see RedisHook
 	rs := redisstore.New(client, r.KeyPrefix)
+	rs.WaitForReplicas(r.WaitReplicas, r.WaitTimeout)
 	return rs, func(kind string) cache.Changes { return rs.Changes(kind) }, nil
 }
 
@@ -196,6 +197,10 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	chain, err := tokens.NewChain(secret)
+	if err != nil {
+		return err
+	}
 	token := grants.NewEndpoint(grants.Config{
 		AccessTTL:               cfg.Tokens.AccessTTL,
 		RefreshIdleTTL:          cfg.Tokens.RefreshIdleTTL,
@@ -208,7 +213,7 @@ func (a *App) build(ctx context.Context) error {
 		ClientAuthLimit:         ratelimit.Policy{Max: int64(cfg.Limits.ClientAuthFailures), Window: window},
 	}, grants.Deps{
 		Clients: a.Clients, Users: a.Users, Families: a.Store, Codes: a.Store, Deny: a.Store,
-		Revoker: revoker, Limiter: limiter, Issuer: a.Issuer, Audit: a.Log, Issued: a.Metrics.TokenIssued,
+		Revoker: revoker, Limiter: limiter, Issuer: a.Issuer, Chain: chain, Audit: a.Log, Issued: a.Metrics.TokenIssued,
 	})
 	authorize := server.NewAuthorize(server.AuthorizeConfig{
 		Issuer:          cfg.Issuer,

@@ -111,12 +111,18 @@ func TestAuditLog(t *testing.T) {
 	}
 	_, r1 := leeIn("")
 	_, body := tokenCall(refreshForm(r1), appID, appSecret, "")
+	r2 := body["refresh_token"].(string)
+	secrets = append(secrets, body["access_token"].(string), r2)
+	_, body = tokenCall(refreshForm(r2), appID, appSecret, "")
 	secrets = append(secrets, body["access_token"].(string), body["refresh_token"].(string))
+	// r2 again, its successor unused: a retry. r1, whose successor r2 was
+	// used: reuse.
+	tokenCall(refreshForm(r2), appID, appSecret, "rid-retry")
 	tokenCall(refreshForm(r1), appID, appSecret, "rid-reuse")
 
 	// Revocation at /revoke: a refresh token, then an access token.
-	_, r2 := leeIn("")
-	formCall(t, n.base+"/revoke", url.Values{"token": {r2}}, appID, appSecret, "rid-revoke-refresh")
+	_, rRevoke := leeIn("")
+	formCall(t, n.base+"/revoke", url.Values{"token": {rRevoke}}, appID, appSecret, "rid-revoke-refresh")
 	a3, _ := leeIn("")
 	formCall(t, n.base+"/revoke", url.Values{"token": {a3}}, appID, appSecret, "rid-revoke-access")
 
@@ -168,6 +174,7 @@ func TestAuditLog(t *testing.T) {
 	once("rid-swapped", "client_auth_failed", map[string]any{"client_id_malformed": true})
 	once("rid-client-lockout", "lockout", map[string]any{"client_id": appID, "limit": "client_auth"})
 	once("rid-user-lockout", "lockout", map[string]any{"client_id": appID, "username": "kim", "limit": "password_per_user_ip"})
+	once("rid-retry", "refresh_retried", map[string]any{"client_id": appID, "user_id": lee, "level": "INFO"})
 	once("rid-reuse", "refresh_reuse_detected", map[string]any{"client_id": appID, "user_id": lee})
 	once("rid-reuse", "family_revoked", map[string]any{"client_id": appID, "user_id": lee, "reason": "refresh_reuse_detected"})
 	once("rid-revoke-refresh", "family_revoked", map[string]any{"client_id": appID, "user_id": lee, "reason": "revoked_by_client"})

@@ -37,6 +37,14 @@ const (
 	Lockout = "lockout"
 	// RefreshReuse: a rotated refresh token was presented again.
 	RefreshReuse = "refresh_reuse_detected"
+	// RefreshRetried: a refresh token presented again within the grace
+	// window while its successor was unused: answered with that successor.
+	RefreshRetried = "refresh_retried"
+	// RefreshRecovered: a refresh token newer than the store's current one
+	// (the store lost rotations, as in a failover) became current again.
+	RefreshRecovered = "refresh_recovered"
+	// RefreshForged: a refresh token in the successor form whose MAC fails.
+	RefreshForged = "refresh_forged"
 	// RefreshClientMismatch: a client presented another client's refresh token.
 	RefreshClientMismatch = "refresh_client_mismatch"
 	// FamilyRevoked: a refresh-token family was revoked ("reason" says why).

@@ -70,6 +70,10 @@ type Redis struct {
 	// PoolSize is connections per node; 0 keeps go-redis's default.
 	PoolSize  int    `yaml:"pool_size"`
 	KeyPrefix string `yaml:"key_prefix"`
+	// WaitReplicas makes each refresh-family write wait (WAIT) until this
+	// many replicas have it, for at most WaitTimeout; 0 does not wait.
+	WaitReplicas int           `yaml:"wait_replicas"`
+	WaitTimeout  time.Duration `yaml:"wait_timeout"`
 }
 
 // Tokens holds token lifetimes and the default audience.
@@ -78,7 +82,8 @@ type Tokens struct {
 	RefreshIdleTTL     time.Duration `yaml:"refresh_idle_ttl"`
 	RefreshAbsoluteTTL time.Duration `yaml:"refresh_absolute_ttl"`
 	// RefreshReuseGrace lets a just-rotated refresh token be presented again
-	// (a client retrying after a lost response); 0 turns it off.
+	// while its successor is unused (a client retrying after a lost
+	// response), answered with the same successor; 0 turns it off.
 	RefreshReuseGrace time.Duration `yaml:"refresh_reuse_grace"`
 	CodeTTL           time.Duration `yaml:"code_ttl"`
 	// Audience is the aud of access tokens when the client names none;
@@ -162,7 +167,8 @@ func Default() *Config {
 		DataDir:     "./data",
 		LogLevel:    "info",
 		Redis: Redis{
-			KeyPrefix: "authserver:",
+			KeyPrefix:   "authserver:",
+			WaitTimeout: 100 * time.Millisecond,
 		},
 		// No "openid": the server issues OAuth access tokens, not OpenID
 		// Connect ID tokens, so advertising it would mislead clients.
@@ -171,7 +177,7 @@ func Default() *Config {
 			AccessTTL:          15 * time.Minute,
 			RefreshIdleTTL:     720 * time.Hour,
 			RefreshAbsoluteTTL: 2160 * time.Hour,
-			RefreshReuseGrace:  0,
+			RefreshReuseGrace:  30 * time.Second,
 			CodeTTL:            60 * time.Second,
 		},
 		Signing: Signing{Alg: "ES256"},

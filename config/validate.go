@@ -172,6 +172,14 @@ func (v *validator) redis(r *Redis) {
 			v.add("redis.password", "set but no Redis server is configured")
 		}
 	}
+	if r.WaitReplicas < 0 {
+		v.add("redis.wait_replicas", "must not be negative (0 does not wait)")
+	}
+	// A WAIT longer than the bound on one store call would turn a slow
+	// replica into an outage of the master.
+	if r.WaitReplicas > 0 && (r.WaitTimeout <= 0 || r.WaitTimeout > time.Second) {
+		v.add("redis.wait_timeout", "must be more than 0 and at most 1s with redis.wait_replicas")
+	}
 	for i, a := range r.Addrs {
 		if err := checkHostPort(a); err != nil {
 			v.add(fmt.Sprintf("redis.addrs[%d]", i), err.Error())

@@ -177,7 +177,7 @@ func TestClientAuthenticationLockout(t *testing.T) {
 	id, secret := h.client(t, clients.Registration{GrantTypes: []string{"client_credentials"}})
 	other := grants.NewEndpoint(testConfig(), grants.Deps{ // a second node on the same store
 		Clients: h.clients, Users: h.users, Families: h.store, Codes: h.store, Deny: h.store,
-		Limiter: ratelimit.New(h.store), Issuer: h.issuer, Revoker: h.endpointRevoker(),
+		Limiter: ratelimit.New(h.store), Issuer: h.issuer, Revoker: h.endpointRevoker(), Chain: testChain,
 	})
 	second := httptest.NewServer(other)
 	defer second.Close()

@@ -86,6 +86,8 @@ type Deps struct {
 	Revoker *tokens.Revoker
 	Limiter *ratelimit.Limiter
 	Issuer  *Issuer
+	// Chain makes refresh-token successors (see tokens.Chain).
+	Chain *tokens.Chain
 	// Audit receives security events (failed client authentication, reuse
 	// detected, families revoked); never a secret or a token.
 	Audit *slog.Logger
@@ -105,6 +107,7 @@ type Endpoint struct {
 	revoker  *tokens.Revoker
 	limiter  *ratelimit.Limiter
 	issuer   *Issuer
+	chain    *tokens.Chain
 	issued   func(grantType string)
 	audit    *slog.Logger
 	events   *audit.Logger
@@ -120,13 +123,13 @@ type grantFunc func(ctx context.Context, req *tokenRequest) (*issued, error)
 func NewEndpoint(cfg Config, d Deps) *Endpoint {
 	e := &Endpoint{
 		cfg: cfg, clients: d.Clients, users: d.Users, families: d.Families, codes: d.Codes,
-		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, audit: d.Audit, issued: d.Issued, now: time.Now,
+		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, chain: d.Chain, audit: d.Audit, issued: d.Issued, now: time.Now,
 	}
 	if e.audit == nil {
 		e.audit = slog.Default()
 	}
-	if e.revoker == nil {
-		panic("grants: the token endpoint needs Deps.Revoker") // wiring error, caught at start-up
+	if e.revoker == nil || e.chain == nil {
+		panic("grants: the token endpoint needs Deps.Revoker and Deps.Chain") // wiring error, caught at start-up
 	}
 	e.events = audit.New(e.audit)
 	e.grants = map[string]grantFunc{

@@ -38,6 +38,16 @@ type harness struct {
 
 var testScopes = []string{"read", "write", "admin", "offline_access"}
 
+// testChain is every test node's refresh chain: nodes on one store share
+// the key, as nodes sharing a key-encryption secret do.
+var testChain = func() *tokens.Chain {
+	c, err := tokens.NewChain([]byte("test key-encryption secret, 32 bytes+"))
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()
+
 func testConfig() grants.Config {
 	return grants.Config{
 		AccessTTL:               15 * time.Minute,
@@ -84,7 +94,7 @@ func newHarness(t *testing.T, tweak ...func(*grants.Config)) *harness {
 	h.revoker = tokens.NewRevoker(st, h.users, h.clients, cfg.CodeTTL, cfg.AccessTTL, slog.New(slog.DiscardHandler))
 	h.endpoint = grants.NewEndpoint(cfg, grants.Deps{
 		Clients: h.clients, Users: h.users, Families: st, Codes: st, Deny: st,
-		Limiter: ratelimit.New(st), Issuer: h.issuer, Revoker: h.revoker,
+		Limiter: ratelimit.New(st), Issuer: h.issuer, Revoker: h.revoker, Chain: testChain,
 		Audit: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	h.srv = httptest.NewServer(h.endpoint)

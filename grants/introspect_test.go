@@ -265,7 +265,7 @@ func TestIntrospectCost(t *testing.T) {
 	cs := &countingStore{Store: s.store}
 	counted := grants.NewEndpoint(testConfig(), grants.Deps{
 		Clients: s.clients, Users: s.users, Families: cs, Codes: cs, Deny: cs,
-		Limiter: ratelimit.New(s.store), Issuer: s.issuer, Revoker: s.endpointRevoker(),
+		Limiter: ratelimit.New(s.store), Issuer: s.issuer, Revoker: s.endpointRevoker(), Chain: testChain,
 	})
 	base := serveAll(t, counted)
 	e := &endpoints{harness: s.harness, base: base}

@@ -33,7 +33,7 @@ func TestPipelineOrder(t *testing.T) {
 	counted := &countingUsers{Service: h.users}
 	e := grants.NewEndpoint(testConfig(), grants.Deps{
 		Clients: h.clients, Users: counted, Families: h.store, Codes: h.store, Deny: h.store,
-		Limiter: ratelimit.New(h.store), Issuer: h.issuer, Revoker: h.endpointRevoker(),
+		Limiter: ratelimit.New(h.store), Issuer: h.issuer, Revoker: h.endpointRevoker(), Chain: testChain,
 	})
 	srv := httptest.NewServer(e)
 	defer srv.Close()

@@ -28,8 +28,11 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 	if err != nil {
 		return nil, err
 	}
-	familyID, ok := tokens.ParseRefreshToken(presented)
-	if !ok {
+	familyID, gen, err := e.chain.Parse(presented)
+	if errors.Is(err, tokens.ErrForgedRefresh) {
+		e.events.Warn(ctx, audit.RefreshForged, audit.FamilyID(familyID), audit.ClientID(req.client.ID))
+	}
+	if err != nil {
 		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
 	}
 	var narrowed []string
@@ -56,11 +59,13 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 		}
 	}
 
-	next, nextHash := tokens.NewRefreshToken(familyID)
-	jti := tokens.NewJTI()
-	f, err := e.families.RotateRefresh(ctx, tokens.Rotation{
+	// The successor is a function of the presented token, so a retry
+	// computes the same one: the store recognises it as current (Retried)
+	// and the client gets what the lost answer carried.
+	next := e.chain.Next(familyID, gen, presented)
+	f, outcome, err := e.families.RotateRefresh(ctx, tokens.Rotation{
 		FamilyID: familyID, ClientID: req.client.ID,
-		Presented: tokens.Hash(presented), Next: nextHash, NextJTI: jti,
+		Presented: tokens.Hash(presented), Generation: gen, Next: next.Hash, NextJTI: next.JTI,
 		Now: req.now, Idle: e.cfg.RefreshIdleTTL, Grace: e.cfg.RefreshGrace,
 	})
 	invalid := oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
@@ -80,6 +85,10 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 		return nil, invalid
 	case err != nil:
 		return nil, err
+	case outcome == tokens.Retried:
+		e.events.Info(ctx, audit.RefreshRetried, audit.FamilyID(familyID), audit.ClientID(req.client.ID), audit.UserID(f.UserID))
+	case outcome == tokens.Recovered:
+		e.events.Warn(ctx, audit.RefreshRecovered, audit.FamilyID(familyID), audit.ClientID(req.client.ID), audit.UserID(f.UserID))
 	}
 	if err := e.familyStillGranted(ctx, req.client, f); err != nil {
 		return nil, err
@@ -90,11 +99,11 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 		scope = strings.Join(narrowed, " ")
 	}
 	scope = req.client.LiveScope(scope)
-	access, err := e.mint(req, f.UserID, scope, jti)
+	access, err := e.mint(req, f.UserID, scope, next.JTI)
 	if err != nil {
 		return nil, err
 	}
-	return &issued{access: access, refresh: next, scope: scope}, nil
+	return &issued{access: access, refresh: next.Token, scope: scope}, nil
 }
 
 // familyStillGranted refuses, and revokes, a family whose client or user

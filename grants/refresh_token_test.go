@@ -11,6 +11,7 @@ import (
 
 	"authserver/clients"
 	"authserver/grants"
+	"authserver/tokens"
 )
 
 func rtForm(token string, extra ...string) url.Values {
@@ -181,13 +182,130 @@ func TestRefreshConcurrentRotationOneWinner(t *testing.T) {
 	h.wantDenied(t, "the winner's access token after the losers' reuse", win.str("access_token"))
 }
 
-func TestRefreshGraceWindow(t *testing.T) {
+// A lost answer retried: the retry is given the very successor the first
+// request made (and an access token with the same jti, so revoking the
+// family denies both), as often as it comes within the window and until
+// that successor is used; after that the old token is reuse again.
+func TestRefreshRetryIsIdempotent(t *testing.T) {
 	s := setupRefresh(t, func(c *grants.Config) { c.RefreshGrace = time.Minute })
 	h := s.h
-	wantToken(t, h.post(t, rtForm(s.first), s.id, s.secret)) // this answer is "lost"
-	r := h.post(t, rtForm(s.first), s.id, s.secret)          // the retry within grace
+	lost := h.post(t, rtForm(s.first), s.id, s.secret) // this answer is "lost"
+	wantToken(t, lost)
+	for range 3 {
+		r := h.post(t, rtForm(s.first), s.id, s.secret)
+		wantToken(t, r)
+		if r.str("refresh_token") != lost.str("refresh_token") {
+			t.Fatal("a retry within the grace window got another refresh token than the lost answer")
+		}
+		if h.accessJTI(t, r.str("access_token")) != h.accessJTI(t, lost.str("access_token")) {
+			t.Fatal("a retry's access token has another jti than the lost one's")
+		}
+	}
+	next := h.post(t, rtForm(lost.str("refresh_token")), s.id, s.secret)
+	wantToken(t, next)
+	// The successor was used: the first token is no longer a retry.
+	wantError(t, h.post(t, rtForm(s.first), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
+	wantError(t, h.post(t, rtForm(next.str("refresh_token")), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
+	h.wantDenied(t, "the newest access token after reuse", next.str("access_token"))
+}
+
+// Many copies of one request at once (a client retrying while its first
+// attempt is still in flight): every one gets the same successor, and the
+// family lives on.
+func TestRefreshConcurrentRetries(t *testing.T) {
+	s := setupRefresh(t, func(c *grants.Config) { c.RefreshGrace = time.Minute })
+	h := s.h
+	const n = 30
+	got := make([]reply, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range got {
+		wg.Go(func() {
+			<-start
+			got[i] = h.post(t, rtForm(s.first), s.id, s.secret)
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, r := range got {
+		wantToken(t, r)
+		if r.str("refresh_token") != got[0].str("refresh_token") {
+			t.Fatal("concurrent retries got different successors")
+		}
+	}
+	wantToken(t, h.post(t, rtForm(got[0].str("refresh_token")), s.id, s.secret))
+}
+
+func TestRefreshRetryAfterGraceRevokes(t *testing.T) {
+	s := setupRefresh(t, func(c *grants.Config) { c.RefreshGrace = time.Minute })
+	h := s.h
+	now := time.Now().Add(-2 * time.Minute) // every token issued is in the past for the verifier
+	h.endpoint.SetClock(func() time.Time { return now })
+	lost := h.post(t, rtForm(s.first), s.id, s.secret)
+	wantToken(t, lost)
+	now = now.Add(30 * time.Second)
+	retried := h.post(t, rtForm(s.first), s.id, s.secret)
+	wantToken(t, retried)
+	now = now.Add(31 * time.Second) // a minute after the rotation: retries do not move the window
+	wantError(t, h.post(t, rtForm(s.first), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
+	wantError(t, h.post(t, rtForm(lost.str("refresh_token")), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
+	// Both answers' access tokens share one jti, so revoking the family
+	// denies the one the client never saw as well as the retry's.
+	h.wantDenied(t, "the lost answer's access token", lost.str("access_token"))
+	h.wantDenied(t, "the retry's access token", retried.str("access_token"))
+}
+
+// The store lost rotations the client was told of (a failover of
+// asynchronous replication): the client's token, two generations ahead
+// of the store, is the head of its chain and refreshes; the token the
+// store still holds is then reuse.
+func TestRefreshRecoversRotationsTheStoreLost(t *testing.T) {
+	s := setupRefresh(t)
+	h := s.h
+	ctx := context.Background()
+	fam, _, _ := strings.Cut(s.first, ".")
+	f, err := h.store.GetFamily(ctx, fam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A family the store holds at its first token, whose next two
+	// rotations were answered and then lost.
+	f.ID = tokens.NewFamilyID()
+	t0, h0 := tokens.NewRefreshToken(f.ID)
+	if err := h.store.CreateFamily(ctx, f, h0); err != nil {
+		t.Fatal(err)
+	}
+	t1 := testChain.Next(f.ID, 0, t0)
+	t2 := testChain.Next(f.ID, t1.Generation, t1.Token)
+	r := h.post(t, rtForm(t2.Token), s.id, s.secret)
 	wantToken(t, r)
+	if r.str("refresh_token") != testChain.Next(f.ID, t2.Generation, t2.Token).Token {
+		t.Fatal("the recovered chain did not go on from the client's token")
+	}
 	wantToken(t, h.post(t, rtForm(r.str("refresh_token")), s.id, s.secret))
+	wantError(t, h.post(t, rtForm(t0), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
+	if got, _ := h.store.GetFamily(ctx, f.ID); !got.Revoked {
+		t.Fatal("the stale token did not revoke the family")
+	}
+}
+
+// A successor-form token is only ever the server's: one with a bad MAC
+// (a forged generation to fake a lost rotation) is refused and changes
+// nothing.
+func TestRefreshForgedSuccessorRefused(t *testing.T) {
+	s := setupRefresh(t)
+	h := s.h
+	r := h.post(t, rtForm(s.first), s.id, s.secret)
+	wantToken(t, r)
+	cur := r.str("refresh_token")
+	parts := strings.Split(cur, ".")
+	for _, forged := range []string{
+		strings.Join([]string{parts[0], "9", parts[2], parts[3]}, "."), // a later generation
+		strings.Join([]string{parts[0], parts[1], parts[2], strings.Repeat("A", len(parts[3]))}, "."),
+	} {
+		wantError(t, h.post(t, rtForm(forged), s.id, s.secret), http.StatusBadRequest, "invalid_grant")
+	}
+	wantToken(t, h.post(t, rtForm(cur), s.id, s.secret)) // the family is untouched
 }
 
 // A user may hold many families (one per device); reuse on one device does

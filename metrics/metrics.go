@@ -199,7 +199,7 @@ func (m *Metrics) TokenIssued(grantType string) {
 // counted as "other", so a new name cannot add unbounded series.
 var (
 	knownEvents = []string{"admin_action", "admin_auth_failed", "client_auth_failed", "client_registered", "lockout",
-		"refresh_reuse_detected", "refresh_client_mismatch", "family_revoked", "access_token_revoked",
+		"refresh_reuse_detected", "refresh_retried", "refresh_recovered", "refresh_forged", "refresh_client_mismatch", "family_revoked", "access_token_revoked",
 		"code_replayed", "code_client_mismatch", "sign_in_failed", "csrf_rejected"}
 	knownLimits = []string{"client_auth", "password_checks_in_flight_per_ip", "password_per_device",
 		"password_per_user_ip", "password_per_client", "sign_in_per_ip", "password_per_user"}

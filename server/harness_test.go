@@ -99,7 +99,7 @@ func newStack(t *testing.T, tweak ...func(*stackConfig)) *stack {
 	}
 	s.revoker = tokens.NewRevoker(st, s.users, s.clients, cfg.grants.CodeTTL, cfg.grants.AccessTTL, log)
 	s.token = grants.NewEndpoint(cfg.grants, grants.Deps{
-		Clients: s.clients, Users: s.users, Families: st, Codes: st, Deny: st, Revoker: s.revoker,
+		Clients: s.clients, Users: s.users, Families: st, Codes: st, Deny: st, Revoker: s.revoker, Chain: testChain,
 		Limiter: ratelimit.New(st), Issuer: grants.NewIssuer(cfg.issuer, []string{"https://api.test"}, km), Audit: log,
 	})
 	var sess sessions.Store = st
@@ -303,3 +303,12 @@ func (s *stack) exchange(t *testing.T, id, secret, code, verifier string) (int, 
 	}
 	return resp.StatusCode, out
 }
+
+// testChain is the refresh chain of every test node (see tokens.Chain).
+var testChain = func() *tokens.Chain {
+	c, err := tokens.NewChain([]byte("test key-encryption secret, 32 bytes+"))
+	if err != nil {
+		panic(err)
+	}
+	return c
+}()

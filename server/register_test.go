@@ -67,7 +67,7 @@ func newRegStack(t testing.TB, cfg registration.Config) *regStack {
 		CodeTTL: time.Minute, RequirePKCEConfidential: true, MaxBodyBytes: 64 << 10,
 	}, grants.Deps{
 		Clients: reg, Families: st, Codes: st, Deny: st, Limiter: ratelimit.New(st), Issuer: s.issuer, Audit: log,
-		Revoker: tokens.NewRevoker(st, nil, reg, time.Minute, 15*time.Minute, log),
+		Revoker: tokens.NewRevoker(st, nil, reg, time.Minute, 15*time.Minute, log), Chain: testChain,
 	})
 	handler = server.NewPublic(server.Options{
 		Issuer: srv.URL, Scopes: []string{"profile"}, Token: token, JWKS: km.JWKS, Log: log,

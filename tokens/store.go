@@ -8,7 +8,7 @@ import (
 
 // Family is one refresh-token family: the chain of refresh tokens that starts
 // with one sign-in (one device) and moves on by rotation. The store keeps
-// the family and the SHA-256 of its current and previous token only.
+// the family and the SHA-256 of its current token only.
 type Family struct {
 	ID       string    `json:"id"`
 	ClientID string    `json:"client_id"`
@@ -20,8 +20,12 @@ type Family struct {
 	ExpiresAt time.Time `json:"expires_at"`
 	// IdleExpiresAt moves on with every rotation: min(last use + idle, ExpiresAt).
 	IdleExpiresAt time.Time `json:"idle_expires_at"`
-	// Generation counts rotations: 0 for the first token.
+	// Generation is the generation of the current token: 0 for the first,
+	// one more with each rotation.
 	Generation int64 `json:"generation"`
+	// RotatedAt is when the current token replaced the one before it (zero
+	// before the first rotation); a retry's grace window runs from it.
+	RotatedAt time.Time `json:"rotated_at,omitzero"`
 	// LastJTI is the jti of the newest access token issued with the family,
 	// so revoking the family can deny it too.
 	LastJTI string `json:"last_jti,omitempty"`
@@ -34,19 +38,50 @@ type Family struct {
 }
 
 // Rotation asks the store to consume the presented refresh token of a family
-// and put Next in its place, in one atomic step.
+// and put its successor in its place, in one atomic step.
 type Rotation struct {
 	FamilyID  string
 	ClientID  string // the authenticated client; must own the family
 	Presented []byte // SHA-256 of the token the client presented
-	Next      []byte // SHA-256 of the token that replaces it
-	NextJTI   string // jti of the access token issued with Next
-	Now       time.Time
-	Idle      time.Duration // idle lifetime of the family
+	// Generation is the generation the presented token carries, as
+	// Chain.Parse verified it: 0 for a family's first token.
+	Generation int64
+	Next       []byte // SHA-256 of the presented token's successor (Chain.Next)
+	NextJTI    string // jti of the access token issued with Next
+	Now        time.Time
+	Idle       time.Duration // idle lifetime of the family
 	// Grace, when > 0, lets the previous token be presented again within
-	// Grace of its rotation (a lost response retried); it is then rotated
-	// again instead of being treated as reuse.
+	// Grace of its rotation while its successor is still current: a retry
+	// whose answer was lost. Nothing changes, and the caller answers with
+	// the same successor again.
 	Grace time.Duration
+}
+
+// RotateOutcome says what a successful RotateRefresh did.
+type RotateOutcome int
+
+const (
+	// Rotated: the presented token was current; Next is now.
+	Rotated RotateOutcome = iota + 1
+	// Retried: the presented token was the previous one, within the grace
+	// window, and Next is already current; nothing changed.
+	Retried
+	// Recovered: the presented token is of a later generation than the
+	// current one, so the store lost the rotations that made it (a failover
+	// behind an acknowledged answer); Next is now current.
+	Recovered
+)
+
+func (o RotateOutcome) String() string {
+	switch o {
+	case Rotated:
+		return "rotated"
+	case Retried:
+		return "retried"
+	case Recovered:
+		return "recovered"
+	}
+	return "none"
 }
 
 // Refresh store errors. Each is the outcome of one atomic step.
@@ -59,9 +94,10 @@ var (
 	ErrFamilyRevoked = errors.New("refresh token family revoked")
 	// ErrClientMismatch: the family belongs to another client; nothing changed.
 	ErrClientMismatch = errors.New("refresh token issued to another client")
-	// ErrReuse: the presented token is not the current one (and not a retry
-	// within the grace window): the family has been revoked by this call,
-	// and RotateRefresh returns it (Revoked, with LastJTI).
+	// ErrReuse: the presented token is not the current one, not a retry
+	// within the grace window and not newer than the current one: the
+	// family has been revoked by this call, and RotateRefresh returns it
+	// (Revoked, with LastJTI).
 	ErrReuse = errors.New("refresh token reuse detected; family revoked")
 )
 
@@ -72,9 +108,14 @@ type RefreshStore interface {
 	// ID is taken or was revoked before creation (see RevokeFamily).
 	CreateFamily(ctx context.Context, f Family, tokenHash []byte) error
 	// RotateRefresh performs r atomically and returns the family after it.
-	// Outcomes: success; ErrFamilyNotFound; ErrFamilyRevoked;
-	// ErrClientMismatch (no change); ErrReuse (family revoked by this call).
-	RotateRefresh(ctx context.Context, r Rotation) (Family, error)
+	// In order: ErrFamilyNotFound; ErrClientMismatch (no change);
+	// ErrFamilyRevoked; Rotated (presented is current); Retried (Next is
+	// current and the rotation that made it is within r.Grace); Recovered
+	// (r.Generation is later than the current generation); else ErrReuse
+	// (family revoked by this call). A rotation sets the current token to
+	// Next, the generation to r.Generation+1, RotatedAt to r.Now, LastJTI
+	// to r.NextJTI and the idle expiry to min(r.Now+r.Idle, ExpiresAt).
+	RotateRefresh(ctx context.Context, r Rotation) (Family, RotateOutcome, error)
 	// GetFamily returns the family (revoked ones too, until they expire) or ErrFamilyNotFound.
 	GetFamily(ctx context.Context, id string) (Family, error)
 	// RevokeFamily marks the family revoked and returns it. When no such

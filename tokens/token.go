@@ -20,15 +20,26 @@ var (
 // NewFamilyID returns a fresh random family id.
 func NewFamilyID() string { return random(familyIDBytes) }
 
-// NewRefreshToken returns a new refresh token of the family and its hash.
+// NewRefreshToken returns a family's first refresh token and its hash;
+// Chain makes the ones after it.
 func NewRefreshToken(familyID string) (token string, hash []byte) {
 	token = familyID + "." + random(secretBytes)
 	return token, Hash(token)
 }
 
-// ParseRefreshToken returns the family id a well-formed refresh token
-// carries; ok is false for anything else.
+// ParseRefreshToken returns the family id a well-formed refresh token (a
+// first token or a successor: see Chain) carries; ok is false for anything
+// else. Only the shape is checked: the store decides whether it counts.
 func ParseRefreshToken(token string) (familyID string, ok bool) {
+	if fam, ok := parseFirst(token); ok {
+		return fam, true
+	}
+	fam, _, _, _, ok := splitSuccessor(token)
+	return fam, ok
+}
+
+// parseFirst accepts a family's first token: "<family id>.<secret>".
+func parseFirst(token string) (familyID string, ok bool) {
 	fam, secret, found := strings.Cut(token, ".")
 	if !found || len(fam) != familyIDLen || len(secret) != secretLen || !isBase64URL(fam) || !isBase64URL(secret) {
 		return "", false

@@ -52,8 +52,8 @@ func TestHelperWriter(t *testing.T) {
 			os.Exit(2)
 		}
 		fmt.Println("client", i)
-		f, err := s.RotateRefresh(ctx, tokens.Rotation{FamilyID: crashFamily, ClientID: "crash",
-			Presented: crashToken(i), Next: crashToken(i + 1), NextJTI: fmt.Sprint(i + 1),
+		f, _, err := s.RotateRefresh(ctx, tokens.Rotation{FamilyID: crashFamily, ClientID: "crash",
+			Presented: crashToken(i), Generation: int64(i), Next: crashToken(i + 1), NextJTI: fmt.Sprint(i + 1),
 			Now: time.Now(), Idle: time.Hour})
 		if err != nil {
 			fmt.Println("error", err)
@@ -171,8 +171,8 @@ func TestKillNine(t *testing.T) {
 	}
 	// Generation and current token moved together: the token of the stored
 	// generation is the one that rotates.
-	_, err = s.RotateRefresh(ctx, tokens.Rotation{FamilyID: crashFamily, ClientID: "crash",
-		Presented: crashToken(f.Generation), Next: sum("after"), Now: time.Now(), Idle: time.Hour})
+	_, _, err = s.RotateRefresh(ctx, tokens.Rotation{FamilyID: crashFamily, ClientID: "crash",
+		Presented: crashToken(f.Generation), Generation: f.Generation, Next: sum("after"), Now: time.Now(), Idle: time.Hour})
 	if err != nil {
 		t.Fatalf("rotating generation %d after the crash: %v", f.Generation, err)
 	}

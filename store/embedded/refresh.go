@@ -13,14 +13,11 @@ import (
 )
 
 // familyRecord is what the families bucket holds under a family ID: the
-// family with the hashes of its current and previous token, or a tombstone
-// left by RevokeFamily for an ID not created yet.
+// family with the hash of its current token, or a tombstone left by
+// RevokeFamily for an ID not created yet.
 type familyRecord struct {
-	Family   tokens.Family `json:"family,omitzero"`
-	Current  []byte        `json:"current,omitempty"`
-	Previous []byte        `json:"previous,omitempty"`
-	// PreviousAt is when Previous was replaced; the grace window runs from it.
-	PreviousAt time.Time `json:"previous_at,omitzero"`
+	Family  tokens.Family `json:"family,omitzero"`
+	Current []byte        `json:"current,omitempty"`
 
 	Tombstone      bool      `json:"tombstone,omitempty"`
 	TombstoneUntil time.Time `json:"tombstone_until,omitzero"`
@@ -101,10 +98,12 @@ func (s *Store) CreateFamily(ctx context.Context, f tokens.Family, tokenHash []b
 	})
 }
 
-func (s *Store) RotateRefresh(ctx context.Context, r tokens.Rotation) (tokens.Family, error) {
+func (s *Store) RotateRefresh(ctx context.Context, r tokens.Rotation) (tokens.Family, tokens.RotateOutcome, error) {
 	now := orNow(r.Now)
 	var out tokens.Family
+	var outcome tokens.RotateOutcome
 	err := s.updateKeep(ctx, func(tx *bolt.Tx) error {
+		outcome = 0 // a batch may run fn again
 		b := tx.Bucket(bucketFamilies)
 		rec, err := loadFamily(b, r.FamilyID)
 		if err != nil {
@@ -125,11 +124,12 @@ func (s *Store) RotateRefresh(ctx context.Context, r tokens.Rotation) (tokens.Fa
 		}
 		switch {
 		case equal(r.Presented, rec.Current):
-			rec.Previous, rec.PreviousAt = rec.Current, now
-		case r.Grace > 0 && equal(r.Presented, rec.Previous) && now.Before(rec.PreviousAt.Add(r.Grace)):
-			// A retry of the previous token: the window still runs from
-			// its first rotation, and the token the lost response carried
-			// (rec.Current) is dropped.
+			outcome = tokens.Rotated
+		case r.Grace > 0 && equal(r.Next, rec.Current) && now.Before(f.RotatedAt.Add(r.Grace)):
+			out, outcome = *f, tokens.Retried
+			return nil
+		case r.Generation > f.Generation:
+			outcome = tokens.Recovered
 		default:
 			f.Revoked = true
 			out = *f
@@ -139,7 +139,8 @@ func (s *Store) RotateRefresh(ctx context.Context, r tokens.Rotation) (tokens.Fa
 			return errCommitted{tokens.ErrReuse}
 		}
 		rec.Current = r.Next
-		f.Generation++
+		f.Generation = r.Generation + 1
+		f.RotatedAt = now
 		f.LastJTI = r.NextJTI
 		f.IdleExpiresAt = now.Add(r.Idle)
 		if f.IdleExpiresAt.After(f.ExpiresAt) {
@@ -148,7 +149,10 @@ func (s *Store) RotateRefresh(ctx context.Context, r tokens.Rotation) (tokens.Fa
 		out = *f
 		return putJSON(b, []byte(f.ID), rec)
 	})
-	return out, err
+	if err != nil {
+		return out, 0, err
+	}
+	return out, outcome, nil
 }
 
 func (s *Store) GetFamily(ctx context.Context, id string) (tokens.Family, error) {

@@ -107,7 +107,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 		s.SaveSession(ctx, sum("cookie"), sessions.Session{UserID: "u1", ExpiresAt: now.Add(time.Hour)}),
 		s.SaveConsent(ctx, sessions.Consent{UserID: "u1", ClientID: "app", Scopes: []string{"openid"}}),
 	}
-	_, err = s.RotateRefresh(ctx, tokens.Rotation{FamilyID: "fam-1", ClientID: "app", Presented: sum("t0"),
+	_, _, err = s.RotateRefresh(ctx, tokens.Rotation{FamilyID: "fam-1", ClientID: "app", Presented: sum("t0"),
 		Next: sum("t1"), NextJTI: "jti-1", Now: now, Idle: time.Hour})
 	steps = append(steps, err)
 	_, err = s.RedeemCode(ctx, sum("code"), now)
@@ -144,7 +144,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 		t.Fatalf("family after reopen: %+v, %v", f, err)
 	}
 	// The rotation itself survived: t0 is spent, t1 is current.
-	if _, err := s.RotateRefresh(ctx, tokens.Rotation{FamilyID: "fam-1", ClientID: "app", Presented: sum("t1"),
+	if _, _, err := s.RotateRefresh(ctx, tokens.Rotation{FamilyID: "fam-1", ClientID: "app", Presented: sum("t1"), Generation: 1,
 		Next: sum("t2"), NextJTI: "jti-2", Now: time.Now(), Idle: time.Hour}); err != nil {
 		t.Fatalf("rotating t1 after reopen: %v", err)
 	}

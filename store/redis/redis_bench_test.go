@@ -31,16 +31,18 @@ func BenchmarkRotateRefresh(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	gen := int64(0)
 	for b.Loop() {
 		_, next := tokens.NewRefreshToken(f.ID)
-		_, err := st.RotateRefresh(ctx, tokens.Rotation{
-			FamilyID: f.ID, ClientID: f.ClientID, Presented: curHash, Next: next,
+		_, _, err := st.RotateRefresh(ctx, tokens.Rotation{
+			FamilyID: f.ID, ClientID: f.ClientID, Presented: curHash, Generation: gen, Next: next,
 			NextJTI: tokens.NewJTI(), Now: time.Now(), Idle: time.Hour,
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
 		curHash = next
+		gen++
 	}
 }
 

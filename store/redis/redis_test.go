@@ -202,10 +202,11 @@ func seed(t *testing.T, st *Store) (tokens.Family, []byte) {
 
 // rotateWithGrace rotates the family's first token. The grace window makes a
 // retry safe: if an attempt ran on the server but its reply was lost in the
-// failover, the next attempt is a retry within grace, not reuse.
+// failover, the next attempt (with the same successor, as the chain makes
+// it) is a retry within grace, not reuse.
 func rotateWithGrace(ctx context.Context, st *Store, f tokens.Family, tok []byte) error {
-	got, err := st.RotateRefresh(ctx, tokens.Rotation{FamilyID: f.ID, ClientID: f.ClientID,
-		Presented: tok, Next: sha("next-" + rand.Text()), NextJTI: "j", Now: time.Now(),
+	got, _, err := st.RotateRefresh(ctx, tokens.Rotation{FamilyID: f.ID, ClientID: f.ClientID,
+		Presented: tok, Next: sha("next-" + f.ID), NextJTI: "j", Now: time.Now(),
 		Idle: time.Hour, Grace: time.Minute})
 	if err != nil {
 		return err
@@ -476,7 +477,7 @@ func testEdges(t *testing.T, st *Store) {
 	if err := st.CreateFamily(ctx, f, sha("t0")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.RotateRefresh(ctx, tokens.Rotation{FamilyID: f.ID, ClientID: "c",
+	got, _, err := st.RotateRefresh(ctx, tokens.Rotation{FamilyID: f.ID, ClientID: "c",
 		Presented: sha("t0"), Next: sha("t1"), NextJTI: "j1", Now: now})
 	if err != nil || !got.IdleExpiresAt.Equal(f.ExpiresAt) {
 		t.Fatalf("rotation with Idle 0: %+v, %v; want idle expiry = %v", got, err, f.ExpiresAt)
@@ -489,7 +490,7 @@ func testEdges(t *testing.T, st *Store) {
 	if err := st.CreateFamily(ctx, stale, sha("s0")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.RotateRefresh(ctx, tokens.Rotation{FamilyID: stale.ID, ClientID: "other",
+	if _, _, err := st.RotateRefresh(ctx, tokens.Rotation{FamilyID: stale.ID, ClientID: "other",
 		Presented: sha("s0"), Next: sha("s1"), Now: now}); !errors.Is(err, tokens.ErrFamilyNotFound) {
 		t.Fatalf("rotating an idle-expired family as another client: %v, want ErrFamilyNotFound", err)
 	}
@@ -518,12 +519,12 @@ func testEdges(t *testing.T, st *Store) {
 		t.Fatalf("recreated family: %+v, %v", g, err)
 	}
 	// A rotation of an unknown family is not found, and leaves nothing.
-	if _, err := st.RotateRefresh(ctx, tokens.Rotation{FamilyID: "none-" + rand.Text(), ClientID: "c",
+	if _, _, err := st.RotateRefresh(ctx, tokens.Rotation{FamilyID: "none-" + rand.Text(), ClientID: "c",
 		Presented: sha("x"), Next: sha("y"), Now: now}); !errors.Is(err, tokens.ErrFamilyNotFound) {
 		t.Fatalf("rotating an unknown family: %v", err)
 	}
 	// Hashes of the wrong size are refused before reaching Redis.
-	if _, err := st.RotateRefresh(ctx, tokens.Rotation{FamilyID: f.ID, ClientID: "c",
+	if _, _, err := st.RotateRefresh(ctx, tokens.Rotation{FamilyID: f.ID, ClientID: "c",
 		Presented: []byte("short"), Next: sha("y"), Now: now}); err == nil {
 		t.Fatal("RotateRefresh accepted a presented value that is not a SHA-256")
 	}

@@ -34,7 +34,7 @@ func (s *Store) CreateFamily(ctx context.Context, f tokens.Family, tokenHash []b
 		rev = "1"
 	}
 	exp := expireAtMs(f.ExpiresAt)
-	ok, err := scriptFamilyCreate.Run(ctx, s.rdb, []string{s.key("fam", f.ID)},
+	ok, err := s.runWrite(ctx, scriptFamilyCreate, s.key("fam", f.ID),
 		d, f.ClientID, nanos(f.ExpiresAt), nanos(f.IdleExpiresAt),
 		f.Generation, f.LastJTI, cur, rev, exp, nanos(time.Now())).Int()
 	if err != nil {
@@ -76,14 +76,14 @@ func (s *Store) indexFamily(ctx context.Context, f tokens.Family, exp int64) err
 
 // RotateRefresh implements tokens.RefreshStore in one script
 // (scriptFamilyRotate).
-func (s *Store) RotateRefresh(ctx context.Context, r tokens.Rotation) (tokens.Family, error) {
+func (s *Store) RotateRefresh(ctx context.Context, r tokens.Rotation) (tokens.Family, tokens.RotateOutcome, error) {
 	presented, err := hashID(r.Presented)
 	if err != nil {
-		return tokens.Family{}, err
+		return tokens.Family{}, 0, err
 	}
 	next, err := hashID(r.Next)
 	if err != nil {
-		return tokens.Family{}, err
+		return tokens.Family{}, 0, err
 	}
 	idle := "" // no idle limit: the family lives to its absolute expiry
 	if r.Idle > 0 {
@@ -93,26 +93,30 @@ func (s *Store) RotateRefresh(ctx context.Context, r tokens.Rotation) (tokens.Fa
 	if r.Grace > 0 {
 		graceFloor = nanos(r.Now.Add(-r.Grace))
 	}
-	res, err := scriptFamilyRotate.Run(ctx, s.rdb, []string{s.key("fam", r.FamilyID)},
-		r.ClientID, presented, next, r.NextJTI, nanos(r.Now), idle, graceFloor).Slice()
+	res, err := s.runWrite(ctx, scriptFamilyRotate, s.key("fam", r.FamilyID),
+		r.ClientID, presented, next, r.NextJTI, nanos(r.Now), idle, graceFloor, r.Generation).Slice()
 	if err != nil {
-		return tokens.Family{}, wrap("rotate refresh token", err)
+		return tokens.Family{}, 0, wrap("rotate refresh token", err)
 	}
 	outcome, f, err := familyResult(res)
 	if err != nil {
-		return tokens.Family{}, err
+		return tokens.Family{}, 0, err
 	}
 	switch outcome {
 	case famOK:
-		return f, nil
+		return f, tokens.Rotated, nil
+	case famRecovered:
+		return f, tokens.Recovered, nil
+	case famRetried:
+		return f, tokens.Retried, nil
 	case famRevoked:
-		return f, tokens.ErrFamilyRevoked
+		return f, 0, tokens.ErrFamilyRevoked
 	case famMismatch:
-		return tokens.Family{}, tokens.ErrClientMismatch
+		return tokens.Family{}, 0, tokens.ErrClientMismatch
 	case famReuse:
-		return f, tokens.ErrReuse
+		return f, 0, tokens.ErrReuse
 	default:
-		return tokens.Family{}, tokens.ErrFamilyNotFound
+		return tokens.Family{}, 0, tokens.ErrFamilyNotFound
 	}
 }
 
@@ -141,7 +145,7 @@ func (s *Store) RevokeFamily(ctx context.Context, id string, tombstoneTTL time.D
 	if tombstoneTTL > 0 {
 		ttl = millis(tombstoneTTL)
 	}
-	res, err := scriptFamilyRevoke.Run(ctx, s.rdb, []string{s.key("fam", id)}, ttl, nanos(time.Now())).Slice()
+	res, err := s.runWrite(ctx, scriptFamilyRevoke, s.key("fam", id), ttl, nanos(time.Now())).Slice()
 	if err != nil {
 		return tokens.Family{}, wrap("revoke family", err)
 	}
@@ -274,6 +278,11 @@ func familyFromHash(h map[string]string) (f tokens.Family, found bool, err error
 	}
 	if f.IdleExpiresAt, err = parseNanos(h["idle"]); err != nil {
 		return f, false, err
+	}
+	if rot := h["rot"]; rot != "" {
+		if f.RotatedAt, err = parseNanos(rot); err != nil {
+			return f, false, err
+		}
 	}
 	f.LastJTI = h["jti"]
 	f.Revoked = h["rev"] == "1"

@@ -127,49 +127,55 @@ return 1
 
 // Outcomes of scriptFamilyRotate and scriptFamilyRevoke.
 const (
-	famNotFound = 0
-	famOK       = 1
-	famRevoked  = 2
-	famMismatch = 3
-	famReuse    = 4
+	famNotFound  = 0
+	famOK        = 1
+	famRevoked   = 2
+	famMismatch  = 3
+	famReuse     = 4
+	famRetried   = 5
+	famRecovered = 6
 )
 
-// scriptFamilyRotate: KEYS[1] = {fam:id}; ARGV = client, presented hex, next
-// hex, next jti, now, now+idle ("" for no idle limit), now-grace ("" for no
-// grace). The whole rotation state machine of tokens.RefreshStore, checked
-// in this order:
+// scriptFamilyRotate: KEYS[1] = {fam:id}; ARGV = client, presented hex,
+// next hex, next jti, now, now+idle ("" for no idle limit), now-grace (""
+// for no grace), presented generation. The whole rotation state machine of
+// tokens.RefreshStore, checked in this order:
 //   - missing, tombstone, or past its absolute or idle expiry at now: not
 //     found;
 //   - another client: mismatch, nothing changes (whatever token it shows);
 //   - revoked: revoked, nothing changes;
-//   - presented is current: rotate (previous := current, rotated at now);
-//   - presented is previous and rotated less than grace ago: rotate again
-//     (a retry after a lost response), keeping previous and its rotation
-//     time so retries cannot stretch the window;
+//   - presented is current: rotate;
+//   - next is current and was made less than grace ago: retried, nothing
+//     changes (the caller answers with the same successor again);
+//   - presented generation later than the stored one: recovered, rotate (the
+//     store lost the rotations that made the presented token);
 //   - anything else: revoke the family, reuse.
 //
-// A rotation sets current := next, generation + 1, jti := next jti and idle
-// expiry := min(now+idle, exp). Returns {outcome, HGETALL after} (the family
-// only for ok, revoked and reuse).
+// A rotation sets current := next, generation := presented generation + 1,
+// rotated at := now, jti := next jti and idle expiry := min(now+idle, exp).
+// Returns {outcome, HGETALL after} (the family for all but not found and
+// mismatch).
 var scriptFamilyRotate = redis.NewScript(famLive + `
 local now = ARGV[5]
 local f, h = load(KEYS[1])
 if not live(f, now) then return {0} end
 if f.client ~= ARGV[1] then return {3} end
 if f.rev == '1' then return {2, h} end
+local outcome = 1
 if f.cur == ARGV[2] then
-  redis.call('HSET', KEYS[1], 'prev', f.cur, 'rot', now)
-elseif ARGV[7] ~= '' and f.prev == ARGV[2] and f.rot > ARGV[7] then
-  -- grace retry: previous and its rotation time stay as they are
+  outcome = 1
+elseif ARGV[7] ~= '' and f.cur == ARGV[3] and (f.rot or '') > ARGV[7] then
+  return {5, h}
+elseif tonumber(ARGV[8]) > tonumber(f.gen) then
+  outcome = 6
 else
   redis.call('HSET', KEYS[1], 'rev', '1')
   return {4, redis.call('HGETALL', KEYS[1])}
 end
 local idle = f.exp
 if ARGV[6] ~= '' and ARGV[6] < idle then idle = ARGV[6] end
-redis.call('HINCRBY', KEYS[1], 'gen', 1)
-redis.call('HSET', KEYS[1], 'cur', ARGV[3], 'idle', idle, 'jti', ARGV[4])
-return {1, redis.call('HGETALL', KEYS[1])}
+redis.call('HSET', KEYS[1], 'cur', ARGV[3], 'gen', tonumber(ARGV[8]) + 1, 'rot', now, 'idle', idle, 'jti', ARGV[4])
+return {outcome, redis.call('HGETALL', KEYS[1])}
 `)
 
 // scriptFamilyRevoke: KEYS[1] = {fam:id}; ARGV = tombstone ms, now. Marks a

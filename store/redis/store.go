@@ -23,6 +23,9 @@ var _ store.Backend = (*Store)(nil)
 type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
+	// See WaitForReplicas.
+	waitReplicas int
+	waitTimeout  time.Duration
 }
 
 // New returns a Store on client. Every key starts with keyPrefix, so several

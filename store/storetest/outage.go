@@ -46,7 +46,7 @@ func Outage(t *testing.T, down store.Backend) {
 			return down.CreateUser(ctx, &users.User{ID: randID("u"), Username: randID("name")})
 		}},
 		{"RotateRefresh", func(ctx context.Context) error {
-			_, err := down.RotateRefresh(ctx, tokens.Rotation{FamilyID: randID("f"), ClientID: "c", Presented: hashOf(), Next: hashOf(), Now: now})
+			_, _, err := down.RotateRefresh(ctx, tokens.Rotation{FamilyID: randID("f"), ClientID: "c", Presented: hashOf(), Next: hashOf(), Now: now})
 			return err
 		}},
 		{"RedeemCode", func(ctx context.Context) error { _, err := down.RedeemCode(ctx, hashOf(), now); return err }},

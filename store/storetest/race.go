@@ -2,8 +2,6 @@ package storetest
 
 import (
 	"errors"
-	"maps"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -17,12 +15,14 @@ const racers = 100
 type raceResult struct {
 	r   tokens.Rotation
 	f   tokens.Family
+	o   tokens.RotateOutcome
 	err error
 }
 
 // race has racers goroutines present the same token of f at once, each with a
-// Next and NextJTI of its own, and returns what each one got.
-func race(t *testing.T, b store.Backend, f tokens.Family, presented []byte, grace time.Duration) []raceResult {
+// Next and NextJTI of its own unless mod sets them, and returns what each
+// one got.
+func race(t *testing.T, b store.Backend, f tokens.Family, presented []byte, grace time.Duration, mod func(*tokens.Rotation)) []raceResult {
 	t.Helper()
 	ctx := t.Context()
 	res := make([]raceResult, racers)
@@ -30,13 +30,16 @@ func race(t *testing.T, b store.Backend, f tokens.Family, presented []byte, grac
 	for i := range res {
 		res[i].r = rotation(f, presented, now)
 		res[i].r.Grace = grace
+		if mod != nil {
+			mod(&res[i].r)
+		}
 	}
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range res {
 		wg.Go(func() {
 			<-start
-			res[i].f, res[i].err = b.RotateRefresh(ctx, res[i].r)
+			res[i].f, res[i].o, res[i].err = b.RotateRefresh(ctx, res[i].r)
 		})
 	}
 	close(start)
@@ -91,7 +94,7 @@ func testRefreshRace(t *testing.T, b store.Backend) {
 	t.Run("OneWinner", func(t *testing.T) {
 		t.Parallel()
 		f, tok := makeFamily(t, b, nil)
-		checkOneWinner(t, b, f, race(t, b, f, tok, 0))
+		checkOneWinner(t, b, f, race(t, b, f, tok, 0, nil))
 	})
 
 	// The same, twenty times over, each time on a fresh family that has
@@ -107,50 +110,67 @@ func testRefreshRace(t *testing.T, b store.Backend) {
 				f = rotateOK(t, b, f, r)
 				tok = r.Next
 			}
-			checkOneWinner(t, b, f, race(t, b, f, tok, 0))
+			checkOneWinner(t, b, f, race(t, b, f, tok, 0, nil))
 		}
 	})
 
-	// With a grace window every caller but the first presents the previous
-	// token within the window, which is a retry, so all of them succeed. The
-	// rotations must still be serial: each sees a generation of its own, the
-	// family ends at the last one, and only the last Next is current.
-	t.Run("GraceSerialises", func(t *testing.T) {
+	// With a grace window, callers presenting the same token at once are
+	// one client retrying (a real successor is a function of the token, so
+	// they carry the same Next): exactly one rotates, every other one is a
+	// retry answered with that same successor, and the family moves on by
+	// exactly one generation.
+	t.Run("RetriesShareOneSuccessor", func(t *testing.T) {
 		t.Parallel()
 		f, tok := makeFamily(t, b, nil)
-		res := race(t, b, f, tok, time.Minute)
-		byGen := map[int64]raceResult{}
-		for _, x := range res {
-			if x.err != nil {
-				t.Fatalf("racing RotateRefresh with grace: %v", x.err)
-			}
-			if x.f.LastJTI != x.r.NextJTI {
-				t.Fatalf("rotation returned jti %q, want its own %q", x.f.LastJTI, x.r.NextJTI)
-			}
-			if prev, dup := byGen[x.f.Generation]; dup {
-				t.Fatalf("two rotations both produced generation %d (%q and %q): a lost update",
-					x.f.Generation, prev.r.NextJTI, x.r.NextJTI)
-			}
-			byGen[x.f.Generation] = x
-		}
-		gens := slices.Sorted(maps.Keys(byGen))
-		if gens[0] != 1 || gens[len(gens)-1] != racers {
-			t.Fatalf("generations %d..%d, want 1..%d", gens[0], gens[len(gens)-1], racers)
-		}
-		last := byGen[racers]
-		got := getFamily(t, b, f.ID)
-		if got.Revoked || got.Generation != racers || got.LastJTI != last.r.NextJTI {
-			t.Fatalf("after the race: %+v, want live at generation %d with jti %q", got, racers, last.r.NextJTI)
-		}
-		// Only the last rotation's token is current.
-		next := rotation(f, last.r.Next, time.Now())
-		next.Grace = time.Minute
-		got, err := b.RotateRefresh(t.Context(), next)
-		if err != nil || got.Generation != racers+1 {
-			t.Fatalf("rotating the last token: %+v, %v; want generation %d", got, err, racers+1)
-		}
-		stale := rotation(f, byGen[racers/2].r.Next, time.Now())
-		stale.Grace = time.Minute
-		wantRotateErr(t, b, stale, tokens.ErrReuse)
+		checkOneRotation(t, b, f, race(t, b, f, tok, time.Minute, sameSuccessor()), tokens.Rotated, f.Generation+1)
 	})
+
+	// The same when the presented token is newer than the store (its
+	// rotations were lost): one recovers the chain, the rest retry.
+	t.Run("RecoveryRace", func(t *testing.T) {
+		t.Parallel()
+		f, _ := makeFamily(t, b, nil)
+		shared := sameSuccessor()
+		res := race(t, b, f, hashOf(), time.Minute, func(r *tokens.Rotation) {
+			shared(r)
+			r.Generation = 4
+		})
+		checkOneRotation(t, b, f, res, tokens.Recovered, 5)
+	})
+}
+
+// sameSuccessor gives every rotation it is applied to one Next and NextJTI,
+// as the chain does for one presented token.
+func sameSuccessor() func(*tokens.Rotation) {
+	next, jti := hashOf(), randID("jti")
+	return func(r *tokens.Rotation) { r.Next, r.NextJTI = next, jti }
+}
+
+// checkOneRotation asserts that exactly one result had outcome first, all
+// others were retries, and the family is live at generation gen with the
+// shared successor current.
+func checkOneRotation(t *testing.T, b store.Backend, f tokens.Family, res []raceResult, first tokens.RotateOutcome, gen int64) {
+	t.Helper()
+	counts := map[tokens.RotateOutcome]int{}
+	for _, x := range res {
+		if x.err != nil {
+			t.Fatalf("racing retries: %v", x.err)
+		}
+		counts[x.o]++
+		if x.f.Generation != gen || x.f.Revoked {
+			t.Fatalf("a racer got %+v (%v), want live at generation %d", x.f, x.o, gen)
+		}
+	}
+	if counts[first] != 1 || counts[tokens.Retried] != racers-1 {
+		t.Fatalf("outcomes %v, want one %v and %d retried", counts, first, racers-1)
+	}
+	got := getFamily(t, b, f.ID)
+	if got.Revoked || got.Generation != gen || got.LastJTI != res[0].r.NextJTI {
+		t.Fatalf("after the race: %+v, want live at generation %d", got, gen)
+	}
+	f.Generation = gen
+	next := rotation(f, res[0].r.Next, time.Now())
+	if _, o, err := b.RotateRefresh(t.Context(), next); err != nil || o != tokens.Rotated {
+		t.Fatalf("rotating the shared successor: %v, %v", o, err)
+	}
 }

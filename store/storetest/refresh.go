@@ -42,29 +42,50 @@ func makeFamily(t *testing.T, b store.Backend, mod func(*tokens.Family)) (tokens
 	return f, tok
 }
 
-// rotation asks to rotate presented at now as the family's own client, with a
-// fresh next token and jti and no grace.
+// rotation asks to rotate presented, a token of f's current generation, at
+// now as the family's own client, with a fresh successor and jti and no
+// grace. (A real successor is a function of the presented token: tests that
+// present a token again set Next to the successor it had.)
 func rotation(f tokens.Family, presented []byte, now time.Time) tokens.Rotation {
 	return tokens.Rotation{
-		FamilyID:  f.ID,
-		ClientID:  f.ClientID,
-		Presented: presented,
-		Next:      hashOf(),
-		NextJTI:   randID("jti"),
-		Now:       ms(now),
-		Idle:      idle,
+		FamilyID:   f.ID,
+		ClientID:   f.ClientID,
+		Presented:  presented,
+		Generation: f.Generation,
+		Next:       hashOf(),
+		NextJTI:    randID("jti"),
+		Now:        ms(now),
+		Idle:       idle,
 	}
 }
 
-// rotateOK performs r, which must succeed, and checks the family it returns
+// retry is r presented again at now within a grace window: the same token,
+// the same successor.
+func retry(r tokens.Rotation, now time.Time, grace time.Duration) tokens.Rotation {
+	r.Now, r.Grace = ms(now), grace
+	return r
+}
+
+// rotateOK performs r, which must rotate, and checks the family it returns
 // against want moved on by one rotation.
 func rotateOK(t *testing.T, b store.Backend, want tokens.Family, r tokens.Rotation) tokens.Family {
 	t.Helper()
-	got, err := b.RotateRefresh(t.Context(), r)
+	return rotateAs(t, b, want, r, tokens.Rotated)
+}
+
+// rotateAs performs r, which must succeed with outcome, and checks the
+// family against want moved on by r.
+func rotateAs(t *testing.T, b store.Backend, want tokens.Family, r tokens.Rotation, outcome tokens.RotateOutcome) tokens.Family {
+	t.Helper()
+	got, o, err := b.RotateRefresh(t.Context(), r)
 	if err != nil {
-		t.Fatalf("RotateRefresh (generation %d): %v", want.Generation, err)
+		t.Fatalf("RotateRefresh (generation %d, presented %d): %v", want.Generation, r.Generation, err)
 	}
-	want.Generation++
+	if o != outcome {
+		t.Fatalf("RotateRefresh outcome %v, want %v", o, outcome)
+	}
+	want.Generation = r.Generation + 1
+	want.RotatedAt = r.Now
 	want.LastJTI = r.NextJTI
 	want.IdleExpiresAt = r.Now.Add(r.Idle)
 	if want.IdleExpiresAt.After(want.ExpiresAt) {
@@ -74,12 +95,25 @@ func rotateOK(t *testing.T, b store.Backend, want tokens.Family, r tokens.Rotati
 	return got
 }
 
+// retriedOK performs r, which must be a retry: the family comes back as it
+// was, and stays so.
+func retriedOK(t *testing.T, b store.Backend, want tokens.Family, r tokens.Rotation) {
+	t.Helper()
+	got, o, err := b.RotateRefresh(t.Context(), r)
+	if err != nil || o != tokens.Retried {
+		t.Fatalf("retry of generation %d: outcome %v, %v; want retried", r.Generation, o, err)
+	}
+	checkFamily(t, got, want)
+	checkFamily(t, getFamily(t, b, want.ID), want)
+}
+
 func checkFamily(t *testing.T, got, want tokens.Family) {
 	t.Helper()
 	if got.ID != want.ID || got.ClientID != want.ClientID || got.UserID != want.UserID ||
 		got.Scope != want.Scope || !sameTime(got.AuthTime, want.AuthTime) ||
 		!sameTime(got.CreatedAt, want.CreatedAt) || !sameTime(got.ExpiresAt, want.ExpiresAt) ||
 		!sameTime(got.IdleExpiresAt, want.IdleExpiresAt) || got.Generation != want.Generation ||
+		!sameTime(got.RotatedAt, want.RotatedAt) ||
 		got.LastJTI != want.LastJTI || got.Revoked != want.Revoked ||
 		got.UserGeneration != want.UserGeneration || got.ClientGeneration != want.ClientGeneration {
 		t.Fatalf("family:\n got  %+v\n want %+v", got, want)
@@ -97,7 +131,7 @@ func getFamily(t *testing.T, b store.Backend, id string) tokens.Family {
 
 func wantRotateErr(t *testing.T, b store.Backend, r tokens.Rotation, want error) tokens.Family {
 	t.Helper()
-	f, err := b.RotateRefresh(t.Context(), r)
+	f, _, err := b.RotateRefresh(t.Context(), r)
 	if !errors.Is(err, want) {
 		t.Fatalf("RotateRefresh: got %v, want %v", err, want)
 	}
@@ -179,7 +213,7 @@ func testRefresh(t *testing.T, b store.Backend) {
 		f = rotateOK(t, b, f, r1)
 
 		// The consumed token again: reuse; the family is revoked by this call.
-		got := wantRotateErr(t, b, rotation(f, t0, now.Add(time.Second)), tokens.ErrReuse)
+		got := wantRotateErr(t, b, retry(r1, now.Add(time.Second), 0), tokens.ErrReuse)
 		f.Revoked = true
 		checkFamily(t, got, f)
 		checkFamily(t, getFamily(t, b, f.ID), f)
@@ -202,106 +236,120 @@ func testRefresh(t *testing.T, b store.Backend) {
 		}
 	})
 
-	t.Run("GraceRetry", func(t *testing.T) {
+	// A lost answer: the client presents the token it still holds, and gets
+	// the successor the first request made, as often as it retries within
+	// the window; the chain then goes on from that successor.
+	t.Run("RetryIsIdempotent", func(t *testing.T) {
 		t.Parallel()
 		f, t0 := makeFamily(t, b, nil)
 		now := time.Now()
 		r1 := rotation(f, t0, now)
-		r1.Grace = time.Minute
 		f = rotateOK(t, b, f, r1)
-
-		// The response carrying r1.Next was lost; the client retries with t0
-		// inside the grace window and gets another new token.
-		r2 := rotation(f, t0, now.Add(30*time.Second))
-		r2.Grace = time.Minute
-		f = rotateOK(t, b, f, r2)
-		if f.Generation != 2 || f.Revoked {
-			t.Fatalf("after grace retry: %+v", f)
+		for _, after := range []time.Duration{time.Second, 30 * time.Second, 59 * time.Second} {
+			retriedOK(t, b, f, retry(r1, now.Add(after), time.Minute))
 		}
-		// The retry's token is the current one and the chain goes on from it.
-		r3 := rotation(f, r2.Next, now.Add(40*time.Second))
-		r3.Grace = time.Minute
-		f = rotateOK(t, b, f, r3)
+		r2 := rotation(f, r1.Next, now.Add(time.Minute))
+		f = rotateOK(t, b, f, r2)
 		checkFamily(t, getFamily(t, b, f.ID), f)
 	})
 
-	t.Run("GraceLostTokenIsDead", func(t *testing.T) {
+	// A retry carrying another successor is not a retry: the presented
+	// token's successor is fixed, so this is not the server's own token.
+	t.Run("RetryWithOtherSuccessorRevokes", func(t *testing.T) {
 		t.Parallel()
 		f, t0 := makeFamily(t, b, nil)
 		now := time.Now()
 		r1 := rotation(f, t0, now)
-		r1.Grace = time.Minute
 		f = rotateOK(t, b, f, r1)
-		r2 := rotation(f, t0, now.Add(10*time.Second))
-		r2.Grace = time.Minute
-		f = rotateOK(t, b, f, r2)
-		// r1.Next was replaced by the retry; presenting it is reuse.
-		r3 := rotation(f, r1.Next, now.Add(20*time.Second))
-		r3.Grace = time.Minute
-		wantRotateErr(t, b, r3, tokens.ErrReuse)
+		other := retry(r1, now.Add(time.Second), time.Minute)
+		other.Next = hashOf()
+		wantRotateErr(t, b, other, tokens.ErrReuse)
 		if !getFamily(t, b, f.ID).Revoked {
-			t.Fatal("family not revoked after reuse")
+			t.Fatal("family not revoked")
 		}
 	})
 
-	t.Run("GraceExpired", func(t *testing.T) {
+	t.Run("RetryAfterGraceRevokes", func(t *testing.T) {
 		t.Parallel()
 		f, t0 := makeFamily(t, b, nil)
 		now := time.Now()
 		r1 := rotation(f, t0, now)
-		r1.Grace = time.Minute
 		f = rotateOK(t, b, f, r1)
-		r2 := rotation(f, t0, now.Add(2*time.Minute))
-		r2.Grace = time.Minute
-		wantRotateErr(t, b, r2, tokens.ErrReuse)
+		retriedOK(t, b, f, retry(r1, now.Add(40*time.Second), time.Minute))
+		// Retries do not move the window: it runs from the rotation.
+		wantRotateErr(t, b, retry(r1, now.Add(70*time.Second), time.Minute), tokens.ErrReuse)
 		if got := getFamily(t, b, f.ID); !got.Revoked || got.Generation != 1 {
 			t.Fatalf("after late retry: %+v, want revoked at generation 1", got)
 		}
 	})
 
-	t.Run("GraceRunsFromFirstRotation", func(t *testing.T) {
+	// Once the successor has been used, the token before it is reuse even
+	// inside the window: it is no longer the one answer that may be lost.
+	t.Run("RetryAfterSuccessorUsedRevokes", func(t *testing.T) {
 		t.Parallel()
-		// A retry does not restart the window, or retries could keep an old
-		// (perhaps stolen) token alive for ever.
 		f, t0 := makeFamily(t, b, nil)
 		now := time.Now()
 		r1 := rotation(f, t0, now)
-		r1.Grace = time.Minute
 		f = rotateOK(t, b, f, r1)
-		r2 := rotation(f, t0, now.Add(40*time.Second))
-		r2.Grace = time.Minute
+		r2 := rotation(f, r1.Next, now.Add(time.Second))
 		f = rotateOK(t, b, f, r2)
-		r3 := rotation(f, t0, now.Add(70*time.Second)) // within a minute of r2, not of r1
-		r3.Grace = time.Minute
-		wantRotateErr(t, b, r3, tokens.ErrReuse)
-		if got := getFamily(t, b, f.ID); !got.Revoked || got.Generation != 2 {
-			t.Fatalf("after a retry past the window: %+v, want revoked at generation 2", got)
+		wantRotateErr(t, b, retry(r1, now.Add(2*time.Second), time.Minute), tokens.ErrReuse)
+		if !getFamily(t, b, f.ID).Revoked {
+			t.Fatal("family not revoked")
 		}
 	})
 
-	t.Run("GraceOnlyPreviousToken", func(t *testing.T) {
+	t.Run("NoGraceRejectsRetry", func(t *testing.T) {
 		t.Parallel()
 		f, t0 := makeFamily(t, b, nil)
 		now := time.Now()
 		r1 := rotation(f, t0, now)
-		r1.Grace = time.Minute
-		f = rotateOK(t, b, f, r1)
-		r2 := rotation(f, r1.Next, now.Add(time.Second))
-		r2.Grace = time.Minute
-		f = rotateOK(t, b, f, r2)
-		// t0 is two rotations old: inside the window in time, but not the
-		// previous token any more.
-		r3 := rotation(f, t0, now.Add(2*time.Second))
-		r3.Grace = time.Minute
-		wantRotateErr(t, b, r3, tokens.ErrReuse)
+		rotateOK(t, b, f, r1)
+		wantRotateErr(t, b, retry(r1, now.Add(time.Millisecond), 0), tokens.ErrReuse)
 	})
 
-	t.Run("NoGraceRejectsPrevious", func(t *testing.T) {
+	// The store lost the rotations that made the presented token (a
+	// failover behind an acknowledged answer): a token of a later
+	// generation than the store's is the head of the chain, not reuse.
+	t.Run("NewerTokenRecovers", func(t *testing.T) {
+		t.Parallel()
+		for _, lost := range []int64{1, 3} {
+			f, t0 := makeFamily(t, b, nil)
+			now := time.Now()
+			f = rotateOK(t, b, f, rotation(f, t0, now)) // generation 1 stored
+			head := rotation(f, hashOf(), now.Add(time.Second))
+			head.Generation = f.Generation + lost
+			f = rotateAs(t, b, f, head, tokens.Recovered)
+			if f.Generation != 2+lost {
+				t.Fatalf("generation after recovery: %d, want %d", f.Generation, 2+lost)
+			}
+			// The recovered successor is current; a token of the generation
+			// the store had is now reuse.
+			f = rotateOK(t, b, f, rotation(f, head.Next, now.Add(2*time.Second)))
+			stale := rotation(f, hashOf(), now.Add(3*time.Second))
+			stale.Generation = 1
+			wantRotateErr(t, b, stale, tokens.ErrReuse)
+		}
+	})
+
+	t.Run("SameGenerationUnknownTokenRevokes", func(t *testing.T) {
 		t.Parallel()
 		f, t0 := makeFamily(t, b, nil)
-		now := time.Now()
-		f = rotateOK(t, b, f, rotation(f, t0, now))
-		wantRotateErr(t, b, rotation(f, t0, now.Add(time.Millisecond)), tokens.ErrReuse)
+		f = rotateOK(t, b, f, rotation(f, t0, time.Now()))
+		wantRotateErr(t, b, rotation(f, hashOf(), time.Now()), tokens.ErrReuse) // generation 1, not current
+	})
+
+	t.Run("NewerTokenOfRevokedFamily", func(t *testing.T) {
+		t.Parallel()
+		f, _ := makeFamily(t, b, nil)
+		if _, err := b.RevokeFamily(t.Context(), f.ID, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		r := rotation(f, hashOf(), time.Now())
+		r.Generation = 5
+		wantRotateErr(t, b, r, tokens.ErrFamilyRevoked)
+		r.ClientID = randID("client")
+		wantRotateErr(t, b, r, tokens.ErrClientMismatch)
 	})
 
 	t.Run("ClientMismatch", func(t *testing.T) {
