@@ -156,10 +156,11 @@ func TestServerKilled(t *testing.T) {
 	tn := provision(t, s.base(), s.adminURL(), s.adminToken, chainCount)
 	l := startLoad(t, s.base(), tn)
 	l.warm(t)
-	reuse, slowest, recovered := 0, time.Duration(0), true
+	var seen counters
+	slowest, recovered := time.Duration(0), true
 	for range killRounds {
 		time.Sleep(time.Second)
-		reuse += reuseDetected(t, s.adminURL()) // the counter dies with the process
+		seen = seen.plus(countersOf(t, s.adminURL())) // the counters die with the process
 		s.kill()
 		s.start(t)
 		l.rec.healed()
@@ -171,7 +172,7 @@ func TestServerKilled(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	l.Stop()
 	alive, why := l.finalCheck()
-	f := l.figures("e. server kill -9 x"+strconv.Itoa(killRounds)+", embedded store", alive, -1, reuse+reuseDetected(t, s.adminURL()))
+	f := l.figures("e. server kill -9 x"+strconv.Itoa(killRounds)+", embedded store", alive, -1, seen.plus(countersOf(t, s.adminURL())))
 	f.recovery, f.transportOK = slowest, true // the slowest of the rounds
 	if !recovered {
 		f.recovery = -1

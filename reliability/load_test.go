@@ -46,7 +46,6 @@ type load struct {
 	chains []*chain
 	rec    recorder
 
-	gate sync.RWMutex // Pause takes it: no request is in flight then
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -86,10 +85,6 @@ func (l *load) Stop() {
 	}
 	l.wg.Wait()
 }
-
-// Pause waits for the requests in flight and holds new ones until Resume.
-func (l *load) Pause()  { l.gate.Lock() }
-func (l *load) Resume() { l.gate.Unlock() }
 
 // SetBase points the loops at a node's new address.
 func (l *load) SetBase(base string) { l.base.Store(&base) }
@@ -164,11 +159,8 @@ func (a answer) describe() string {
 	return fmt.Sprintf("%d error=%q json=%v Retry-After=%q", a.status, a.errCode, a.json, a.retryAfter)
 }
 
-// do sends one /token request (between Pause and Resume it waits) and
-// records the answer.
+// do sends one /token request and records the answer.
 func (l *load) do(v url.Values, cr credentials, refresh bool) answer {
-	l.gate.RLock()
-	defer l.gate.RUnlock()
 	start := time.Now()
 	r, err := postForm(l.client, *l.base.Load()+"/token", v, cr)
 	a := answer{status: r.status, err: err, json: r.body != nil, took: time.Since(start)}

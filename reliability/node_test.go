@@ -154,26 +154,42 @@ func postForm(c *http.Client, u string, v url.Values, cr credentials) (reply, er
 	return r, nil
 }
 
-// reuseDetected reads authserver_refresh_reuse_detected_total from the
-// admin listener's /metrics: families this node revoked as reuse.
-func reuseDetected(t *testing.T, adminURL string) int {
+// counters are what a node counted of the refresh state machine's
+// outcomes (its /metrics), since it started.
+type counters struct {
+	reuse     int // families revoked as reuse
+	retried   int // retries answered with the same successor
+	recovered int // tokens newer than the store's taken as the chain's head
+}
+
+func (c counters) plus(o counters) counters {
+	return counters{c.reuse + o.reuse, c.retried + o.retried, c.recovered + o.recovered}
+}
+
+// countersOf reads the node's counters from the admin listener's /metrics.
+// A counter the node does not export reads 0.
+func countersOf(t *testing.T, adminURL string) counters {
 	t.Helper()
 	resp, err := http.Get(adminURL + "/metrics")
 	if err != nil {
 		t.Fatalf("GET /metrics: %v", err)
 	}
 	defer resp.Body.Close()
+	values := map[string]int{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "authserver_refresh_reuse_detected_total "); ok {
-			n, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatalf("metric value %q", v)
-			}
-			return int(n)
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if n, err := strconv.ParseFloat(v, 64); ok && err == nil && !strings.HasPrefix(name, "#") {
+			values[name] = int(n)
 		}
 	}
-	t.Fatalf("/metrics has no authserver_refresh_reuse_detected_total")
-	return 0
+	if _, ok := values["authserver_refresh_reuse_detected_total"]; !ok {
+		t.Fatalf("/metrics has no authserver_refresh_reuse_detected_total")
+	}
+	return counters{
+		reuse:     values["authserver_refresh_reuse_detected_total"],
+		retried:   values[`authserver_audit_events_total{event="refresh_retried"}`],
+		recovered: values[`authserver_audit_events_total{event="refresh_recovered"}`],
+	}
 }

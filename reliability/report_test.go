@@ -21,8 +21,8 @@ type figures struct {
 	recovery    time.Duration // heal to first successful refresh; -1: none
 	chains      int
 	alive       int // chains that refresh after the fault
-	ackedLost   int // acknowledged rotations the store no longer holds; -1: not measured
-	reuse       int // families revoked as refresh reuse (the node's metric)
+	ackedLost   int // acknowledged rotations the store lost; -1: not measured
+	counters        // the node's refresh outcomes
 	transportOK bool
 }
 
@@ -35,8 +35,8 @@ func (f figures) row() string {
 	if f.recovery >= 0 {
 		rec = f.recovery.Round(10 * time.Millisecond).String()
 	}
-	return fmt.Sprintf("| %s | %d |%s | %v | %s | %d/%d | %s | %d |", f.test, f.requests, f.statuses,
-		f.maxLatency.Round(10*time.Millisecond), rec, f.alive, f.chains, lost, f.reuse)
+	return fmt.Sprintf("| %s | %d |%s | %v | %s | %d/%d | %s | %d | %d | %d |", f.test, f.requests, f.statuses,
+		f.maxLatency.Round(10*time.Millisecond), rec, f.alive, f.chains, lost, f.retried, f.recovered, f.reuse)
 }
 
 var (
@@ -58,8 +58,8 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if os.Getenv("RELIABILITY_REPORT") == "1" {
 		slices.Sort(report)
-		fmt.Println("| test | requests | by status | max latency | recovery after heal | chains alive | acked rotations lost | families revoked (reuse) |")
-		fmt.Println("|---|---|---|---|---|---|---|---|")
+		fmt.Println("| test | requests | by status | max latency | recovery after heal | chains alive | acked rotations lost | retries answered again | families recovered | families revoked (reuse) |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 		fmt.Println(strings.Join(report, "\n"))
 	}
 	os.Exit(code)

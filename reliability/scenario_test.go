@@ -37,9 +37,10 @@ func (l *load) warm(t *testing.T) {
 	}
 }
 
-// ackedLost counts rotations a 200 acknowledged that the store no longer
-// holds: per family, acknowledged rotations beyond its generation. Call it
-// paused, before any request after the fault could repair a family.
+// ackedLost counts rotations a 200 acknowledged that st does not hold:
+// per family, acknowledged rotations beyond its generation. st is what
+// will serve after the fault (a replica about to be promoted), read before
+// any request can reach it.
 func (l *load) ackedLost(t *testing.T, st tokens.RefreshStore) int {
 	t.Helper()
 	l.rec.mu.Lock()
@@ -62,8 +63,9 @@ type scenario struct {
 	name string
 	node *node
 	// inject runs the fault while the load runs and calls l.rec.healed()
-	// the moment it ends.
-	inject func(t *testing.T, l *load)
+	// the moment it ends. It returns the acknowledged rotations the store
+	// lost, or -1 where it does not measure them.
+	inject func(t *testing.T, l *load) (ackedLost int)
 }
 
 // run provisions the node, drives the load through the fault and its
@@ -74,23 +76,20 @@ func (s scenario) run(t *testing.T) figures {
 	tn := provision(t, n.base, n.adminURL, n.app.AdminToken, chainCount)
 	l := startLoad(t, n.base, tn)
 	l.warm(t)
-	s.inject(t, l)
+	lost := s.inject(t, l)
 	waitUntil(recoverTimeout, func() bool { return l.rec.allRecovered(l.chains) })
-	l.Pause()
-	lost := l.ackedLost(t, n.app.Store)
-	l.Resume()
 	time.Sleep(300 * time.Millisecond) // the load goes on past the repair
 	l.Stop()
 	alive, why := l.finalCheck()
-	f := l.figures(s.name, alive, lost, reuseDetected(t, n.adminURL))
+	f := l.figures(s.name, alive, lost, countersOf(t, n.adminURL))
 	keep(t, f)
 	l.verify(t, f, why)
 	return f
 }
 
-func (l *load) figures(name string, alive, lost, reuse int) figures {
+func (l *load) figures(name string, alive, lost int, c counters) figures {
 	f := figures{test: name, statuses: l.rec.summary(), recovery: l.rec.recovery(), chains: len(l.chains),
-		alive: alive, ackedLost: lost, reuse: reuse}
+		alive: alive, ackedLost: lost, counters: c}
 	l.rec.mu.Lock()
 	defer l.rec.mu.Unlock()
 	f.requests, f.maxLatency = l.rec.requests, l.rec.maxLatency
