@@ -42,7 +42,7 @@ func newAdminServer(t *testing.T) *adminServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	km, err := keys.NewManager(st, bytes.Repeat([]byte("k"), 32), "ES256")
+	km, err := keys.NewManager(st, bytes.Repeat([]byte("k"), 32), "ES256", keys.Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}
