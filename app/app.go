@@ -65,8 +65,8 @@ type App struct {
 	// keyChanges announces signing-key changes to every node (nil on the
 	// embedded store: one node).
 	keyChanges cache.Changes
-	stopCache   context.CancelFunc
-	cacheDone   sync.WaitGroup
+	stopCache  context.CancelFunc
+	cacheDone  sync.WaitGroup
 }
 
 // cacheTTL bounds how long a node may serve a client or user record if a

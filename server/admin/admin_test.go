@@ -578,7 +578,9 @@ func (failingKeys) Rotate(context.Context, bool) (keys.KeyInfo, error) {
 	return keys.KeyInfo{}, errors.New("disk on fire")
 }
 
-func (failingKeys) List(context.Context) ([]keys.KeyInfo, error) { return nil, errors.New("disk on fire") }
+func (failingKeys) List(context.Context) ([]keys.KeyInfo, error) {
+	return nil, errors.New("disk on fire")
+}
 
 func (failingKeys) Retire(context.Context, string) (keys.KeyInfo, error) {
 	return keys.KeyInfo{}, errors.New("disk on fire")
