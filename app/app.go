@@ -188,14 +188,7 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.Keys = km
-	a.Metrics.SigningKeyAge(func() time.Time {
-		for _, k := range km.Keys() {
-			if k.Signing {
-				return k.CreatedAt
-			}
-		}
-		return time.Time{}
-	})
+	a.Metrics.SigningKeyAge(km.SigningKeyCreated)
 
 	a.AdminToken = cfg.AdminToken
 	if a.AdminToken == "" {

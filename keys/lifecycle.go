@@ -49,6 +49,19 @@ func (m *Manager) Keys() []KeyInfo {
 	return out
 }
 
+// SigningKeyCreated is when the key signing now was created, for the
+// signing-key age metric; zero before Init.
+func (m *Manager) SigningKeyCreated() time.Time {
+	s := m.current()
+	if s == nil {
+		return time.Time{}
+	}
+	if k := s.byID[s.signing.ID]; k != nil {
+		return k.createdAt
+	}
+	return time.Time{}
+}
+
 func state(r StoredKey, signing string, now time.Time) string {
 	switch {
 	case retired(r.RetiresAt, now):

@@ -63,13 +63,19 @@ func TestRotatedKeyIsPublishedBeforeItSignsAndRetiresAfterItsTokens(t *testing.T
 	m := clockedManager(t, store, c, lifecycle)
 	other := clockedManager(t, store, c, lifecycle)
 	old := m.SigningKey().ID
+	oldCreated := m.SigningKeyCreated()
 
+	c.set(t0.Add(time.Minute))
 	rotated, err := m.Rotate(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rotated.SignsFrom.Equal(t0.Add(6*time.Minute)) || rotated.State != StatePending {
-		t.Fatalf("rotated key = %+v, want pending until t0+6m", rotated)
+	if !rotated.SignsFrom.Equal(t0.Add(7*time.Minute)) || rotated.State != StatePending {
+		t.Fatalf("rotated key = %+v, want pending until t0+1m+6m", rotated)
+	}
+	// The age metric follows the key that signs, not the newest one.
+	if !m.SigningKeyCreated().Equal(oldCreated) {
+		t.Errorf("signing key created %v, want the old key's %v", m.SigningKeyCreated(), oldCreated)
 	}
 	if err := other.Reload(ctx); err != nil {
 		t.Fatal(err)
@@ -81,28 +87,31 @@ func TestRotatedKeyIsPublishedBeforeItSignsAndRetiresAfterItsTokens(t *testing.T
 	}
 
 	// The last token of the old key, signed just before the new one takes over.
-	c.set(t0.Add(6*time.Minute - time.Nanosecond))
+	c.set(t0.Add(7*time.Minute - time.Nanosecond))
 	lastOld := sign(t, other, "alice")
 	if other.SigningKey().ID != old {
 		t.Fatal("the new key signed before publish_ahead passed")
 	}
 	// Both nodes switch at the same instant, without reloading.
-	c.set(t0.Add(6 * time.Minute))
+	c.set(t0.Add(7 * time.Minute))
 	for _, n := range []*Manager{m, other} {
 		if n.SigningKey().ID != rotated.ID {
-			t.Fatalf("at t0+6m signing kid = %s, want %s", n.SigningKey().ID, rotated.ID)
+			t.Fatalf("at t0+7m signing kid = %s, want %s", n.SigningKey().ID, rotated.ID)
 		}
+	}
+	if !m.SigningKeyCreated().Equal(rotated.CreatedAt) {
+		t.Errorf("signing key created %v, want the new key's %v", m.SigningKeyCreated(), rotated.CreatedAt)
 	}
 	if got := stateOf(m, old); got != StateRetiring {
 		t.Errorf("old key state = %s, want %s", got, StateRetiring)
 	}
 
 	// The old key verifies until its last token (15m) plus margin (2m) is over.
-	c.set(t0.Add(23*time.Minute - time.Nanosecond))
+	c.set(t0.Add(24*time.Minute - time.Nanosecond))
 	if err := verifyWithJWKS(t, other.JWKS(), lastOld); err != nil {
 		t.Errorf("old key's last token no longer verifies before its retire time: %v", err)
 	}
-	c.set(t0.Add(23 * time.Minute))
+	c.set(t0.Add(24 * time.Minute))
 	for _, n := range []*Manager{m, other} {
 		if published(t, n, old) {
 			t.Error("old key still published after its retire time")
