@@ -1,4 +1,5 @@
-// Package keys manages the signing keys of access tokens. Keys live in the
+// Package keys manages the signing keys of access tokens and their
+// lifecycle (publish ahead, sign, retire; see Settings). Keys live in the
 // store, private halves sealed under the key encryption secret, so every
 // node signs and verifies with the same set; each node parses them once and
 // serves them from an immutable in-memory snapshot.
