@@ -62,8 +62,11 @@ type App struct {
 	// stopCache ends their subscriptions to change announcements.
 	clientCache *clients.CachedStore
 	userStates  *cache.Cache[users.User]
-	stopCache   context.CancelFunc
-	cacheDone   sync.WaitGroup
+	// keyChanges announces signing-key changes to every node (nil on the
+	// embedded store: one node).
+	keyChanges cache.Changes
+	stopCache  context.CancelFunc
+	cacheDone  sync.WaitGroup
 }
 
 // cacheTTL bounds how long a node may serve a client or user record if a
@@ -86,6 +89,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, err
 	}
 	a.Store = st
+	a.keyChanges = changes("keys")
 	a.clientCache = clients.NewCachedStore(st, changes("client"), cacheTTL, log)
 	a.userStates = cache.New[users.User]("user", changes("user"), cacheTTL, log)
 	cacheCtx, stop := context.WithCancel(context.Background())
@@ -101,8 +105,33 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		a.Close()
 		return nil, err
 	}
+	a.followKeyChanges(cacheCtx)
 	return a, nil
 }
+
+// followKeyChanges reloads the key set whenever another node announces a
+// change, and whenever announcements may have been missed, so a key
+// rotated anywhere verifies here at once.
+func (a *App) followKeyChanges(ctx context.Context) {
+	if a.keyChanges == nil {
+		return
+	}
+	reload := func() {
+		if err := a.Keys.Reload(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Error("reload signing keys after a change announcement", "err", err)
+		}
+	}
+	a.cacheDone.Go(func() {
+		if err := a.keyChanges.SubscribeChanges(ctx, func(string) { reload() }, reload); err != nil {
+			a.Log.Error("signing keys: change announcements stopped", "err", err)
+		}
+	})
+}
+
+// keyRetireMargin is added to the access-token TTL before a superseded key
+// leaves JWKS: a node that missed the announcement signs with the old key
+// for up to one reload interval more, and clocks disagree by a little.
+const keyRetireMargin = config.KeyReloadInterval + time.Minute
 
 // openStore opens the configured backend and, for a shared one, the feeds
 // of changes (one per kind of record) that keep every node's caches fresh.
@@ -145,7 +174,14 @@ func (a *App) build(ctx context.Context) error {
 		}
 		secret = s
 	}
-	km, err := keys.NewManager(a.Store, secret, cfg.Signing.Alg)
+	km, err := keys.NewManager(a.Store, secret, cfg.Signing.Alg, keys.Settings{
+		PublishAhead:  cfg.Signing.PublishAhead,
+		TokenLifetime: cfg.Tokens.AccessTTL,
+		RetireMargin:  keyRetireMargin,
+		RotateEvery:   cfg.Signing.RotateEvery,
+		Changes:       a.keyChanges,
+		Log:           a.Log,
+	})
 	if err != nil {
 		return err
 	}
@@ -153,14 +189,7 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.Keys = km
-	a.Metrics.SigningKeyAge(func() time.Time {
-		for _, k := range km.Keys() {
-			if k.Signing {
-				return k.CreatedAt
-			}
-		}
-		return time.Time{}
-	})
+	a.Metrics.SigningKeyAge(km.SigningKeyCreated)
 
 	a.AdminToken = cfg.AdminToken
 	if a.AdminToken == "" {
@@ -232,7 +261,7 @@ func (a *App) build(ctx context.Context) error {
 		accessLog = a.Log
 	}
 	a.Public = server.NewPublic(server.Options{
-		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, Authorize: authorize, JWKS: km.JWKS, Log: a.Log,
+		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, Authorize: authorize, JWKS: km.JWKS, JWKSMaxAge: cfg.Signing.JWKSMaxAge, Log: a.Log,
 		Registration: server.NewRegistration(a.Registration, cfg.Limits.MaxBodyBytes, a.Log),
 		Revocation:   token.RevocationHandler(), Introspection: token.IntrospectionHandler(),
 		AccessLog: accessLog, Metrics: a.Metrics.Gin("public"),
@@ -260,6 +289,21 @@ func (a *App) build(ctx context.Context) error {
 	return nil
 }
 
+// keysTick is the periodic key work of a node: reload, then the scheduled
+// rotation, which one node performs for all.
+func (a *App) keysTick(ctx context.Context) {
+	if err := a.Keys.Reload(ctx); err != nil {
+		a.Log.Error("reload signing keys", "err", err)
+	}
+	k, rotated, err := a.Keys.RotateIfDue(ctx)
+	switch {
+	case err != nil:
+		a.Log.Error("scheduled signing-key rotation", "err", err)
+	case rotated:
+		a.Log.Info("scheduled signing-key rotation", "kid", k.ID, "signs_from", k.SignsFrom)
+	}
+}
+
 // readyTimeout bounds the readiness checks: a store that takes longer to
 // answer a ping is not ready to serve requests.
 const readyTimeout = time.Second
@@ -272,8 +316,9 @@ func (a *App) Close() error {
 }
 
 // Run serves both listeners until ctx ends, then shuts down gracefully.
-// It reloads the key set every minute so rotations on other nodes reach
-// this one.
+// Every config.KeyReloadInterval it reloads the key set (should an
+// announcement of a change have been lost) and performs a scheduled
+// rotation when one is due.
 func (a *App) Run(ctx context.Context) error {
 	pub, err := net.Listen("tcp", a.Config.Listen)
 	if err != nil {
@@ -355,7 +400,7 @@ func (a *App) Serve(ctx context.Context, pub, adm net.Listener) error {
 	}
 	a.Log.Info("serving", attrs...)
 
-	tick := time.NewTicker(time.Minute)
+	tick := time.NewTicker(config.KeyReloadInterval)
 	defer tick.Stop()
 	var runErr error
 loop:
@@ -367,9 +412,7 @@ loop:
 			runErr = err
 			break loop
 		case <-tick.C:
-			if err := a.Keys.Reload(ctx); err != nil {
-				a.Log.Error("reload signing keys", "err", err)
-			}
+			a.keysTick(ctx)
 		}
 	}
 	if runErr == nil {

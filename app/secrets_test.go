@@ -113,7 +113,7 @@ func storeEverything(t *testing.T, n *node) []storetest.Secret {
 	}
 	seen.add("key encryption secret", kes)
 	seen.privateKey("first signing key", n.app.Keys.SigningKey().Private)
-	n.admin(t, "POST", "/admin/keys/rotate", nil)
+	n.admin(t, "POST", "/admin/keys/rotate", map[string]bool{"now": true}) // signs at once
 	seen.privateKey("second signing key", n.app.Keys.SigningKey().Private)
 
 	// A confidential client; its secret rotated with an overlap, both

@@ -91,9 +91,28 @@ type Tokens struct {
 	Audience string `yaml:"audience"`
 }
 
-// Signing chooses the algorithm of the signing key.
+// Signing chooses the algorithm of the signing key and its lifecycle.
 type Signing struct {
 	Alg string `yaml:"alg"`
+	// PublishAhead is how long a rotated key is in JWKS before it signs:
+	// at least JWKSMaxAge plus KeyReloadInterval, so every cached JWKS and
+	// every node knows a key before a token it signed can reach them.
+	PublishAhead time.Duration `yaml:"publish_ahead"`
+	// JWKSMaxAge is the Cache-Control max-age of /jwks.
+	JWKSMaxAge time.Duration `yaml:"jwks_max_age"`
+	// RotateEvery is how long each key signs before a scheduled rotation
+	// replaces it; 0 turns scheduled rotation off.
+	RotateEvery time.Duration `yaml:"rotate_every"`
+}
+
+// KeyReloadInterval is how often every node re-reads the key set, the
+// safety net should a change announcement be lost.
+const KeyReloadInterval = time.Minute
+
+// MinPublishAhead is the shortest signing.publish_ahead that jwksMaxAge
+// allows.
+func MinPublishAhead(jwksMaxAge time.Duration) time.Duration {
+	return jwksMaxAge + KeyReloadInterval
 }
 
 // PasswordHash holds the argon2id cost parameters for user passwords.
@@ -180,7 +199,12 @@ func Default() *Config {
 			RefreshReuseGrace:  30 * time.Second,
 			CodeTTL:            60 * time.Second,
 		},
-		Signing: Signing{Alg: "ES256"},
+		Signing: Signing{
+			Alg:          "ES256",
+			PublishAhead: 6 * time.Minute,
+			JWKSMaxAge:   5 * time.Minute,
+			RotateEvery:  720 * time.Hour,
+		},
 		PasswordHash: PasswordHash{
 			Time:      2,
 			MemoryKiB: 19456, // OWASP's argon2id minimum: 19 MiB, t=2, p=1

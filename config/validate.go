@@ -47,11 +47,7 @@ func (c *Config) Validate() error {
 	v.redis(&c.Redis)
 	v.scopes(c.Scopes)
 	v.tokens(&c.Tokens)
-	switch c.Signing.Alg {
-	case "ES256", "RS256", "EdDSA":
-	default:
-		v.add("signing.alg", fmt.Sprintf("%q is not one of ES256, RS256, EdDSA", c.Signing.Alg))
-	}
+	v.signing(&c.Signing)
 	v.passwordHash(&c.PasswordHash)
 	v.limits(&c.Limits)
 	v.positive("sessions.ttl", c.Sessions.TTL)
@@ -249,6 +245,27 @@ func (v *validator) tokens(t *Tokens) {
 	}
 	if strings.ContainsAny(t.Audience, " \t\r\n") {
 		v.add("tokens.audience", "must not contain whitespace")
+	}
+}
+
+func (v *validator) signing(s *Signing) {
+	switch s.Alg {
+	case "ES256", "RS256", "EdDSA":
+	default:
+		v.add("signing.alg", fmt.Sprintf("%q is not one of ES256, RS256, EdDSA", s.Alg))
+	}
+	if s.JWKSMaxAge < 0 {
+		v.add("signing.jwks_max_age", "must not be negative")
+	}
+	// Shorter, and a resource server holding a cached JWKS, or a node that
+	// has not reloaded, would reject the new key's first tokens.
+	if minimum := MinPublishAhead(s.JWKSMaxAge); s.PublishAhead < minimum {
+		v.add("signing.publish_ahead", fmt.Sprintf("must be at least signing.jwks_max_age + %v (the key reload interval), here %v", KeyReloadInterval, minimum))
+	}
+	if s.RotateEvery < 0 {
+		v.add("signing.rotate_every", "must not be negative (0 turns scheduled rotation off)")
+	} else if s.RotateEvery > 0 && s.RotateEvery <= s.PublishAhead {
+		v.add("signing.rotate_every", "must be 0 (off) or longer than signing.publish_ahead")
 	}
 }
 

@@ -25,7 +25,7 @@ func benchIssuer(b *testing.B, alg string) (*grants.Issuer, grants.Access) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	km, err := keys.NewManager(st, []byte("bench key encryption secret, 32+ bytes"), alg)
+	km, err := keys.NewManager(st, []byte("bench key encryption secret, 32+ bytes"), alg, keys.Settings{})
 	if err != nil {
 		b.Fatal(err)
 	}

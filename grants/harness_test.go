@@ -73,7 +73,7 @@ func newHarness(t *testing.T, tweak ...func(*grants.Config)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	km, err := keys.NewManager(st, []byte("test key encryption secret"), "ES256")
+	km, err := keys.NewManager(st, []byte("test key encryption secret"), "ES256", keys.Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}

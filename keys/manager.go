@@ -1,4 +1,5 @@
-// Package keys manages the signing keys of access tokens. Keys live in the
+// Package keys manages the signing keys of access tokens and their
+// lifecycle (publish ahead, sign, retire; see Settings). Keys live in the
 // store, private halves sealed under the key encryption secret, so every
 // node signs and verifies with the same set; each node parses them once and
 // serves them from an immutable in-memory snapshot.
@@ -16,6 +17,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,38 +42,72 @@ type SigningKey struct {
 	Private crypto.Signer
 }
 
-// KeyInfo describes one key of the set, for listing.
-type KeyInfo struct {
-	ID        string    `json:"kid"`
-	Alg       string    `json:"alg"`
-	CreatedAt time.Time `json:"created_at"`
-	Signing   bool      `json:"signing"`
+// Settings is the lifecycle policy of the key set. The zero value signs
+// with a new key at once, keeps superseded keys published until they are
+// retired by hand, and never rotates by itself: right for tests.
+type Settings struct {
+	// PublishAhead is how long a rotated key is published before it signs,
+	// so that every cached JWKS (max-age) and every node (reload interval)
+	// holds it before the first token it signs is shown to anyone.
+	PublishAhead time.Duration
+	// TokenLifetime is the longest lifetime of a token signed with a key
+	// (the access-token TTL: access tokens are the only JWTs signed). With
+	// 0, a rotation leaves the keys it supersedes unretired.
+	TokenLifetime time.Duration
+	// RetireMargin is added to TokenLifetime for clock skew between the
+	// server and resource servers and for a node that signed with an old
+	// key a little longer because it had not yet heard of its successor.
+	RetireMargin time.Duration
+	// RotateEvery is how long each key signs before RotateIfDue replaces
+	// it; 0 turns scheduled rotation off.
+	RotateEvery time.Duration
+	// Changes announces every change of the set to the other nodes, which
+	// reload on it; nil when this is the only node.
+	Changes Announcer
+	// Log receives failures to announce a change; nil discards them.
+	Log *slog.Logger
+}
+
+// Announcer tells the other nodes that a key changed (cache.Changes).
+type Announcer interface {
+	PublishChange(ctx context.Context, id string) error
 }
 
 // Manager keeps the parsed key set. Its methods are safe for concurrent use;
 // readers never block, since they load one immutable snapshot.
 type Manager struct {
-	store  Store
-	sealer *sealer
-	alg    string
-	now    func() time.Time
+	store    Store
+	sealer   *sealer
+	alg      string
+	settings Settings
+	now      func() time.Time
 
-	mu   sync.Mutex // serialises Init, Reload and Rotate
+	mu   sync.Mutex // serialises Init, Reload, Rotate, Retire and RotateIfDue
 	snap atomic.Pointer[snapshot]
+
+	missMu   sync.Mutex // one reload at a time for unknown kids
+	lastMiss time.Time
 }
 
-// snapshot is never modified once published.
+// snapshot is never modified once published. It is built for one moment
+// (at) and stays right until the next activation or retirement (until),
+// after which current derives the next one from the same parsed keys.
 type snapshot struct {
-	keys    []*key // store order, oldest first
+	records []StoredKey // as the store listed them, retired ones too
+	parsed  []*key      // keys not yet retired when loaded, store order
 	byID    map[string]*key
 	signing SigningKey
 	jwks    []byte
+	at      time.Time
+	until   time.Time // zero: nothing changes with time
 }
 
 type key struct {
 	id        string
 	alg       string
 	createdAt time.Time
+	signsFrom time.Time
+	retiresAt time.Time // zero: not retired
 	method    jwt.SigningMethod
 	private   crypto.Signer
 	public    crypto.PublicKey
@@ -79,22 +115,29 @@ type key struct {
 }
 
 // NewManager returns a Manager that signs with alg ("ES256", "RS256" or
-// "EdDSA") and opens stored keys with secret. Call Init before use.
-func NewManager(store Store, secret []byte, alg string) (*Manager, error) {
+// "EdDSA"), opens stored keys with secret and follows the lifecycle policy
+// s. Call Init before use.
+func NewManager(store Store, secret []byte, alg string, s Settings) (*Manager, error) {
 	if store == nil {
 		return nil, errors.New("keys: nil store")
 	}
 	if _, err := methodFor(alg); err != nil {
 		return nil, err
 	}
-	s, err := newSealer(secret)
+	if s.PublishAhead < 0 || s.TokenLifetime < 0 || s.RetireMargin < 0 || s.RotateEvery < 0 {
+		return nil, errors.New("keys: negative duration in settings")
+	}
+	sl, err := newSealer(secret)
 	if err != nil {
 		return nil, err
 	}
-	return &Manager{store: store, sealer: s, alg: alg, now: time.Now}, nil
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Manager{store: store, sealer: sl, alg: alg, settings: s, now: time.Now}, nil
 }
 
-// Init makes sure a key for the configured algorithm exists (the first node
+// Init makes sure a key for the configured algorithm signs (the first node
 // to start creates it; the others adopt it) and loads the whole set. A
 // secret that does not open a stored key fails here, at start-up.
 func (m *Manager) Init(ctx context.Context) error {
@@ -105,81 +148,145 @@ func (m *Manager) Init(ctx context.Context) error {
 		return err
 	}
 	if s.signing.ID == "" {
-		sk, err := m.newStoredKey()
-		if err != nil {
+		if err := m.addFirstKey(ctx, s); err != nil {
 			return err
-		}
-		if _, err := m.store.CreateFirstKey(ctx, sk); err != nil {
-			return fmt.Errorf("keys: store first %s key: %w", m.alg, err)
 		}
 		if s, err = m.load(ctx); err != nil {
 			return err
 		}
 		if s.signing.ID == "" {
-			return fmt.Errorf("keys: store lists no %s key after creating one", m.alg)
+			return fmt.Errorf("keys: store lists no %s key that signs after creating one", m.alg)
 		}
 	}
 	m.snap.Store(s)
 	return nil
 }
 
-// Reload re-reads the key set so rotations made by other nodes take effect.
+// addFirstKey stores a key that signs at once: nobody can have tokens or a
+// cached JWKS from a set without a signing key. The very first key of an
+// algorithm goes through CreateFirstKey, so nodes starting together agree.
+func (m *Manager) addFirstKey(ctx context.Context, s *snapshot) error {
+	sk, err := m.newStoredKey(m.now())
+	if err != nil {
+		return err
+	}
+	for _, r := range s.records {
+		if r.Alg == m.alg { // only retired keys of this algorithm are left
+			if err := m.store.AddKey(ctx, sk); err != nil {
+				return fmt.Errorf("keys: store new %s key: %w", m.alg, err)
+			}
+			return nil
+		}
+	}
+	if _, err := m.store.CreateFirstKey(ctx, sk); err != nil {
+		return fmt.Errorf("keys: store first %s key: %w", m.alg, err)
+	}
+	return nil
+}
+
+// Reload re-reads the key set so changes made by other nodes take effect.
 // On error the previous set stays in use.
 func (m *Manager) Reload(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.reloadLocked(ctx)
+}
+
+func (m *Manager) reloadLocked(ctx context.Context) error {
 	s, err := m.load(ctx)
 	if err != nil {
 		return err
 	}
 	if s.signing.ID == "" {
-		return fmt.Errorf("keys: store has no %s key; keeping the loaded set", m.alg)
+		return fmt.Errorf("keys: store has no %s key that signs; keeping the loaded set", m.alg)
 	}
 	m.snap.Store(s)
 	return nil
 }
 
-// Rotate adds a new key for the configured algorithm, which becomes the
-// signing key; older keys stay published so tokens they signed still verify.
-func (m *Manager) Rotate(ctx context.Context) (kid string, err error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	sk, err := m.newStoredKey()
+// current is the snapshot for now: when an activation or retirement time
+// has passed since it was built, the next one is derived from the same
+// keys, so time-driven changes need no reload.
+func (m *Manager) current() *snapshot {
+	s := m.snap.Load()
+	if s == nil || s.until.IsZero() {
+		return s
+	}
+	now := m.now()
+	if now.Before(s.until) {
+		return s
+	}
+	next, err := m.derive(s.records, s.parsed, s, now)
 	if err != nil {
-		return "", err
+		return s // rendering the JWKS of keys that rendered before cannot fail
 	}
-	if err := m.store.AddKey(ctx, sk); err != nil {
-		return "", fmt.Errorf("keys: store new key: %w", err)
-	}
-	s, err := m.load(ctx)
-	if err != nil {
-		return "", err
-	}
-	m.snap.Store(s)
-	return sk.ID, nil
+	m.snap.CompareAndSwap(s, next)
+	return next
 }
 
-// SigningKey returns the key to sign new tokens with: the newest key of the
-// configured algorithm. It is the zero value before Init succeeds.
+// SigningKey returns the key to sign new tokens with: of the keys of the
+// configured algorithm that sign now, the one that began last. It is the
+// zero value before Init succeeds.
 func (m *Manager) SigningKey() SigningKey {
-	s := m.snap.Load()
+	s := m.current()
 	if s == nil {
 		return SigningKey{}
 	}
 	return s.signing
 }
 
-// VerificationKey returns the method and public key for kid.
+// VerificationKey returns the method and public key for kid. An unknown
+// kid reloads the set first (see reloadForMiss), so a key another node
+// has just added verifies here at once.
 func (m *Manager) VerificationKey(kid string) (jwt.SigningMethod, crypto.PublicKey, bool) {
-	s := m.snap.Load()
+	if k := m.lookup(kid); k != nil {
+		return k.method, k.public, true
+	}
+	if !m.reloadForMiss(kid) {
+		return nil, nil, false
+	}
+	if k := m.lookup(kid); k != nil {
+		return k.method, k.public, true
+	}
+	return nil, nil, false
+}
+
+func (m *Manager) lookup(kid string) *key {
+	s := m.current()
 	if s == nil {
-		return nil, nil, false
+		return nil
 	}
-	k, ok := s.byID[kid]
-	if !ok {
-		return nil, nil, false
+	return s.byID[kid]
+}
+
+// Unknown kids reload the set at most once per missReloadEvery on a node,
+// so tokens with made-up kids cannot turn into a stream of store reads.
+const (
+	missReloadEvery   = 5 * time.Second
+	missReloadTimeout = 2 * time.Second
+	maxKIDLen         = 64 // generated kids are 22 characters
+)
+
+// reloadForMiss reloads the set for an unknown kid unless a reload for a
+// miss ran within missReloadEvery; concurrent misses wait for one reload
+// and share it. It reports whether looking again may help.
+func (m *Manager) reloadForMiss(kid string) bool {
+	if kid == "" || len(kid) > maxKIDLen {
+		return false
 	}
-	return k.method, k.public, true
+	m.missMu.Lock()
+	defer m.missMu.Unlock()
+	now := m.now()
+	if !m.lastMiss.IsZero() && now.Sub(m.lastMiss) < missReloadEvery {
+		return true // a reload just ran; what it found is in the snapshot
+	}
+	m.lastMiss = now
+	ctx, cancel := context.WithTimeout(context.Background(), missReloadTimeout)
+	defer cancel()
+	if err := m.Reload(ctx); err != nil {
+		m.settings.Log.Warn("keys: reload for an unknown kid failed", "err", err)
+	}
+	return true
 }
 
 // Keyfunc is a jwt.Keyfunc that finds the key by the token's kid and
@@ -197,42 +304,37 @@ func (m *Manager) Keyfunc(t *jwt.Token) (any, error) {
 	return pub, nil
 }
 
-// JWKS returns the public key set as an RFC 7517 JSON document. The slice is
-// shared and rendered only when the set changes: callers must not modify it.
+// JWKS returns the public key set as an RFC 7517 JSON document: every key
+// not yet retired, those that do not sign yet included. The slice is
+// shared and rendered only when the set changes: callers must not modify
+// it.
 func (m *Manager) JWKS() []byte {
-	s := m.snap.Load()
+	s := m.current()
 	if s == nil {
 		return []byte(`{"keys":[]}`)
 	}
 	return s.jwks
 }
 
-// Keys lists the key set, oldest first.
-func (m *Manager) Keys() []KeyInfo {
-	s := m.snap.Load()
-	if s == nil {
-		return nil
-	}
-	out := make([]KeyInfo, len(s.keys))
-	for i, k := range s.keys {
-		out[i] = KeyInfo{ID: k.id, Alg: k.alg, CreatedAt: k.createdAt, Signing: k.id == s.signing.ID}
-	}
-	return out
-}
-
-// load reads the stored set and builds a snapshot, reusing keys already
-// parsed so each key is unsealed once per process.
+// load reads the stored set and builds a snapshot for now, reusing keys
+// already parsed so each key is unsealed once per process. Keys already
+// retired are not unsealed at all.
 func (m *Manager) load(ctx context.Context) (*snapshot, error) {
 	stored, err := m.store.ListKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("keys: list keys: %w", err)
 	}
+	now := m.now()
 	old := m.snap.Load()
-	changed := old == nil || len(old.keys) != len(stored)
-	s := &snapshot{keys: make([]*key, 0, len(stored)), byID: make(map[string]*key, len(stored))}
-	for i, sk := range stored {
-		if _, dup := s.byID[sk.ID]; dup {
+	seen := make(map[string]bool, len(stored))
+	parsed := make([]*key, 0, len(stored))
+	for _, sk := range stored {
+		if seen[sk.ID] {
 			return nil, fmt.Errorf("keys: store lists kid %s twice", sk.ID)
+		}
+		seen[sk.ID] = true
+		if retired(sk.RetiresAt, now) {
+			continue
 		}
 		var k *key
 		if old != nil {
@@ -245,22 +347,85 @@ func (m *Manager) load(ctx context.Context) (*snapshot, error) {
 				return nil, err
 			}
 		}
-		if !changed && old.keys[i] != k {
-			changed = true
+		if !k.signsFrom.Equal(sk.SignsFrom()) || !k.retiresAt.Equal(sk.RetiresAt) {
+			times := *k // the parsed halves are shared; the times are the store's
+			times.signsFrom, times.retiresAt = sk.SignsFrom(), sk.RetiresAt
+			k = &times
 		}
-		s.keys = append(s.keys, k)
+		parsed = append(parsed, k)
+	}
+	return m.derive(stored, parsed, old, now)
+}
+
+func retired(retiresAt, now time.Time) bool {
+	return !retiresAt.IsZero() && !now.Before(retiresAt)
+}
+
+// signsUntil is when k must stop signing so that every token it signs
+// expires, with margin, before k retires.
+func (m *Manager) signsUntil(k *key) time.Time {
+	if k.retiresAt.IsZero() {
+		return time.Time{}
+	}
+	return k.retiresAt.Add(-m.settings.TokenLifetime - m.settings.RetireMargin)
+}
+
+func (m *Manager) signsAt(k *key, now time.Time) bool {
+	until := m.signsUntil(k)
+	return k.alg == m.alg && !now.Before(k.signsFrom) && (until.IsZero() || now.Before(until))
+}
+
+// derive builds the snapshot of parsed at now; old's rendered JWKS is
+// reused when the published set is the same.
+func (m *Manager) derive(records []StoredKey, parsed []*key, old *snapshot, now time.Time) (*snapshot, error) {
+	s := &snapshot{records: records, parsed: parsed, byID: make(map[string]*key, len(parsed)), at: now}
+	var signer *key
+	published := make([]*key, 0, len(parsed))
+	for _, k := range parsed {
+		for _, t := range []time.Time{k.signsFrom, m.signsUntil(k), k.retiresAt} {
+			if t.After(now) && (s.until.IsZero() || t.Before(s.until)) {
+				s.until = t
+			}
+		}
+		if retired(k.retiresAt, now) {
+			continue
+		}
+		published = append(published, k)
 		s.byID[k.id] = k
-		if k.alg == m.alg {
-			s.signing = SigningKey{ID: k.id, Method: k.method, Private: k.private}
+		if m.signsAt(k, now) && (signer == nil || !k.signsFrom.Before(signer.signsFrom)) {
+			signer = k
 		}
 	}
-	if !changed && old.signing.ID == s.signing.ID {
-		return old, nil
+	if signer != nil {
+		s.signing = SigningKey{ID: signer.id, Method: signer.method, Private: signer.private}
 	}
-	if s.jwks, err = renderJWKS(s.keys); err != nil {
+	if old != nil && samePublished(old, published) {
+		s.jwks = old.jwks
+		return s, nil
+	}
+	var err error
+	if s.jwks, err = renderJWKS(published); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// samePublished says whether old publishes exactly these keys, in order.
+func samePublished(old *snapshot, published []*key) bool {
+	if len(old.byID) != len(published) {
+		return false
+	}
+	i := 0
+	for _, k := range old.parsed {
+		if _, ok := old.byID[k.id]; !ok {
+			continue
+		}
+		if i >= len(published) || published[i].id != k.id || published[i].jwk != k.jwk {
+			return false
+		}
+		i++
+	}
+	return i == len(published)
 }
 
 // parse unseals and checks one stored key.
@@ -297,6 +462,8 @@ func (m *Manager) parse(sk StoredKey) (*key, error) {
 		id:        sk.ID,
 		alg:       sk.Alg,
 		createdAt: sk.CreatedAt,
+		signsFrom: sk.SignsFrom(),
+		retiresAt: sk.RetiresAt,
 		method:    method,
 		private:   priv,
 		public:    pub,
@@ -304,8 +471,9 @@ func (m *Manager) parse(sk StoredKey) (*key, error) {
 	}, nil
 }
 
-// newStoredKey generates a key for the configured algorithm and seals it.
-func (m *Manager) newStoredKey() (StoredKey, error) {
+// newStoredKey generates a key for the configured algorithm that signs
+// from signsFrom, and seals it.
+func (m *Manager) newStoredKey(signsFrom time.Time) (StoredKey, error) {
 	priv, err := generate(m.alg)
 	if err != nil {
 		return StoredKey{}, fmt.Errorf("keys: generate %s key: %w", m.alg, err)
@@ -327,7 +495,12 @@ func (m *Manager) newStoredKey() (StoredKey, error) {
 	if err != nil {
 		return StoredKey{}, err
 	}
-	return StoredKey{ID: kid, Alg: m.alg, Sealed: sealed, Public: pub, CreatedAt: m.now().UTC()}, nil
+	created := m.now().UTC()
+	activates := signsFrom.UTC()
+	if activates.Before(created) {
+		activates = created
+	}
+	return StoredKey{ID: kid, Alg: m.alg, Sealed: sealed, Public: pub, CreatedAt: created, ActivatesAt: activates}, nil
 }
 
 func methodFor(alg string) (jwt.SigningMethod, error) {

@@ -25,8 +25,10 @@ import (
 
 // memStore is an in-memory Store with the contract's semantics.
 type memStore struct {
-	mu   sync.Mutex
-	keys []StoredKey
+	mu     sync.Mutex
+	keys   []StoredKey
+	claims map[string]bool
+	lists  int
 }
 
 func (s *memStore) CreateFirstKey(_ context.Context, k StoredKey) (StoredKey, error) {
@@ -56,7 +58,42 @@ func (s *memStore) AddKey(_ context.Context, k StoredKey) error {
 func (s *memStore) ListKeys(context.Context) ([]StoredKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.lists++
 	return append([]StoredKey(nil), s.keys...), nil
+}
+
+func (s *memStore) RetireKey(_ context.Context, kid string, at time.Time) (StoredKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, e := range s.keys {
+		if e.ID == kid {
+			if e.RetiresAt.IsZero() || at.Before(e.RetiresAt) {
+				s.keys[i].RetiresAt = at
+			}
+			return s.keys[i], nil
+		}
+	}
+	return StoredKey{}, ErrKeyNotFound
+}
+
+func (s *memStore) ClaimKeyRotation(_ context.Context, slot string, _ time.Duration) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.claims == nil {
+		s.claims = map[string]bool{}
+	}
+	if s.claims[slot] {
+		return false, nil
+	}
+	s.claims[slot] = true
+	return true, nil
+}
+
+// listCalls is how many times the key set was read.
+func (s *memStore) listCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lists
 }
 
 var algs = []string{ES256, RS256, EdDSA}
@@ -65,7 +102,7 @@ func testSecret(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 
 func newManager(t *testing.T, store Store, secret []byte, alg string) *Manager {
 	t.Helper()
-	m, err := NewManager(store, secret, alg)
+	m, err := NewManager(store, secret, alg, Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +251,7 @@ func TestManagersOnOneStoreAgree(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		m, err := NewManager(store, testSecret(1), ES256)
+		m, err := NewManager(store, testSecret(1), ES256, Settings{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,10 +288,11 @@ func TestRotationKeepsOldTokensVerifiable(t *testing.T) {
 	oldToken := sign(t, m1, "alice")
 	oldJWKS := m1.JWKS()
 
-	newKID, err := m1.Rotate(ctx)
+	rotated, err := m1.Rotate(ctx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	newKID := rotated.ID
 	if newKID == oldKID {
 		t.Fatal("rotation kept the same kid")
 	}
@@ -317,11 +355,11 @@ func TestReloadParsesKeysOnce(t *testing.T) {
 	store := &memStore{}
 	m := newManager(t, store, testSecret(1), ES256)
 	first := m.SigningKey().Private
-	if _, err := m.Rotate(context.Background()); err != nil {
+	if _, err := m.Rotate(context.Background(), false); err != nil {
 		t.Fatal(err)
 	}
 	s := m.snap.Load()
-	if s.keys[0].private != first {
+	if s.parsed[0].private != first {
 		t.Error("an already loaded key was parsed again")
 	}
 }
@@ -374,7 +412,7 @@ func TestWrongSecretFailsInitClearly(t *testing.T) {
 	store := &memStore{}
 	m := newManager(t, store, testSecret(1), ES256)
 	kid := m.SigningKey().ID
-	other, err := NewManager(store, testSecret(2), ES256)
+	other, err := NewManager(store, testSecret(2), ES256, Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +434,7 @@ func TestReloadFailureKeepsPreviousSet(t *testing.T) {
 	// Another node with a different secret adds a key this node cannot open.
 	intruder := &Manager{store: store, alg: ES256, now: time.Now}
 	intruder.sealer, _ = newSealer(testSecret(9))
-	sk, err := intruder.newStoredKey()
+	sk, err := intruder.newStoredKey(time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,11 +506,11 @@ func TestSealBindsKIDAndDetectsTampering(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			store := &memStore{}
 			m := newManager(t, store, testSecret(1), ES256)
-			if _, err := m.Rotate(ctx); err != nil {
+			if _, err := m.Rotate(ctx, false); err != nil {
 				t.Fatal(err)
 			}
 			c.mutate(store.keys)
-			fresh, err := NewManager(store, testSecret(1), ES256)
+			fresh, err := NewManager(store, testSecret(1), ES256, Settings{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -484,19 +522,19 @@ func TestSealBindsKIDAndDetectsTampering(t *testing.T) {
 }
 
 func TestNewManagerRejectsBadInput(t *testing.T) {
-	if _, err := NewManager(&memStore{}, testSecret(1), "HS256"); err == nil {
+	if _, err := NewManager(&memStore{}, testSecret(1), "HS256", Settings{}); err == nil {
 		t.Error("HS256 accepted")
 	}
-	if _, err := NewManager(&memStore{}, []byte("short"), ES256); err == nil {
+	if _, err := NewManager(&memStore{}, []byte("short"), ES256, Settings{}); err == nil {
 		t.Error("short secret accepted")
 	}
-	if _, err := NewManager(nil, testSecret(1), ES256); err == nil {
+	if _, err := NewManager(nil, testSecret(1), ES256, Settings{}); err == nil {
 		t.Error("nil store accepted")
 	}
 }
 
 func TestBeforeInit(t *testing.T) {
-	m, err := NewManager(&memStore{}, testSecret(1), ES256)
+	m, err := NewManager(&memStore{}, testSecret(1), ES256, Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func TestLoadOrCreateSecret(t *testing.T) {
 		t.Errorf("second call: created=%v, same secret=%v", created, bytes.Equal(again, secret))
 	}
 	// The generated secret is accepted by the manager.
-	if _, err := NewManager(&memStore{}, secret, ES256); err != nil {
+	if _, err := NewManager(&memStore{}, secret, ES256, Settings{}); err != nil {
 		t.Errorf("generated secret rejected: %v", err)
 	}
 }

@@ -56,7 +56,7 @@ func newStack(t *testing.T, tweak ...func(*stackConfig)) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	km, err := keys.NewManager(st, []byte("test key encryption secret"), "ES256")
+	km, err := keys.NewManager(st, []byte("test key encryption secret"), "ES256", keys.Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}

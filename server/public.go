@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -34,7 +36,10 @@ type Options struct {
 	Introspection http.Handler
 	// JWKS returns the current JSON Web Key Set.
 	JWKS func() []byte
-	Log  *slog.Logger
+	// JWKSMaxAge is how long clients may cache /jwks (signing.jwks_max_age);
+	// keys are published at least this long before they sign.
+	JWKSMaxAge time.Duration
+	Log        *slog.Logger
 	// AccessLog receives one record per request (audit.AccessLog); nil
 	// logs none.
 	AccessLog *slog.Logger
@@ -86,8 +91,9 @@ func NewPublic(o Options) *gin.Engine {
 		// Public clients ("none") may not introspect.
 		doc["introspection_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post"}
 	}
+	jwksCache := "public, max-age=" + strconv.Itoa(int(o.JWKSMaxAge/time.Second))
 	r.GET("/jwks", func(c *gin.Context) {
-		c.Header("Cache-Control", "public, max-age=300")
+		c.Header("Cache-Control", jwksCache)
 		c.Data(http.StatusOK, "application/jwk-set+json", o.JWKS())
 	})
 	meta := mustJSON(doc)

@@ -44,7 +44,7 @@ func newRegStack(t testing.TB, cfg registration.Config) *regStack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	km, err := keys.NewManager(st, []byte("test key encryption secret"), "ES256")
+	km, err := keys.NewManager(st, []byte("test key encryption secret"), "ES256", keys.Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"hash"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Chain makes a family's refresh tokens after the first one. A successor
@@ -30,7 +32,9 @@ import (
 //
 // The store still keeps only hashes; the key is derived from the
 // key-encryption secret and never stored.
-type Chain struct{ key []byte }
+type Chain struct {
+	macs sync.Pool // of HMAC-SHA-256 under the chain key
+}
 
 // NewChain derives the chain key from the server's key-encryption secret.
 func NewChain(secret []byte) (*Chain, error) {
@@ -41,14 +45,15 @@ func NewChain(secret []byte) (*Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Chain{key: key}, nil
+	c := &Chain{}
+	c.macs.New = func() any { return hmac.New(sha256.New, key) }
+	return c, nil
 }
 
-const linkBytes = 16
-
-var (
-	linkLen = base64.RawURLEncoding.EncodedLen(linkBytes)
-	macLen  = base64.RawURLEncoding.EncodedLen(sha256.Size)
+const (
+	linkBytes = 16
+	linkLen   = (linkBytes*8 + 5) / 6   // base64url without padding
+	macLen    = (sha256.Size*8 + 5) / 6 // likewise
 )
 
 // ErrForgedRefresh: a token in the successor form whose MAC does not hold.
@@ -68,8 +73,9 @@ type Successor struct {
 
 // Parse checks a presented refresh token and returns its family and
 // generation: 0 for a family's first (random) token, whose generation the
-// token cannot prove. ok is false for a malformed token; ErrForgedRefresh
-// for a successor-form token with a bad MAC.
+// token cannot prove. A malformed token gives an error IsMalformed
+// reports; a successor-form token with a bad MAC, ErrForgedRefresh (with
+// the family it names).
 func (c *Chain) Parse(token string) (familyID string, generation int64, err error) {
 	if fam, ok := parseFirst(token); ok {
 		return fam, 0, nil
@@ -78,9 +84,10 @@ func (c *Chain) Parse(token string) (familyID string, generation int64, err erro
 	if !ok {
 		return "", 0, errMalformedRefresh
 	}
-	want := c.mac(fam, gen, link)
-	got, err := base64.RawURLEncoding.DecodeString(mac)
-	if err != nil || !hmac.Equal(got, want) {
+	var got [sha256.Size]byte
+	n, err := base64.RawURLEncoding.Decode(got[:], []byte(mac))
+	var want [sha256.Size]byte
+	if err != nil || n != sha256.Size || !hmac.Equal(got[:], c.mac(want[:0], fam, gen, link)) {
 		return fam, 0, ErrForgedRefresh
 	}
 	return fam, gen, nil
@@ -96,37 +103,54 @@ func IsMalformed(err error) bool { return errors.Is(err, errMalformedRefresh) }
 // generation gen (as Parse returned them).
 func (c *Chain) Next(familyID string, gen int64, presented string) Successor {
 	sum := sha256.Sum256([]byte(presented))
-	link := base64.RawURLEncoding.EncodeToString(sum[:linkBytes])
 	next := gen + 1
-	token := familyID + "." + strconv.FormatInt(next, 10) + "." + link + "." +
-		base64.RawURLEncoding.EncodeToString(c.mac(familyID, next, link))
+	var link [linkLen]byte
+	base64.RawURLEncoding.Encode(link[:], sum[:linkBytes])
+	var mac [sha256.Size]byte
+	buf := make([]byte, 0, familyIDLen+1+20+1+linkLen+1+macLen)
+	buf = append(buf, familyID...)
+	buf = append(buf, '.')
+	buf = strconv.AppendInt(buf, next, 10)
+	buf = append(buf, '.')
+	buf = append(buf, link[:]...)
+	buf = append(buf, '.')
+	buf = base64.RawURLEncoding.AppendEncode(buf, c.mac(mac[:0], familyID, next, string(link[:])))
+	token := string(buf)
 	h := Hash(token)
-	j := hmac.New(sha256.New, c.key)
-	j.Write([]byte("jti"))
-	j.Write(h)
+	var jti [sha256.Size]byte
 	return Successor{Token: token, Hash: h, Generation: next,
-		JTI: base64.RawURLEncoding.EncodeToString(j.Sum(nil)[:16])}
+		JTI: base64.RawURLEncoding.EncodeToString(c.sum(jti[:0], "jti", h)[:16])}
 }
 
-func (c *Chain) mac(familyID string, gen int64, link string) []byte {
-	m := hmac.New(sha256.New, c.key)
-	m.Write([]byte("v1|"))
-	m.Write([]byte(familyID))
-	m.Write([]byte("|"))
-	m.Write([]byte(strconv.FormatInt(gen, 10)))
-	m.Write([]byte("|"))
-	m.Write([]byte(link))
-	return m.Sum(nil)
+// mac appends the MAC of a successor's fields to dst.
+func (c *Chain) mac(dst []byte, familyID string, gen int64, link string) []byte {
+	var msg [96]byte
+	m := append(msg[:0], "v1|"...)
+	m = append(m, familyID...)
+	m = append(m, '|')
+	m = strconv.AppendInt(m, gen, 10)
+	m = append(m, '|')
+	m = append(m, link...)
+	return c.sum(dst, "", m)
+}
+
+// sum appends HMAC-SHA-256(key, label | msg) to dst, with a pooled HMAC.
+func (c *Chain) sum(dst []byte, label string, msg []byte) []byte {
+	h := c.macs.Get().(hash.Hash)
+	h.Reset()
+	h.Write([]byte(label))
+	h.Write(msg)
+	dst = h.Sum(dst)
+	c.macs.Put(h)
+	return dst
 }
 
 // splitSuccessor takes a successor-form token apart, checking its shape.
 func splitSuccessor(token string) (fam string, gen int64, link, mac string, ok bool) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 4 {
-		return "", 0, "", "", false
-	}
-	fam, g, link, mac := parts[0], parts[1], parts[2], parts[3]
-	if len(fam) != familyIDLen || !isBase64URL(fam) || len(link) != linkLen || !isBase64URL(link) ||
+	fam, rest, ok1 := strings.Cut(token, ".")
+	g, rest, ok2 := strings.Cut(rest, ".")
+	link, mac, ok3 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || !ok3 || len(fam) != familyIDLen || !isBase64URL(fam) || len(link) != linkLen || !isBase64URL(link) ||
 		len(mac) != macLen || !isBase64URL(mac) || len(g) == 0 || len(g) > 18 || g[0] == '0' {
 		return "", 0, "", "", false
 	}

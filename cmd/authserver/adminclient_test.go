@@ -42,7 +42,9 @@ func newAdminServer(t *testing.T) *adminServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	km, err := keys.NewManager(st, bytes.Repeat([]byte("k"), 32), "ES256")
+	km, err := keys.NewManager(st, bytes.Repeat([]byte("k"), 32), "ES256", keys.Settings{
+		PublishAhead: 6 * time.Minute, TokenLifetime: 15 * time.Minute, RetireMargin: 2 * time.Minute,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"flag"
 	"io"
 	"net/http"
+	"net/url"
 )
 
 // runKeys is `authserver keys ...`: signing-key management over the admin API.
@@ -12,7 +14,17 @@ func runKeys(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func keyCommands() []subcommand {
 	return []subcommand{
-		simple("rotate", "", "add a new signing key and sign with it from now on", "rotate keys", http.MethodPost,
-			func([]string) string { return "/admin/keys/rotate" }),
+		simple("list", "", "list signing keys: kid, alg, state, created_at, signs_from, retires_at", "list keys", http.MethodGet,
+			func([]string) string { return "/admin/keys" }),
+		{name: "rotate", short: "add a signing key, published at once, signing after signing.publish_ahead", setup: keysRotate},
+		simple("retire", "KID", "retire a key that no longer signs: it leaves JWKS once the tokens it signed have expired", "retire key", http.MethodPost,
+			func(a []string) string { return "/admin/keys/" + url.PathEscape(a[0]) + "/retire" }),
+	}
+}
+
+func keysRotate(fs *flag.FlagSet) func(cli, *connFlags, []string) int {
+	now := fs.Bool("now", false, "sign with the new key at once (a compromised key); resource servers with a cached JWKS reject new tokens until they refetch it")
+	return func(x cli, cf *connFlags, _ []string) int {
+		return x.call(cf, "rotate keys", http.MethodPost, "/admin/keys/rotate", map[string]bool{"now": *now})
 	}
 }

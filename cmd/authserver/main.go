@@ -19,7 +19,7 @@ commands:
   serve      run the server (public and admin listeners)
   clients    manage OAuth clients (create, list, get, delete, rotate-secret, disable, enable)
   users      manage users (create, list, get, delete, set-password, disable, enable, families, sign-out)
-  keys       manage signing keys (rotate)
+  keys       manage signing keys (list, rotate, retire)
   initial-access-tokens
              create tokens that let partners register clients at /register (create)
   perform    run a flow against a server (client-credentials, password, refresh)

@@ -21,6 +21,7 @@ import (
 
 	"authserver/audit"
 	"authserver/clients"
+	"authserver/keys"
 	"authserver/store"
 	"authserver/tokens"
 	"authserver/users"
@@ -43,9 +44,7 @@ type Options struct {
 	Clients  *clients.Registry
 	Users    *users.Service
 	Families tokens.RefreshStore
-	Keys     interface {
-		Rotate(context.Context) (string, error)
-	}
+	Keys     KeyManager
 	// InitialAccessTokens issues RFC 7591 initial access tokens
 	// (*registration.Service); nil leaves its route out.
 	InitialAccessTokens TokenIssuer
@@ -96,7 +95,9 @@ type api struct {
 //	POST   /admin/users/:id/enable      enable
 //	GET    /admin/users/:id/families    list live refresh-token families (signed-in devices)
 //	DELETE /admin/users/:id/families    sign out everywhere: revoke them all
-//	POST   /admin/keys/rotate           add a new signing key
+//	GET    /admin/keys                  list signing keys: kid, alg, state, created_at, signs_from, retires_at
+//	POST   /admin/keys/rotate           add a signing key that signs after signing.publish_ahead; {"now":true} signs at once
+//	POST   /admin/keys/:id/retire       retire a key that no longer signs (409 for the signing key)
 //	POST   /admin/initial-access-tokens create an RFC 7591 initial access token (201, shown once), {"ttl":"24h","uses":1} optional
 func New(o Options) http.Handler {
 	if o.Audit == nil {
@@ -144,7 +145,9 @@ func New(o Options) http.Handler {
 	g.GET("/users/:id/families", a.withID, a.listFamilies)
 	g.DELETE("/users/:id/families", a.withID, a.signOut)
 
+	g.GET("/keys", a.listKeys)
 	g.POST("/keys/rotate", a.rotateKeys)
+	g.POST("/keys/:id/retire", a.withID, a.retireKey)
 	if o.InitialAccessTokens != nil {
 		g.POST("/initial-access-tokens", a.createInitialAccessToken)
 	}
@@ -192,16 +195,6 @@ func (a *api) withID(c *gin.Context) {
 		return
 	}
 	c.Next()
-}
-
-func (a *api) rotateKeys(c *gin.Context) {
-	kid, err := a.Keys.Rotate(c.Request.Context())
-	if err != nil {
-		a.fail(c, "keys.rotate", err)
-		return
-	}
-	a.audit(c, "keys.rotate", "kid", kid)
-	c.JSON(http.StatusOK, gin.H{"kid": kid})
 }
 
 // audit records one successful admin action. Callers pass ids only, never
@@ -297,6 +290,10 @@ func (a *api) fail(c *gin.Context, action string, err error) {
 		abort(c, http.StatusConflict, "conflict", "username already taken")
 	case errors.Is(err, clients.ErrExists):
 		abort(c, http.StatusConflict, "conflict", "client already exists")
+	case errors.Is(err, keys.ErrKeyNotFound):
+		abort(c, http.StatusNotFound, "not_found", "signing key not found")
+	case errors.Is(err, keys.ErrRetireSigning), errors.Is(err, keys.ErrRetirePending):
+		abort(c, http.StatusConflict, "conflict", strings.TrimPrefix(err.Error(), "keys: "))
 	case errors.Is(err, context.Canceled):
 		// The caller went away; nobody reads the answer.
 		c.Abort()

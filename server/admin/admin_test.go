@@ -48,7 +48,9 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	km, err := keys.NewManager(st, bytes.Repeat([]byte("k"), 32), "ES256")
+	km, err := keys.NewManager(st, bytes.Repeat([]byte("k"), 32), "ES256", keys.Settings{
+		PublishAhead: 6 * time.Minute, TokenLifetime: 15 * time.Minute, RetireMargin: 2 * time.Minute,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -572,7 +574,17 @@ func TestKeysRotate(t *testing.T) {
 
 type failingKeys struct{}
 
-func (failingKeys) Rotate(context.Context) (string, error) { return "", errors.New("disk on fire") }
+func (failingKeys) Rotate(context.Context, bool) (keys.KeyInfo, error) {
+	return keys.KeyInfo{}, errors.New("disk on fire")
+}
+
+func (failingKeys) List(context.Context) ([]keys.KeyInfo, error) {
+	return nil, errors.New("disk on fire")
+}
+
+func (failingKeys) Retire(context.Context, string) (keys.KeyInfo, error) {
+	return keys.KeyInfo{}, errors.New("disk on fire")
+}
 
 func TestStoreFailureIsOpaque500(t *testing.T) {
 	audit := &bytes.Buffer{}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -82,4 +83,74 @@ func listKeys(b *bolt.Bucket) ([]keys.StoredKey, error) {
 	})
 	slices.SortStableFunc(out, func(a, b keys.StoredKey) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return out, err
+}
+
+func (s *Store) RetireKey(ctx context.Context, kid string, at time.Time) (keys.StoredKey, error) {
+	var out keys.StoredKey
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketKeys)
+		seq, k, err := findKey(b, kid)
+		if err != nil {
+			return err
+		}
+		if k.RetiresAt.IsZero() || at.Before(k.RetiresAt) {
+			k.RetiresAt = at.UTC()
+			if err := putJSON(b, seq, k); err != nil {
+				return err
+			}
+		}
+		out = k
+		return nil
+	})
+	return out, err
+}
+
+// findKey returns the sequence a kid is stored under, and its key.
+func findKey(b *bolt.Bucket, kid string) ([]byte, keys.StoredKey, error) {
+	c := b.Cursor()
+	for seq, _ := c.First(); seq != nil; seq, _ = c.Next() {
+		var k keys.StoredKey
+		if _, err := getJSON(b, seq, &k); err != nil {
+			return nil, keys.StoredKey{}, err
+		}
+		if k.ID == kid {
+			return slices.Clone(seq), k, nil
+		}
+	}
+	return nil, keys.StoredKey{}, keys.ErrKeyNotFound
+}
+
+// ClaimKeyRotation claims slot in one transaction, which also forgets
+// claims that have run out (there is one per rotation, so few).
+func (s *Store) ClaimKeyRotation(ctx context.Context, slot string, ttl time.Duration) (bool, error) {
+	var won bool
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		won = false // a batch may run fn again
+		b := tx.Bucket(bucketKeyRotations)
+		now := time.Now()
+		var (
+			held    bool
+			expired [][]byte
+		)
+		err := b.ForEach(func(k, v []byte) error {
+			switch until := time.UnixMilli(int64(binary.BigEndian.Uint64(v))); {
+			case !now.Before(until):
+				expired = append(expired, slices.Clone(k))
+			case string(k) == slot:
+				held = true
+			}
+			return nil
+		})
+		for _, k := range expired {
+			if err == nil {
+				err = b.Delete(k)
+			}
+		}
+		if err != nil || held {
+			return err
+		}
+		won = true
+		return b.Put([]byte(slot), binary.BigEndian.AppendUint64(nil, uint64(now.Add(ttl).UnixMilli())))
+	})
+	return won && err == nil, err
 }

@@ -34,12 +34,13 @@ var (
 	bucketSessions       = []byte("sessions")
 	bucketConsents       = []byte("consents")
 	bucketIATs           = []byte("initial_access_tokens") // token SHA-256 -> limits
+	bucketKeyRotations   = []byte("key_rotations")         // claimed rotation slot -> claim expiry
 )
 
 var allBuckets = [][]byte{
 	bucketClients, bucketUsers, bucketUsernames, bucketKeys, bucketRateLimit,
 	bucketFamilies, bucketUserFamilies, bucketClientFamilies, bucketCodes, bucketDenied, bucketSessions, bucketConsents,
-	bucketIATs,
+	bucketIATs, bucketKeyRotations,
 }
 
 const (

@@ -44,6 +44,7 @@
 //	{users}               set     user IDs, for ListUsers                  never
 //	{keys}:all            hash    kid -> signing key JSON                  never
 //	{keys}:alg            hash    alg -> kid of the algorithm's first key  never
+//	{keys}:rotation:<alg>:<kid>  string  "1": a node claimed the scheduled rotation after kid  5 minutes
 //	{rl:<key>}            string  failure count of one window              end of the window
 //	{fam:<id>}            hash    refresh-token family (fields below)      the family's ExpiresAt
 //	{ufam:<userID>}       zset    the user's family IDs, scored by expiry  the latest family's ExpiresAt

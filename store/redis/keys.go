@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"authserver/keys"
 )
@@ -78,4 +81,61 @@ func (s *Store) ListKeys(ctx context.Context) ([]keys.StoredKey, error) {
 		return strings.Compare(a.ID, b.ID)
 	})
 	return out, nil
+}
+
+// RetireKey implements keys.Store: an optimistic transaction on the key
+// hash (WATCH), so a concurrent write of the same hash makes it retry
+// rather than be overwritten.
+func (s *Store) RetireKey(ctx context.Context, kid string, at time.Time) (keys.StoredKey, error) {
+	all := s.keyKeys()[0]
+	var out keys.StoredKey
+	retire := func(tx *redis.Tx) error {
+		v, err := tx.HGet(ctx, all, kid).Result()
+		if errors.Is(err, redis.Nil) {
+			return keys.ErrKeyNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var k keys.StoredKey
+		if err := unmarshal(v, &k); err != nil {
+			return err
+		}
+		out = k
+		if !k.RetiresAt.IsZero() && !at.Before(k.RetiresAt) {
+			return nil
+		}
+		k.RetiresAt = at.UTC()
+		d, err := marshal(k)
+		if err != nil {
+			return err
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error { return p.HSet(ctx, all, kid, d).Err() })
+		out = k
+		return err
+	}
+	for range 10 {
+		err := s.rdb.Watch(ctx, retire, all)
+		if errors.Is(err, redis.TxFailedErr) {
+			continue
+		}
+		if errors.Is(err, keys.ErrKeyNotFound) {
+			return keys.StoredKey{}, err
+		}
+		return out, wrap("retire key", err)
+	}
+	return keys.StoredKey{}, errors.New("redisstore: retire key: the key set kept changing; try again")
+}
+
+// ClaimKeyRotation implements keys.Store with SET NX PX: the first caller
+// creates the slot's key, which Redis expires after ttl.
+func (s *Store) ClaimKeyRotation(ctx context.Context, slot string, ttl time.Duration) (bool, error) {
+	err := s.rdb.SetArgs(ctx, s.global("keys")+":rotation:"+slot, "1", redis.SetArgs{Mode: "NX", TTL: ttl}).Err()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return false, nil
+	case err != nil:
+		return false, wrap("claim key rotation", err)
+	}
+	return true, nil
 }

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -13,14 +14,31 @@ import (
 )
 
 // BenchmarkRotateRefresh is the refresh grant's one store step on a real
-// Redis: the rotation script (check the presented hash, move current to
-// previous, store the next, push the idle deadline) in one round trip.
+// Redis: the rotation script (check the presented hash and generation,
+// store the next, push the idle deadline) in one round trip.
 func BenchmarkRotateRefresh(b *testing.B) {
-	ctx := context.Background()
 	srv := redistest.StartStandalone(b)
 	st := redisstore.New(redis.NewClient(&redis.Options{Addr: srv.Addr}), "bench:")
 	b.Cleanup(func() { st.Close() })
+	benchRotate(b, st)
+}
 
+// BenchmarkRotateRefreshWait is the same step on a Sentinel group (master
+// and one replica), without and with redis.wait_replicas: 1, side by side:
+// the cost of waiting for the replica's acknowledgement.
+func BenchmarkRotateRefreshWait(b *testing.B) {
+	s := redistest.StartSentinel(b)
+	for _, replicas := range []int{0, 1} {
+		b.Run(fmt.Sprintf("wait_replicas=%d", replicas), func(b *testing.B) {
+			st := redisstore.New(s.Client(b), "bench:")
+			st.WaitForReplicas(replicas, 100*time.Millisecond)
+			benchRotate(b, st)
+		})
+	}
+}
+
+func benchRotate(b *testing.B, st *redisstore.Store) {
+	ctx := context.Background()
 	now := time.Now()
 	f := tokens.Family{
 		ID: tokens.NewFamilyID(), ClientID: "bench-client", UserID: "bench-user", Scope: "profile",

@@ -173,6 +173,9 @@ func TestClusterFailover(t *testing.T) {
 	c := redistest.StartCluster(t, 3, 1)
 	t.Logf("3-master, 3-replica cluster up in %v", time.Since(start))
 	st := openStore(t, Options{Cluster: true, Addrs: c.Addrs, KeyPrefix: randPrefix()})
+	// Family writes go to the master owning their slot, with WAIT, and
+	// must find the new master after the failover.
+	st.WaitForReplicas(1, 300*time.Millisecond)
 	fam, tok := seed(t, st)
 	old := c.KillMaster(t, st.key("fam", fam.ID))
 	rec := recoverWithin(t, 15*time.Second, func(ctx context.Context) error {

@@ -246,3 +246,13 @@ func (s *Sentinel) WaitFailover(t testing.TB, old string, timeout time.Duration)
 	}
 	return now
 }
+
+// PID is the process of the data node at addr (to stop or stall it).
+func (s *Sentinel) PID(t testing.TB, addr string) int {
+	t.Helper()
+	n, ok := s.data[addr]
+	if !ok {
+		t.Fatalf("redistest: no data node at %s", addr)
+	}
+	return n.cmd.Process.Pid
+}

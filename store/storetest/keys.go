@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,13 +12,14 @@ import (
 )
 
 func newKey(alg, kid string, created time.Time) keys.StoredKey {
-	return keys.StoredKey{ID: kid, Alg: alg, Sealed: hashOf(), Public: hashOf(), CreatedAt: ms(created)}
+	return keys.StoredKey{ID: kid, Alg: alg, Sealed: hashOf(), Public: hashOf(), CreatedAt: ms(created), ActivatesAt: ms(created.Add(6 * time.Minute))}
 }
 
 func checkKey(t *testing.T, got, want keys.StoredKey) {
 	t.Helper()
 	if got.ID != want.ID || got.Alg != want.Alg || string(got.Sealed) != string(want.Sealed) ||
-		string(got.Public) != string(want.Public) || !sameTime(got.CreatedAt, want.CreatedAt) {
+		string(got.Public) != string(want.Public) || !sameTime(got.CreatedAt, want.CreatedAt) ||
+		!sameTime(got.ActivatesAt, want.ActivatesAt) || !sameTime(got.RetiresAt, want.RetiresAt) {
 		t.Fatalf("key round trip:\n got  %+v\n want %+v", got, want)
 	}
 }
@@ -167,5 +170,145 @@ func testKeys(t *testing.T, b store.Backend) {
 			t.Fatalf("CreateFirstKey: %v", err)
 		}
 		checkKey(t, got, k1)
+	})
+}
+
+func testKeyLifecycle(t *testing.T, b store.Backend) {
+	t.Run("RetireKey", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		alg := randID("ES256")
+		k := newKey(alg, randID("kid"), time.Now())
+		other := newKey(alg, randID("kid"), time.Now().Add(time.Millisecond))
+		if _, err := b.CreateFirstKey(ctx, k); err != nil {
+			t.Fatalf("CreateFirstKey: %v", err)
+		}
+		if err := b.AddKey(ctx, other); err != nil {
+			t.Fatalf("AddKey: %v", err)
+		}
+		at := ms(time.Now().Add(time.Hour))
+		got, err := b.RetireKey(ctx, k.ID, at)
+		if err != nil {
+			t.Fatalf("RetireKey: %v", err)
+		}
+		k.RetiresAt = at
+		checkKey(t, got, k)
+		// A later time keeps the earlier one; an earlier one replaces it.
+		if got, err = b.RetireKey(ctx, k.ID, at.Add(time.Hour)); err != nil {
+			t.Fatalf("RetireKey later: %v", err)
+		}
+		checkKey(t, got, k)
+		k.RetiresAt = at.Add(-time.Minute)
+		if got, err = b.RetireKey(ctx, k.ID, k.RetiresAt); err != nil {
+			t.Fatalf("RetireKey earlier: %v", err)
+		}
+		checkKey(t, got, k)
+		stored := keysOf(t, b, alg)
+		if len(stored) != 2 {
+			t.Fatalf("keys for %s: got %d, want 2", alg, len(stored))
+		}
+		checkKey(t, stored[0], k)
+		checkKey(t, stored[1], other) // untouched
+		if _, err := b.RetireKey(ctx, randID("kid"), at); !errors.Is(err, keys.ErrKeyNotFound) {
+			t.Fatalf("RetireKey of an unknown kid: err = %v, want ErrKeyNotFound", err)
+		}
+	})
+
+	t.Run("RetireKeyRace", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		// Retiring several keys of one set at once loses no write.
+		alg := randID("ES256")
+		const n = 8
+		var ks [n]keys.StoredKey
+		for i := range ks {
+			ks[i] = newKey(alg, randID("kid"), time.Now().Add(time.Duration(i)*time.Millisecond))
+			if err := b.AddKey(ctx, ks[i]); err != nil {
+				t.Fatalf("AddKey: %v", err)
+			}
+		}
+		at := ms(time.Now().Add(time.Hour))
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() { _, errs[i] = b.RetireKey(ctx, ks[i].ID, at) })
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatalf("RetireKey: %v", err)
+		}
+		for i, got := range keysOf(t, b, alg) {
+			if !sameTime(got.RetiresAt, at) {
+				t.Errorf("key %d: RetiresAt = %v, want %v", i, got.RetiresAt, at)
+			}
+		}
+	})
+
+	t.Run("ClaimKeyRotationRace", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		// Nodes racing for one scheduled rotation: exactly one wins.
+		slot := randID("ES256") + ":" + randID("kid")
+		const nodes = 16
+		var (
+			wg    sync.WaitGroup
+			start = make(chan struct{})
+			wins  atomic.Int32
+			errs  [nodes]error
+		)
+		for i := range nodes {
+			wg.Go(func() {
+				<-start
+				won, err := b.ClaimKeyRotation(ctx, slot, time.Hour)
+				errs[i] = err
+				if won {
+					wins.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if err := errors.Join(errs[:]...); err != nil {
+			t.Fatalf("ClaimKeyRotation: %v", err)
+		}
+		if n := wins.Load(); n != 1 {
+			t.Fatalf("%d nodes won the claim, want exactly 1", n)
+		}
+		if won, err := b.ClaimKeyRotation(ctx, slot, time.Hour); err != nil || won {
+			t.Fatalf("claim again = %v, %v; want refused", won, err)
+		}
+		if won, err := b.ClaimKeyRotation(ctx, randID("ES256")+":"+randID("kid"), time.Hour); err != nil || !won {
+			t.Fatalf("claim of another slot = %v, %v; want won", won, err)
+		}
+	})
+
+	t.Run("ClaimKeyRotationExpires", func(t *testing.T) {
+		t.Parallel()
+		ctx := t.Context()
+		// A winner that died before adding the key gives the slot back
+		// after ttl.
+		slot := randID("ES256") + ":" + randID("kid")
+		const ttl = 50 * time.Millisecond
+		claimed := time.Now()
+		if won, err := b.ClaimKeyRotation(ctx, slot, ttl); err != nil || !won {
+			t.Fatalf("first claim = %v, %v", won, err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			won, err := b.ClaimKeyRotation(ctx, slot, ttl)
+			if err != nil {
+				t.Fatalf("claim: %v", err)
+			}
+			if won {
+				if since := time.Since(claimed); since < ttl {
+					t.Fatalf("slot claimed again after %v, before its ttl of %v", since, ttl)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("slot still held 5s after its ttl")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	})
 }

@@ -58,6 +58,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) store.Backend) {
 		{"Clients", testClients},
 		{"Users", testUsers},
 		{"Keys", testKeys},
+		{"KeyLifecycle", testKeyLifecycle},
 		{"RateLimit", testRateLimit},
 		{"Refresh", testRefresh},
 		{"RefreshRace", testRefreshRace},
