@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,7 +39,7 @@ type chain struct {
 // load drives chainCount refresh chains and a client_credentials loop
 // against one node and records what they see.
 type load struct {
-	base   atomic.Pointer[string]
+	base   string
 	tn     tenant
 	client *http.Client
 	chains []*chain
@@ -54,11 +53,11 @@ type load struct {
 func startLoad(t *testing.T, base string, tn tenant) *load {
 	t.Helper()
 	l := &load{
+		base:   base,
 		tn:     tn,
 		client: &http.Client{Timeout: 2 * hangBound, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 		stop:   make(chan struct{}),
 	}
-	l.base.Store(&base)
 	l.rec.byStatus = map[int]int{}
 	for _, tok := range tn.tokens {
 		fam, ok := tokens.ParseRefreshToken(tok)
@@ -84,10 +83,8 @@ func (l *load) Stop() {
 		close(l.stop)
 	}
 	l.wg.Wait()
+	l.client.CloseIdleConnections()
 }
-
-// SetBase points the loops at a node's new address.
-func (l *load) SetBase(base string) { l.base.Store(&base) }
 
 // sleep waits d or until Stop; false once stopped.
 func (l *load) sleep(d time.Duration) bool {
@@ -162,7 +159,7 @@ func (a answer) describe() string {
 // do sends one /token request and records the answer.
 func (l *load) do(v url.Values, cr credentials, refresh bool) answer {
 	start := time.Now()
-	r, err := postForm(l.client, *l.base.Load()+"/token", v, cr)
+	r, err := postForm(l.client, l.base+"/token", v, cr)
 	a := answer{status: r.status, err: err, json: r.body != nil, took: time.Since(start)}
 	a.errCode, _ = r.body["error"].(string)
 	a.refresh, _ = r.body["refresh_token"].(string)
