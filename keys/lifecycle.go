@@ -141,9 +141,11 @@ func (m *Manager) retireSuperseded(ctx context.Context, sk StoredKey) {
 
 // Retire marks kid retired: it stays published and verifiable until every
 // token it signed has expired (TokenLifetime plus RetireMargin from now),
-// then leaves JWKS. The key signing now and a key that has not signed yet
-// cannot be retired. Retiring a key already retired keeps its earlier time.
-func (m *Manager) Retire(ctx context.Context, kid string) (KeyInfo, error) {
+// then leaves JWKS. immediately retires it now instead, for a compromised
+// key after `rotate --now`: every token it signed stops verifying at once.
+// The key signing now and a key that has not signed yet cannot be
+// retired. Retiring a key already retired keeps the earlier time.
+func (m *Manager) Retire(ctx context.Context, kid string, immediately bool) (KeyInfo, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.reloadLocked(ctx); err != nil {
@@ -158,7 +160,10 @@ func (m *Manager) Retire(ctx context.Context, kid string) (KeyInfo, error) {
 	case info.State == StatePending:
 		return KeyInfo{}, ErrRetirePending
 	}
-	at := m.now().Add(m.settings.TokenLifetime + m.settings.RetireMargin)
+	at := m.now()
+	if !immediately {
+		at = at.Add(m.settings.TokenLifetime + m.settings.RetireMargin)
+	}
 	if _, err := m.store.RetireKey(ctx, kid, at); err != nil {
 		return KeyInfo{}, err
 	}

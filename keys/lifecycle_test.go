@@ -182,20 +182,20 @@ func TestRetireRules(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if _, err := rs.Retire(ctx, rsKID); !errors.Is(err, ErrRetireSigning) {
+	if _, err := rs.Retire(ctx, rsKID, false); !errors.Is(err, ErrRetireSigning) {
 		t.Errorf("retire signing key: err = %v, want ErrRetireSigning", err)
 	}
-	if _, err := rs.Retire(ctx, pending.ID); !errors.Is(err, ErrRetirePending) {
+	if _, err := rs.Retire(ctx, pending.ID, false); !errors.Is(err, ErrRetirePending) {
 		t.Errorf("retire pending key: err = %v, want ErrRetirePending", err)
 	}
-	if _, err := rs.Retire(ctx, "nosuchkid"); !errors.Is(err, ErrKeyNotFound) {
+	if _, err := rs.Retire(ctx, "nosuchkid", false); !errors.Is(err, ErrKeyNotFound) {
 		t.Errorf("retire unknown key: err = %v, want ErrKeyNotFound", err)
 	}
 	if got := stateOf(rs, esKID); got != StatePublished {
 		t.Fatalf("ES256 key state = %s, want %s", got, StatePublished)
 	}
 	c.set(t0.Add(time.Minute))
-	info, err := rs.Retire(ctx, esKID)
+	info, err := rs.Retire(ctx, esKID, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,12 +204,51 @@ func TestRetireRules(t *testing.T) {
 	}
 	// Retiring again later keeps the earlier time.
 	c.set(t0.Add(5 * time.Minute))
-	if again, err := rs.Retire(ctx, esKID); err != nil || !again.RetiresAt.Equal(info.RetiresAt) {
+	if again, err := rs.Retire(ctx, esKID, false); err != nil || !again.RetiresAt.Equal(info.RetiresAt) {
 		t.Errorf("second retire = %+v, %v; want the first time kept", again, err)
 	}
 	c.set(info.RetiresAt)
 	if published(t, rs, esKID) {
 		t.Error("retired key still published after its time")
+	}
+}
+
+// A compromised key: rotated away with --now, then retired with --now, it
+// neither verifies nor is published from that moment.
+func TestRetireNowEndsACompromisedKey(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	store := &memStore{}
+	m, err := NewManager(store, testSecret(1), ES256, lifecycle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetClock(c.now)
+	if err := m.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old := m.SigningKey().ID
+	if _, err := m.Retire(ctx, old, true); !errors.Is(err, ErrRetireSigning) {
+		t.Fatalf("retire --now of the signing key: %v, want ErrRetireSigning", err)
+	}
+	if _, err := m.Rotate(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := m.VerificationKey(old); !ok {
+		t.Fatal("the replaced key stopped verifying before it was retired")
+	}
+	info, err := m.Retire(ctx, old, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State != StateRetired {
+		t.Fatalf("after retire --now: %+v, want retired", info)
+	}
+	if _, _, ok := m.VerificationKey(old); ok {
+		t.Fatal("a key retired now still verifies")
+	}
+	if published(t, m, old) {
+		t.Fatal("a key retired now is still published")
 	}
 }
 

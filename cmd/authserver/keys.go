@@ -17,8 +17,14 @@ func keyCommands() []subcommand {
 		simple("list", "", "list signing keys: kid, alg, state, created_at, signs_from, retires_at", "list keys", http.MethodGet,
 			func([]string) string { return "/admin/keys" }),
 		{name: "rotate", short: "add a signing key, published at once, signing after signing.publish_ahead", setup: keysRotate},
-		simple("retire", "KID", "retire a key that no longer signs: it leaves JWKS once the tokens it signed have expired", "retire key", http.MethodPost,
-			func(a []string) string { return "/admin/keys/" + url.PathEscape(a[0]) + "/retire" }),
+		{name: "retire", args: "KID", nargs: 1, short: "retire a key that no longer signs: it leaves JWKS once the tokens it signed have expired", setup: keysRetire},
+	}
+}
+
+func keysRetire(fs *flag.FlagSet) func(cli, *connFlags, []string) int {
+	now := fs.Bool("now", false, "retire at once: every token the key signed stops verifying (a compromised key, after rotate --now)")
+	return func(x cli, cf *connFlags, args []string) int {
+		return x.call(cf, "retire key", http.MethodPost, "/admin/keys/"+url.PathEscape(args[0])+"/retire", map[string]bool{"now": *now})
 	}
 }
 

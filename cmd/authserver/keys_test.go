@@ -71,6 +71,10 @@ func TestKeysListRotateNowRetire(t *testing.T) {
 	if got["state"] != "retiring" || got["retires_at"] == nil {
 		t.Errorf("retire printed %v", got)
 	}
+	gone := run1(runKeys, "", withConn(s, "retire", "--now", first)...).ok(t).json(t)
+	if gone["state"] != "retired" {
+		t.Errorf("retire --now printed %v, want retired", gone)
+	}
 	run1(runKeys, "", withConn(s, "retire", "nosuchkid")...).failed(t, 1, "not found")
 	run1(runKeys, "", withConn(s, "retire")...).failed(t, 2, "missing KID")
 }
@@ -81,6 +85,9 @@ func TestKeysHelp(t *testing.T) {
 		if !strings.Contains(r.stdout, c) {
 			t.Errorf("keys --help lacks %q:\n%s", c, r.stdout)
 		}
+	}
+	if r := run1(runKeys, "", "retire", "--help").ok(t); !strings.Contains(r.stdout, "-now") {
+		t.Errorf("keys retire --help lacks -now:\n%s", r.stdout)
 	}
 	r = run1(runKeys, "", "rotate", "--help").ok(t)
 	if !strings.Contains(r.stdout, "-now") || !strings.Contains(r.stdout, "-admin-url") {

@@ -582,7 +582,7 @@ func (failingKeys) List(context.Context) ([]keys.KeyInfo, error) {
 	return nil, errors.New("disk on fire")
 }
 
-func (failingKeys) Retire(context.Context, string) (keys.KeyInfo, error) {
+func (failingKeys) Retire(context.Context, string, bool) (keys.KeyInfo, error) {
 	return keys.KeyInfo{}, errors.New("disk on fire")
 }
 

@@ -13,7 +13,7 @@ import (
 type KeyManager interface {
 	List(ctx context.Context) ([]keys.KeyInfo, error)
 	Rotate(ctx context.Context, immediately bool) (keys.KeyInfo, error)
-	Retire(ctx context.Context, kid string) (keys.KeyInfo, error)
+	Retire(ctx context.Context, kid string, immediately bool) (keys.KeyInfo, error)
 }
 
 func (a *api) listKeys(c *gin.Context) {
@@ -48,12 +48,24 @@ func (a *api) rotateKeys(c *gin.Context) {
 	c.JSON(http.StatusOK, k)
 }
 
+// retireRequest is the optional body of POST /admin/keys/:id/retire.
+type retireRequest struct {
+	// Now retires the key at once: every token it signed stops verifying
+	// (a compromised key, after rotating with now).
+	Now bool `json:"now"`
+}
+
 func (a *api) retireKey(c *gin.Context) {
-	k, err := a.Keys.Retire(c.Request.Context(), c.Param("id"))
+	var req retireRequest
+	if err := decode(c, &req, true); err != nil {
+		a.fail(c, "keys.retire", err)
+		return
+	}
+	k, err := a.Keys.Retire(c.Request.Context(), c.Param("id"), req.Now)
 	if err != nil {
 		a.fail(c, "keys.retire", err)
 		return
 	}
-	a.audit(c, "keys.retire", "kid", k.ID, "retires_at", k.RetiresAt)
+	a.audit(c, "keys.retire", "kid", k.ID, "now", req.Now, "retires_at", k.RetiresAt)
 	c.JSON(http.StatusOK, k)
 }
