@@ -45,43 +45,58 @@ const (
 	kindIAT
 )
 
-// expiring describes one kind: its bucket, how to read a record's deadline
-// (ok false: the record does not decode and is left for someone to look
-// at), and what else to delete with it.
+// expiring describes one kind: its bucket, and how to read a record's
+// deadline (ok false: the record does not decode and is left for someone
+// to look at) and what else must go with it (nil: nothing), from one
+// decode.
 type expiring struct {
-	bucket   []byte
-	deadline func(v []byte) (at time.Time, ok bool)
-	onDelete func(tx *bolt.Tx, v []byte) error
+	bucket []byte
+	read   func(v []byte) (at time.Time, also func(*bolt.Tx) error, ok bool)
+}
+
+// deadline is read without the rest.
+func (e expiring) deadline(v []byte) (time.Time, bool) {
+	at, _, ok := e.read(v)
+	return at, ok
+}
+
+// at adapts a decoder of a deadline alone.
+func at(f func(v []byte) (time.Time, bool)) func(v []byte) (time.Time, func(*bolt.Tx) error, bool) {
+	return func(v []byte) (time.Time, func(*bolt.Tx) error, bool) {
+		t, ok := f(v)
+		return t, nil, ok
+	}
 }
 
 var kinds = map[byte]expiring{
-	kindRateLimit: {bucket: bucketRateLimit, deadline: func(v []byte) (time.Time, bool) {
+	kindRateLimit: {bucket: bucketRateLimit, read: at(func(v []byte) (time.Time, bool) {
 		var w window
-		return w.Until, json.Unmarshal(v, &w) == nil
-	}},
-	kindFamily: {bucket: bucketFamilies, deadline: func(v []byte) (time.Time, bool) {
-		var rec familyRecord
-		return rec.deadline(), json.Unmarshal(v, &rec) == nil
-	}, onDelete: func(tx *bolt.Tx, v []byte) error {
+		err := json.Unmarshal(v, &w)
+		return w.Until, err == nil
+	})},
+	kindFamily: {bucket: bucketFamilies, read: func(v []byte) (time.Time, func(*bolt.Tx) error, bool) {
 		var rec familyRecord
 		if err := json.Unmarshal(v, &rec); err != nil {
-			return err
+			return time.Time{}, nil, false
 		}
-		return dropIndex(tx, &rec)
+		return rec.deadline(), func(tx *bolt.Tx) error { return dropIndex(tx, &rec) }, true
 	}},
-	kindCode: {bucket: bucketCodes, deadline: func(v []byte) (time.Time, bool) {
+	kindCode: {bucket: bucketCodes, read: at(func(v []byte) (time.Time, bool) {
 		var rec codeRecord
-		return rec.Code.ExpiresAt, json.Unmarshal(v, &rec) == nil
-	}},
-	kindDenied: {bucket: bucketDenied, deadline: func(v []byte) (time.Time, bool) {
+		err := json.Unmarshal(v, &rec)
+		return rec.Code.ExpiresAt, err == nil
+	})},
+	kindDenied: {bucket: bucketDenied, read: at(func(v []byte) (time.Time, bool) {
 		var until time.Time
-		return until, json.Unmarshal(v, &until) == nil
-	}},
-	kindSession: {bucket: bucketSessions, deadline: func(v []byte) (time.Time, bool) {
+		err := json.Unmarshal(v, &until)
+		return until, err == nil
+	})},
+	kindSession: {bucket: bucketSessions, read: at(func(v []byte) (time.Time, bool) {
 		var sess sessions.Session
-		return sess.ExpiresAt, json.Unmarshal(v, &sess) == nil
-	}},
-	kindIAT: {bucket: bucketIATs, deadline: func(v []byte) (time.Time, bool) {
+		err := json.Unmarshal(v, &sess)
+		return sess.ExpiresAt, err == nil
+	})},
+	kindIAT: {bucket: bucketIATs, read: at(func(v []byte) (time.Time, bool) {
 		var t registration.InitialAccessToken
 		if err := json.Unmarshal(v, &t); err != nil {
 			return time.Time{}, false
@@ -90,7 +105,7 @@ var kinds = map[byte]expiring{
 			return time.Time{}, true // used up: dead now
 		}
 		return t.ExpiresAt, true
-	}},
+	})},
 }
 
 // kindOrder lists the kinds in a fixed order, for the one-time build.
@@ -143,29 +158,64 @@ func moveExpiry(tx *bolt.Tx, kind byte, key []byte, was, at time.Time) error {
 }
 
 // buildExpiryIndex indexes every record once, for a file written before the
-// index existed: one transaction reading every record that expires (with
-// a million refresh families, seconds, once). Later opens only read the
-// marker.
+// index existed, before the store serves anything. It reads every record
+// that expires, buildBatchSize to a transaction (bbolt slows down sharply
+// with very large ones): with a million refresh families, about a minute,
+// once. The marker is set last, so a build cut short starts over on the
+// next open; writing an entry again is harmless.
 func buildExpiryIndex(db *bolt.DB) error {
-	return db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if meta.Get(metaExpiryIndex) != nil {
-			return nil
-		}
-		for _, kind := range kindOrder {
-			e := kinds[kind]
-			err := tx.Bucket(e.bucket).ForEach(func(k, v []byte) error {
-				if at, ok := e.deadline(v); ok {
-					return indexExpiry(tx, kind, k, at)
-				}
-				return nil
+	var built bool
+	err := db.View(func(tx *bolt.Tx) error {
+		built = tx.Bucket(bucketMeta).Get(metaExpiryIndex) != nil
+		return nil
+	})
+	if err != nil || built {
+		return err
+	}
+	for _, kind := range kindOrder {
+		var after []byte // last key indexed; nil: from the start
+		for done := false; !done; {
+			err := db.Update(func(tx *bolt.Tx) error {
+				var err error
+				after, done, err = indexSome(tx, kind, after)
+				return err
 			})
 			if err != nil {
-				return fmt.Errorf("index %s: %w", e.bucket, err)
+				return fmt.Errorf("index %s: %w", kinds[kind].bucket, err)
 			}
 		}
-		return meta.Put(metaExpiryIndex, []byte("v1"))
+	}
+	return db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaExpiryIndex, []byte("v1"))
 	})
+}
+
+// buildBatchSize is how many records one transaction of the build indexes.
+const buildBatchSize = 10_000
+
+// indexSome indexes up to buildBatchSize records of kind after key after,
+// and returns the last one and whether the bucket is done.
+func indexSome(tx *bolt.Tx, kind byte, after []byte) ([]byte, bool, error) {
+	e := kinds[kind]
+	c := tx.Bucket(e.bucket).Cursor()
+	k, v := c.First()
+	if after != nil {
+		if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+			k, v = c.Next()
+		}
+	}
+	for n := 0; k != nil; k, v = c.Next() {
+		if n == buildBatchSize {
+			return after, false, nil
+		}
+		if at, ok := e.deadline(v); ok {
+			if err := indexExpiry(tx, kind, k, at); err != nil {
+				return nil, false, err
+			}
+		}
+		after, n = bytes.Clone(k), n+1
+	}
+	return after, true, nil
 }
 
 // purgeBatchSize bounds the index entries one janitor transaction handles,
@@ -235,12 +285,12 @@ func expireRecord(tx *bolt.Tx, kind byte, key []byte, now time.Time) (gone, visi
 	if v == nil {
 		return false, false, nil
 	}
-	at, ok := e.deadline(v)
-	if !ok || live(at, now) {
+	deadline, also, ok := e.read(v)
+	if !ok || live(deadline, now) {
 		return false, true, nil
 	}
-	if e.onDelete != nil {
-		if err := e.onDelete(tx, v); err != nil {
+	if also != nil {
+		if err := also(tx); err != nil {
 			return false, true, err
 		}
 	}

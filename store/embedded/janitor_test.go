@@ -110,6 +110,9 @@ func TestJanitorDropsStaleEntries(t *testing.T) {
 		if err := indexExpiry(tx, kindCode, sum("code-live"), now.Add(-time.Minute)); err != nil {
 			return err
 		}
+		if err := indexExpiry(tx, kindFamily, []byte("fam-live"), now.Add(-time.Minute)); err != nil {
+			return err
+		}
 		return indexExpiry(tx, kindSession, sum("gone"), now.Add(-time.Minute))
 	})
 	if err != nil {
@@ -119,11 +122,14 @@ func TestJanitorDropsStaleEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Entries != 2 || rep.Deleted != 0 {
-		t.Fatalf("pass over two stale entries: %+v; want both dropped, nothing deleted", rep)
+	if rep.Entries != 3 || rep.Deleted != 0 {
+		t.Fatalf("pass over three stale entries: %+v; want all dropped, nothing deleted", rep)
 	}
 	if _, err := s.RedeemCode(ctx, sum("code-live"), now); err != nil {
 		t.Fatalf("the live code behind a stale entry: %v", err)
+	}
+	if _, err := s.GetFamily(ctx, "fam-live"); err != nil {
+		t.Fatalf("the live family behind a stale entry: %v", err)
 	}
 }
 
@@ -132,6 +138,8 @@ func TestExpiryIndexBuiltForOlderFiles(t *testing.T) {
 	s, path := openTemp(t)
 	now := time.Now()
 	seedExpiring(t, s, "-a", now.Add(time.Hour))
+	// More than one build transaction's worth, ending within a day.
+	seedFamilies(t, s, buildBatchSize+10, 0, now)
 	want := count(t, s, bucketExpiry)
 	// What a file from before the index looks like.
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -153,7 +161,11 @@ func TestExpiryIndexBuiltForOlderFiles(t *testing.T) {
 	if got := count(t, s, bucketExpiry); got != want || want == 0 {
 		t.Fatalf("rebuilt index has %d entries, want %d", got, want)
 	}
-	if _, err := s.purge(now.Add(2 * time.Hour)); err != nil {
+	// Each entry sits at its record's deadline: nothing is due yet.
+	if rep, err := s.purge(now); err != nil || rep != (purgeReport{}) {
+		t.Fatalf("pass right after the rebuild: %+v, %v; want nothing due", rep, err)
+	}
+	if _, err := s.purge(now.Add(48 * time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	for _, b := range swept {
