@@ -63,6 +63,9 @@ type Options struct {
 	// MetricsHandler serves GET /metrics without the bearer token, since
 	// scrapers rarely carry one; nil leaves the route out.
 	MetricsHandler http.Handler
+	// Backup streams a copy of the embedded store for GET /admin/backup;
+	// nil (a Redis store) makes the route say how Redis is backed up.
+	Backup Backuper
 }
 
 // ErrorResponse is the body of every error answer.
@@ -97,6 +100,7 @@ type api struct {
 //	GET    /admin/users/:id/families    list live refresh-token families (signed-in devices)
 //	DELETE /admin/users/:id/families    sign out everywhere: revoke them all
 //	POST   /admin/keys/rotate           add a new signing key
+//	GET    /admin/backup                a consistent copy of the embedded store file (501 on Redis)
 //	POST   /admin/initial-access-tokens create an RFC 7591 initial access token (201, shown once), {"ttl":"24h","uses":1} optional
 func New(o Options) http.Handler {
 	if o.Audit == nil {
@@ -145,6 +149,7 @@ func New(o Options) http.Handler {
 	g.DELETE("/users/:id/families", a.withID, a.signOut)
 
 	g.POST("/keys/rotate", a.rotateKeys)
+	g.GET("/backup", a.backup)
 	if o.InitialAccessTokens != nil {
 		g.POST("/initial-access-tokens", a.createInitialAccessToken)
 	}
