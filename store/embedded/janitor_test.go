@@ -178,7 +178,7 @@ func TestExpiryIndexBuiltForOlderFiles(t *testing.T) {
 }
 
 // Rotations issued while the janitor works through a large backlog get in
-// between its batches: each waits for a batch or two, not for the pass.
+// between its batches: each waits for a batch, not for the pass.
 func TestJanitorLetsWritesIn(t *testing.T) {
 	s, _ := openTemp(t)
 	ctx := t.Context()
@@ -243,7 +243,10 @@ func TestJanitorLetsWritesIn(t *testing.T) {
 	if during < rep.Batches/4 {
 		t.Fatalf("only %d of %d rotations ran while the pass's %d batches committed: writers were shut out", during, len(got), rep.Batches)
 	}
-	if most > 3 {
-		t.Fatalf("a rotation waited while %d janitor batches committed, want at most 3", most)
+	// The janitor pauses between batches for writers that queued during
+	// one, so a rotation waits for one batch; two leaves room for a slow
+	// scheduler.
+	if most > 2 {
+		t.Fatalf("a rotation waited while %d janitor batches committed, want at most 2", most)
 	}
 }

@@ -42,6 +42,9 @@ func (s *Store) purge(now time.Time) (purgeReport, error) {
 		if b.Entries < purgeBatchSize {
 			return rep, nil
 		}
+		// Writes wait batchDelay for company before they take the lock;
+		// pausing longer lets those that came during the batch go first.
+		time.Sleep(2 * batchDelay)
 	}
 }
 
