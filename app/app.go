@@ -67,6 +67,9 @@ type App struct {
 	keyChanges cache.Changes
 	stopCache  context.CancelFunc
 	cacheDone  sync.WaitGroup
+
+	// backup copies the store for GET /admin/backup; nil on Redis.
+	backup admin.Backuper
 }
 
 // cacheTTL bounds how long a node may serve a client or user record if a
@@ -84,11 +87,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	m := metrics.New(b.Version, b.GoVersion)
 	log = slog.New(m.AuditHandler(audit.LogHandler(log.Handler())))
 	a := &App{Config: cfg, Log: log, Metrics: m}
-	st, changes, err := openStore(ctx, cfg, log, m)
+	st, changes, backup, err := openStore(ctx, cfg, log, m)
 	if err != nil {
 		return nil, err
 	}
-	a.Store = st
+	a.Store, a.backup = st, backup
 	a.keyChanges = changes("keys")
 	a.clientCache = clients.NewCachedStore(st, changes("client"), cacheTTL, log)
 	a.userStates = cache.New[users.User]("user", changes("user"), cacheTTL, log)
@@ -135,15 +138,16 @@ const keyRetireMargin = config.KeyReloadInterval + time.Minute
 
 // openStore opens the configured backend and, for a shared one, the feeds
 // of changes (one per kind of record) that keep every node's caches fresh.
-// The embedded store serves one node, which needs no feed.
-func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (store.Backend, func(kind string) cache.Changes, error) {
+// The embedded store serves one node, which needs no feed, and is the one
+// the admin API can back up (Redis has its own persistence).
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, m *metrics.Metrics) (store.Backend, func(kind string) cache.Changes, admin.Backuper, error) {
 	if cfg.StoreKind() == config.StoreEmbedded {
 		st, err := embedded.Open(filepath.Join(cfg.DataDir, "authserver.db"))
 		if err != nil {
-			return nil, nil, fmt.Errorf("open embedded store in %s: %w", cfg.DataDir, err)
+			return nil, nil, nil, fmt.Errorf("open embedded store in %s: %w", cfg.DataDir, err)
 		}
 		st.Observe(m.EmbeddedObserver())
-		return st, func(string) cache.Changes { return nil }, nil
+		return st, func(string) cache.Changes { return nil }, st, nil
 	}
 	redisstore.SetLogger(log)
 	r := cfg.Redis
@@ -152,12 +156,12 @@ func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger, m *met
 		Username: r.Username, Password: r.Password, DB: r.DB, PoolSize: r.PoolSize, KeyPrefix: r.KeyPrefix,
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to redis (%s): %w", cfg.StoreKind(), err)
+		return nil, nil, nil, fmt.Errorf("connect to redis (%s): %w", cfg.StoreKind(), err)
 	}
 	client.AddHook(m.RedisHook()) // before New's outage hook: see RedisHook
 	rs := redisstore.New(client, r.KeyPrefix)
 	rs.WaitForReplicas(r.WaitReplicas, r.WaitTimeout)
-	return rs, func(kind string) cache.Changes { return rs.Changes(kind) }, nil
+	return rs, func(kind string) cache.Changes { return rs.Changes(kind) }, nil, nil
 }
 
 func (a *App) build(ctx context.Context) error {
@@ -269,7 +273,7 @@ func (a *App) build(ctx context.Context) error {
 	a.Admin = admin.New(admin.Options{
 		Token: a.AdminToken, Clients: a.Clients, Users: a.Users, Families: a.Store, Keys: km, Audit: a.Log,
 		InitialAccessTokens: a.Registration, Revoker: revoker, AccessLog: accessLog,
-		Metrics: a.Metrics.Gin("admin"), MetricsHandler: a.Metrics.Handler(),
+		Metrics: a.Metrics.Gin("admin"), MetricsHandler: a.Metrics.Handler(), Backup: a.backup,
 	})
 	a.Health = health.New(readyTimeout, a.Log,
 		health.Check{Name: "store", Run: a.Store.Ping},
@@ -365,8 +369,8 @@ func (a *App) Serve(ctx context.Context, pub, adm net.Listener) error {
 	// WriteTimeout bounds how long a slow or stalled reader can hold a
 	// connection and its goroutine; the slowest request (an argon2id check,
 	// a sign-in page) takes well under a second, so 60 s cuts nothing real.
-	// An admin endpoint that streams for longer (a backup) will need its own
-	// deadline (http.ResponseController). IdleTimeout closes keep-alive
+	// GET /admin/backup, which streams for longer, sets its own deadline
+	// (http.ResponseController). IdleTimeout closes keep-alive
 	// connections nobody uses, on the admin listener too.
 	servers := []*http.Server{
 		{Handler: a.Public, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute},

@@ -38,10 +38,16 @@ type connFlags struct {
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
+	c.registerConn(fs)
+	fs.StringVar(&c.fields, "fields", "", fieldsUsage)
+}
+
+// registerConn registers only the connection flags, for a command whose
+// answer is not JSON.
+func (c *connFlags) registerConn(fs *flag.FlagSet) {
 	fs.StringVar(&c.url, "admin-url", "", "admin API base URL (env AUTHSERVER_ADMIN_URL, default "+defaultAdminURL+")")
 	fs.StringVar(&c.token, "admin-token", "", "admin bearer token (env AUTHSERVER_ADMIN_TOKEN, default: read <data-dir>/admin.token)")
 	fs.StringVar(&c.dataDir, "data-dir", "", "data directory holding admin.token (env AUTHSERVER_DATA_DIR, default "+defaultDataDir+")")
-	fs.StringVar(&c.fields, "fields", "", fieldsUsage)
 }
 
 // client resolves the connection settings: flag, then environment, then
@@ -137,14 +143,19 @@ func (c *adminClient) do(ctx context.Context, method, path string, body any) ([]
 		return nil, fmt.Errorf("reading the admin API's answer: %w", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		e := &apiError{Status: resp.StatusCode}
-		var er admin.ErrorResponse
-		if json.Unmarshal(out, &er) == nil {
-			e.Code, e.Description = er.Error, er.Description
-		}
-		return nil, e
+		return nil, answerError(resp.StatusCode, out)
 	}
 	return out, nil
+}
+
+// answerError is the *apiError for a non-2xx answer with body out.
+func answerError(status int, out []byte) *apiError {
+	e := &apiError{Status: status}
+	var er admin.ErrorResponse
+	if json.Unmarshal(out, &er) == nil {
+		e.Code, e.Description = er.Error, er.Description
+	}
+	return e
 }
 
 // call runs one request and prints its answer, indented, to stdout. what

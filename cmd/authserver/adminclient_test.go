@@ -56,6 +56,7 @@ func newAdminServer(t *testing.T) *adminServer {
 	srv := httptest.NewServer(admin.New(admin.Options{
 		Token: cliTestToken, Clients: reg, Users: us, Families: st, Keys: km,
 		Audit: slog.New(slog.DiscardHandler), Revoker: tokens.NewRevoker(st, us, reg, time.Minute, time.Minute, nil),
+		Backup: st,
 	}))
 	t.Cleanup(srv.Close)
 	return &adminServer{url: srv.URL, store: st, clients: reg, users: us}

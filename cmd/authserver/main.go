@@ -1,5 +1,6 @@
 // Command authserver is the OAuth 2.0 authorization server: `serve` runs
-// it; `clients`, `users` and `keys` manage it through the admin API.
+// it; `clients`, `users` and `keys` manage it and `backup` copies its store,
+// through the admin API.
 package main
 
 import (
@@ -22,6 +23,7 @@ commands:
   keys       manage signing keys (list, rotate, retire)
   initial-access-tokens
              create tokens that let partners register clients at /register (create)
+  backup     copy a running server's embedded store to a file (--out FILE)
   perform    run a flow against a server (client-credentials, password, refresh)
   bench      load benchmark: ours on each store beside a go-oauth2 baseline
   version    print the version, VCS revision and Go version of this binary
@@ -49,6 +51,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runKeys(args[1:], stdin, stdout, stderr)
 	case "initial-access-tokens":
 		return runInitialAccessTokens(args[1:], stdin, stdout, stderr)
+	case "backup":
+		return runBackup(args[1:], stdout, stderr)
 	case "perform":
 		return runPerform(args[1:], stdout, stderr)
 	case "bench":

@@ -33,6 +33,8 @@ func TestHelpExitsZeroEverywhere(t *testing.T) {
 		{[]string{"initial-access-tokens", "create", "-h"}, "-uses"},
 		{[]string{"bench", "-h"}, "-concurrency"},
 		{[]string{"version", "-h"}, "-json"},
+		{[]string{"backup", "-h"}, "-force"},
+		{[]string{"backup", "--help"}, "-out"},
 	}
 	for _, c := range cases {
 		r := runMain(c.args...)
@@ -57,6 +59,8 @@ func TestMistakesExitTwo(t *testing.T) {
 		{[]string{"bench", "--nope"}, "nope"},
 		{[]string{"version", "--nope"}, "nope"},
 		{[]string{"version", "extra"}, `unexpected argument "extra"`},
+		{[]string{"backup"}, "--out is required"},
+		{[]string{"backup", "--nope"}, "nope"},
 	}
 	for _, c := range cases {
 		r := runMain(c.args...)

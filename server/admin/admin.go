@@ -62,6 +62,9 @@ type Options struct {
 	// MetricsHandler serves GET /metrics without the bearer token, since
 	// scrapers rarely carry one; nil leaves the route out.
 	MetricsHandler http.Handler
+	// Backup streams a copy of the embedded store for GET /admin/backup;
+	// nil (a Redis store) makes the route say how Redis is backed up.
+	Backup Backuper
 }
 
 // ErrorResponse is the body of every error answer.
@@ -98,6 +101,7 @@ type api struct {
 //	GET    /admin/keys                  list signing keys: kid, alg, state, created_at, signs_from, retires_at
 //	POST   /admin/keys/rotate           add a signing key that signs after signing.publish_ahead; {"now":true} signs at once
 //	POST   /admin/keys/:id/retire       retire a key that no longer signs (409 for the signing key)
+//	GET    /admin/backup                a consistent copy of the embedded store file (501 on Redis)
 //	POST   /admin/initial-access-tokens create an RFC 7591 initial access token (201, shown once), {"ttl":"24h","uses":1} optional
 func New(o Options) http.Handler {
 	if o.Audit == nil {
@@ -148,6 +152,7 @@ func New(o Options) http.Handler {
 	g.GET("/keys", a.listKeys)
 	g.POST("/keys/rotate", a.rotateKeys)
 	g.POST("/keys/:id/retire", a.withID, a.retireKey)
+	g.GET("/backup", a.backup)
 	if o.InitialAccessTokens != nil {
 		g.POST("/initial-access-tokens", a.createInitialAccessToken)
 	}

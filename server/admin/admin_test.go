@@ -68,6 +68,7 @@ func newEnv(t *testing.T) *env {
 		Revoker:  tokens.NewRevoker(st, us, reg, time.Minute, time.Minute, nil),
 		Keys:     km,
 		Audit:    slog.New(slog.NewJSONHandler(audit, nil)),
+		Backup:   st,
 	})
 	return &env{t: t, h: h, store: st, clients: reg, keys: km, audit: audit}
 }
@@ -177,7 +178,7 @@ func TestAuthRequired(t *testing.T) {
 		{"DELETE", "/admin/users/x"}, {"PUT", "/admin/users/x/password"},
 		{"POST", "/admin/users/x/disable"}, {"POST", "/admin/users/x/enable"},
 		{"GET", "/admin/users/x/families"}, {"DELETE", "/admin/users/x/families"},
-		{"POST", "/admin/keys/rotate"},
+		{"POST", "/admin/keys/rotate"}, {"GET", "/admin/backup"},
 		// Unauthenticated callers cannot probe which routes exist.
 		{"GET", "/admin/no-such-route"}, {"GET", "/admin/clients/"}, {"PATCH", "/admin/clients"},
 	}

@@ -17,7 +17,10 @@ type codeRecord struct {
 
 func (s *Store) SaveCode(ctx context.Context, hash []byte, c tokens.Code) error {
 	return s.update(ctx, func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bucketCodes), hash, codeRecord{Code: c})
+		if err := putJSON(tx.Bucket(bucketCodes), hash, codeRecord{Code: c}); err != nil {
+			return err
+		}
+		return indexExpiry(tx, kindCode, hash, c.ExpiresAt)
 	})
 }
 
@@ -62,7 +65,10 @@ func (s *Store) DenyJTI(ctx context.Context, jti string, until time.Time) error 
 		if old.After(until) {
 			return nil // a longer denial stands
 		}
-		return putJSON(b, []byte(jti), until)
+		if err := putJSON(b, []byte(jti), until); err != nil {
+			return err
+		}
+		return moveExpiry(tx, kindDenied, []byte(jti), old, until)
 	})
 }
 

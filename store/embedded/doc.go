@@ -15,5 +15,13 @@
 // second, so a power loss could drop refresh rotations and code redemptions
 // the server had already answered, which would reopen replay windows.
 //
-// Expired records read as absent; a janitor deletes them once a minute.
+// Expired records read as absent; a janitor deletes them once a minute. It
+// finds them through an expiry index (expiry.go) that every write setting a
+// deadline keeps in the same transaction, and deletes them in transactions
+// of at most purgeBatchSize records, so its cost follows what expired and
+// writers wait for one batch at most. A file from before the index is
+// indexed once when opened.
+//
+// Backup streams a consistent copy of the file from one read transaction,
+// which does not stop writers.
 package embedded

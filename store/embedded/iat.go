@@ -22,7 +22,10 @@ func (s *Store) CreateInitialAccessToken(ctx context.Context, hash []byte, t reg
 		if b.Get(hash) != nil {
 			return registration.ErrTokenExists
 		}
-		return putJSON(b, hash, t)
+		if err := putJSON(b, hash, t); err != nil {
+			return err
+		}
+		return indexExpiry(tx, kindIAT, hash, t.ExpiresAt)
 	})
 }
 

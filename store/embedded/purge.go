@@ -1,79 +1,60 @@
 package embedded
 
 import (
-	"bytes"
-	"encoding/json"
+	"encoding/binary"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"authserver/registration"
-	"authserver/sessions"
 )
 
-// purge deletes every record expired at now, one transaction per bucket so a
-// large sweep does not hold the single writer lock for long. A record that
-// does not decode is left alone for someone to look at.
-func (s *Store) purge(now time.Time) error {
-	sweeps := []struct {
-		bucket []byte
-		dead   func(tx *bolt.Tx, v []byte) (bool, error)
-	}{
-		{bucketRateLimit, func(_ *bolt.Tx, v []byte) (bool, error) {
-			var w window
-			return json.Unmarshal(v, &w) == nil && !live(w.Until, now), nil
-		}},
-		{bucketFamilies, func(tx *bolt.Tx, v []byte) (bool, error) {
-			var rec familyRecord
-			if json.Unmarshal(v, &rec) != nil {
-				return false, nil
-			}
-			if rec.liveAt(now) {
-				return false, nil
-			}
-			return true, dropIndex(tx, &rec)
-		}},
-		{bucketCodes, func(_ *bolt.Tx, v []byte) (bool, error) {
-			var rec codeRecord
-			return json.Unmarshal(v, &rec) == nil && !live(rec.Code.ExpiresAt, now), nil
-		}},
-		{bucketDenied, func(_ *bolt.Tx, v []byte) (bool, error) {
-			var until time.Time
-			return json.Unmarshal(v, &until) == nil && !live(until, now), nil
-		}},
-		{bucketSessions, func(_ *bolt.Tx, v []byte) (bool, error) {
-			var sess sessions.Session
-			return json.Unmarshal(v, &sess) == nil && !live(sess.ExpiresAt, now), nil
-		}},
-		{bucketIATs, func(_ *bolt.Tx, v []byte) (bool, error) {
-			var t registration.InitialAccessToken
-			return json.Unmarshal(v, &t) == nil && !usableIAT(t, now), nil
-		}},
+// purgeReport sums one janitor pass.
+type purgeReport struct {
+	Batches int // write transactions
+	batchReport
+}
+
+// purge deletes every record expired at now, walking the expiry index from
+// its start in transactions of at most purgeBatchSize entries: its cost
+// follows what expired, not what is stored, and between batches writers
+// take the lock. With nothing due it is one read of one key.
+func (s *Store) purge(now time.Time) (purgeReport, error) {
+	var rep purgeReport
+	if due, err := s.anyDue(now); err != nil || !due {
+		return rep, err
 	}
-	for _, sw := range sweeps {
+	for {
+		var b batchReport
 		err := s.db.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(sw.bucket)
-			var doomed [][]byte
-			err := b.ForEach(func(k, v []byte) error {
-				dead, err := sw.dead(tx, v)
-				if dead {
-					doomed = append(doomed, bytes.Clone(k))
-				}
-				return err
-			})
-			if err != nil {
-				return err
-			}
-			for _, k := range doomed {
-				if err := b.Delete(k); err != nil {
-					return err
-				}
-			}
-			return nil
+			var err error
+			b, err = purgeBatch(tx, now, purgeBatchSize)
+			return err
 		})
 		if err != nil {
-			return err
+			return rep, err
 		}
+		rep.Batches++
+		rep.Entries += b.Entries
+		rep.Visited += b.Visited
+		rep.Deleted += b.Deleted
+		if s.afterPurgeBatch != nil {
+			s.afterPurgeBatch(b)
+		}
+		if b.Entries < purgeBatchSize {
+			return rep, nil
+		}
+		// Writes wait batchDelay for company before they take the lock;
+		// pausing longer lets those that came during the batch go first.
+		time.Sleep(2 * batchDelay)
 	}
-	return nil
+}
+
+// anyDue reports whether the index's first entry is due at now.
+func (s *Store) anyDue(now time.Time) (bool, error) {
+	var due bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bucketExpiry).Cursor().First()
+		due = k != nil && (len(k) < 8 || binary.BigEndian.Uint64(k) <= expiryNanos(now))
+		return nil
+	})
+	return due, err
 }

@@ -36,6 +36,7 @@ func (s *Store) Reserve(ctx context.Context, key string, max int64, length time.
 		if _, err := getJSON(b, []byte(key), &w); err != nil {
 			return err
 		}
+		was := w.Until
 		now = time.Now()
 		if !live(w.Until, now) {
 			w = window{}
@@ -48,7 +49,7 @@ func (s *Store) Reserve(ctx context.Context, key string, max int64, length time.
 		}
 		w.Count++
 		ok = true
-		return putJSON(b, []byte(key), w)
+		return putWindow(tx, key, w, was)
 	})
 	if err != nil {
 		return false, 0, 0, err
@@ -84,17 +85,26 @@ func (s *Store) AddFailure(ctx context.Context, key string, length time.Duration
 		if _, err := getJSON(b, []byte(key), &w); err != nil {
 			return err
 		}
+		was := w.Until
 		now = time.Now()
 		if !live(w.Until, now) {
 			w = window{Until: now.Add(length)}
 		}
 		w.Count++
-		return putJSON(b, []byte(key), w)
+		return putWindow(tx, key, w, was)
 	})
 	if err != nil {
 		return 0, 0, err
 	}
 	return w.Count, w.Until.Sub(now), nil
+}
+
+// putWindow stores w, whose window ended at was before this write.
+func putWindow(tx *bolt.Tx, key string, w window, was time.Time) error {
+	if err := putJSON(tx.Bucket(bucketRateLimit), []byte(key), w); err != nil {
+		return err
+	}
+	return moveExpiry(tx, kindRateLimit, []byte(key), was, w.Until)
 }
 
 func (s *Store) ResetFailures(ctx context.Context, key string) error {

@@ -73,29 +73,42 @@ func (s *Store) CreateFamily(ctx context.Context, f tokens.Family, tokenHash []b
 		return errors.New("embedded store: CreateFamily without a token hash")
 	}
 	return s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketFamilies)
-		old, err := loadFamily(b, f.ID)
-		if err != nil {
-			return err
-		}
-		if old != nil {
-			if old.liveAt(time.Now()) {
-				return tokens.ErrFamilyExists
-			}
-			// An expired family under the same ID: drop its index entry.
-			if err := dropIndex(tx, old); err != nil {
-				return err
-			}
-		}
-		rec := familyRecord{Family: f, Current: tokenHash}
-		if err := putJSON(b, []byte(f.ID), rec); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketUserFamilies).Put(pairKey(f.UserID, f.ID), nil); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketClientFamilies).Put(pairKey(f.ClientID, f.ID), nil)
+		return createFamily(tx, f, tokenHash, time.Now())
 	})
+}
+
+// createFamily is CreateFamily inside tx; tests and benchmarks call it to
+// write many families in one transaction through the same path.
+func createFamily(tx *bolt.Tx, f tokens.Family, tokenHash []byte, now time.Time) error {
+	b := tx.Bucket(bucketFamilies)
+	old, err := loadFamily(b, f.ID)
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		if old.liveAt(now) {
+			return tokens.ErrFamilyExists
+		}
+		// An expired family under the same ID: drop its index entry.
+		if err := dropIndex(tx, old); err != nil {
+			return err
+		}
+	}
+	rec := familyRecord{Family: f, Current: tokenHash}
+	if err := putJSON(b, []byte(f.ID), rec); err != nil {
+		return err
+	}
+	var was time.Time
+	if old != nil {
+		was = old.deadline()
+	}
+	if err := moveExpiry(tx, kindFamily, []byte(f.ID), was, rec.deadline()); err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketUserFamilies).Put(pairKey(f.UserID, f.ID), nil); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketClientFamilies).Put(pairKey(f.ClientID, f.ID), nil)
 }
 
 func (s *Store) RotateRefresh(ctx context.Context, r tokens.Rotation) (tokens.Family, tokens.RotateOutcome, error) {
@@ -113,6 +126,7 @@ func (s *Store) RotateRefresh(ctx context.Context, r tokens.Rotation) (tokens.Fa
 			return tokens.ErrFamilyNotFound
 		}
 		f := &rec.Family
+		was := rec.deadline() // a rotation moves the idle expiry
 		// Checked before the token, so another client's request can never
 		// revoke (or reveal) this family.
 		if f.ClientID != r.ClientID {
@@ -147,7 +161,10 @@ func (s *Store) RotateRefresh(ctx context.Context, r tokens.Rotation) (tokens.Fa
 			f.IdleExpiresAt = f.ExpiresAt
 		}
 		out = *f
-		return putJSON(b, []byte(f.ID), rec)
+		if err := putJSON(b, []byte(f.ID), rec); err != nil {
+			return err
+		}
+		return moveExpiry(tx, kindFamily, []byte(f.ID), was, rec.deadline())
 	})
 	if err != nil {
 		return out, 0, err
@@ -197,6 +214,7 @@ func (s *Store) RevokeFamily(ctx context.Context, id string, tombstoneTTL time.D
 			return tokens.ErrFamilyNotFound
 		}
 		until := now.Add(tombstoneTTL)
+		var was time.Time
 		if rec != nil {
 			if rec.Tombstone && rec.TombstoneUntil.After(until) {
 				until = rec.TombstoneUntil
@@ -204,8 +222,12 @@ func (s *Store) RevokeFamily(ctx context.Context, id string, tombstoneTTL time.D
 			if err := dropIndex(tx, rec); err != nil {
 				return err
 			}
+			was = rec.deadline()
 		}
 		if err := putJSON(b, []byte(id), familyRecord{Tombstone: true, TombstoneUntil: until}); err != nil {
+			return err
+		}
+		if err := moveExpiry(tx, kindFamily, []byte(id), was, until); err != nil {
 			return err
 		}
 		return errCommitted{tokens.ErrFamilyNotFound}

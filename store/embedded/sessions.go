@@ -11,7 +11,15 @@ import (
 
 func (s *Store) SaveSession(ctx context.Context, hash []byte, sess sessions.Session) error {
 	return s.update(ctx, func(tx *bolt.Tx) error {
-		return putJSON(tx.Bucket(bucketSessions), hash, sess)
+		b := tx.Bucket(bucketSessions)
+		var old sessions.Session
+		if _, err := getJSON(b, hash, &old); err != nil {
+			return err
+		}
+		if err := putJSON(b, hash, sess); err != nil {
+			return err
+		}
+		return moveExpiry(tx, kindSession, hash, old.ExpiresAt, sess.ExpiresAt)
 	})
 }
 

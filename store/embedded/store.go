@@ -40,7 +40,7 @@ var (
 var allBuckets = [][]byte{
 	bucketClients, bucketUsers, bucketUsernames, bucketKeys, bucketRateLimit,
 	bucketFamilies, bucketUserFamilies, bucketClientFamilies, bucketCodes, bucketDenied, bucketSessions, bucketConsents,
-	bucketIATs, bucketKeyRotations,
+	bucketIATs, bucketKeyRotations, bucketExpiry, bucketMeta,
 }
 
 const (
@@ -59,6 +59,8 @@ type Store struct {
 	closeErr  error
 	// observe, if set, is told of every view and update (metrics).
 	observe func(op string, began time.Time, err error)
+	// afterPurgeBatch, if set, is told of every janitor transaction (tests).
+	afterPurgeBatch func(batchReport)
 }
 
 // Observe has fn told of every transaction: op "view" or "update", when it
@@ -91,6 +93,9 @@ func open(path string, lockWait, purgeInterval time.Duration) (*Store, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = buildExpiryIndex(db)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("embedded store: init %s: %w", path, err)
@@ -125,7 +130,7 @@ func (s *Store) janitor(every time.Duration) {
 		case <-tick.C:
 			// A failed purge is retried on the next tick; reads already
 			// treat expired records as absent.
-			_ = s.purge(time.Now())
+			_, _ = s.purge(time.Now())
 		}
 	}
 }

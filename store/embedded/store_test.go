@@ -201,12 +201,15 @@ func seedExpiring(t *testing.T, s *Store, tag string, at time.Time) {
 		}
 	}
 	// Records whose deadline the API would measure from the wall clock are
-	// written directly.
+	// written directly, with their expiry index entries.
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		return errors.Join(
 			putJSON(tx.Bucket(bucketDenied), []byte("jti"+tag), at),
+			indexExpiry(tx, kindDenied, []byte("jti"+tag), at),
 			putJSON(tx.Bucket(bucketRateLimit), []byte("rl"+tag), window{Count: 1, Until: at}),
+			indexExpiry(tx, kindRateLimit, []byte("rl"+tag), at),
 			putJSON(tx.Bucket(bucketFamilies), []byte("tomb"+tag), familyRecord{Tombstone: true, TombstoneUntil: at}),
+			indexExpiry(tx, kindFamily, []byte("tomb"+tag), at),
 		)
 	})
 	if err != nil {
@@ -214,7 +217,7 @@ func seedExpiring(t *testing.T, s *Store, tag string, at time.Time) {
 	}
 }
 
-var swept = [][]byte{bucketCodes, bucketSessions, bucketFamilies, bucketUserFamilies, bucketClientFamilies, bucketDenied, bucketRateLimit, bucketIATs}
+var swept = [][]byte{bucketCodes, bucketSessions, bucketFamilies, bucketUserFamilies, bucketClientFamilies, bucketDenied, bucketRateLimit, bucketIATs, bucketExpiry}
 
 func TestPurge(t *testing.T) {
 	s, _ := openTemp(t)
@@ -225,7 +228,7 @@ func TestPurge(t *testing.T) {
 	for _, b := range swept {
 		before[string(b)] = count(t, s, b)
 	}
-	if err := s.purge(now.Add(2 * time.Hour)); err != nil {
+	if _, err := s.purge(now.Add(2 * time.Hour)); err != nil {
 		t.Fatalf("purge: %v", err)
 	}
 	for _, b := range swept {
