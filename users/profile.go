@@ -219,15 +219,23 @@ func (p *Profile) normalize() {
 // SetProfile validates p and stores it as the user's profile; updated_at
 // moves on. The ID, and so sub, stays: a new email is the same user.
 func (s *Service) SetProfile(ctx context.Context, id string, p Profile) (*User, error) {
-	p.normalize()
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
+	return s.EditProfile(ctx, id, func(cur *Profile) error { *cur = p; return nil })
+}
+
+// EditProfile is SetProfile with the new profile made by edit from the
+// stored one (a partial update); an error from edit is returned as it is.
+func (s *Service) EditProfile(ctx context.Context, id string, edit func(*Profile) error) (*User, error) {
 	u, err := s.store.GetUser(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	u.Profile = p
+	if err := edit(&u.Profile); err != nil {
+		return nil, err
+	}
+	u.Profile.normalize()
+	if err := u.Profile.Validate(); err != nil {
+		return nil, err
+	}
 	u.UpdatedAt = s.now().UTC()
 	if err := s.written(ctx, id, s.store.UpdateUser(ctx, u)); err != nil {
 		return nil, err
