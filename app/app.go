@@ -267,7 +267,7 @@ func (a *App) build(ctx context.Context) error {
 	a.Public = server.NewPublic(server.Options{
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, Authorize: authorize, JWKS: km.JWKS, JWKSMaxAge: cfg.Signing.JWKSMaxAge, Log: a.Log,
 		Registration: server.NewRegistration(a.Registration, cfg.Limits.MaxBodyBytes, a.Log),
-		Revocation:   token.RevocationHandler(), Introspection: token.IntrospectionHandler(),
+		Revocation:   token.RevocationHandler(), Introspection: token.IntrospectionHandler(), UserInfo: token.UserInfoHandler(),
 		AccessLog: accessLog, Metrics: a.Metrics.Gin("public"),
 	})
 	a.Admin = admin.New(admin.Options{

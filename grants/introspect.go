@@ -91,14 +91,28 @@ func (e *Endpoint) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// checkAccess is the one check of an access token, for introspection and
+// UserInfo alike: claims is nil unless the token is an access token this
+// server signed (signature, typ, iss, exp: Issuer.Verify) with a jti, exp
+// and iat; denied reports whether its jti is on the deny list. aud is not
+// checked: every audience a token of ours can carry (a client's registered
+// one or tokens.audience) is ours to name.
+func (e *Endpoint) checkAccess(ctx context.Context, token string) (claims *AccessClaims, denied bool, err error) {
+	claims, err = e.issuer.Verify(token)
+	if err != nil || claims.ID == "" || claims.ExpiresAt == nil || claims.IssuedAt == nil {
+		return nil, false, nil
+	}
+	denied, err = e.deny.IsDenied(ctx, claims.ID)
+	return claims, denied, err
+}
+
 // introspectAccess: found reports whether token is a valid access token;
 // out is active unless its jti is denied.
 func (e *Endpoint) introspectAccess(ctx context.Context, token string) (out Introspection, found bool, err error) {
-	claims, err := e.issuer.Verify(token)
-	if err != nil || claims.ID == "" || claims.ExpiresAt == nil || claims.IssuedAt == nil {
-		return Introspection{}, false, nil
+	claims, denied, err := e.checkAccess(ctx, token)
+	if claims == nil {
+		return Introspection{}, false, err
 	}
-	denied, err := e.deny.IsDenied(ctx, claims.ID)
 	if err != nil || denied {
 		return Introspection{}, true, err
 	}

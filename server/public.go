@@ -34,6 +34,9 @@ type Options struct {
 	// /introspect (RFC 7662); nil leaves either out, and out of the metadata.
 	Revocation    http.Handler
 	Introspection http.Handler
+	// UserInfo serves GET and POST /userinfo (OpenID Connect Core §5.3);
+	// nil leaves it out.
+	UserInfo http.Handler
 	// JWKS returns the current JSON Web Key Set.
 	JWKS func() []byte
 	// JWKSMaxAge is how long clients may cache /jwks (signing.jwks_max_age);
@@ -90,6 +93,9 @@ func NewPublic(o Options) *gin.Engine {
 		doc["introspection_endpoint"] = o.Issuer + "/introspect"
 		// Public clients ("none") may not introspect.
 		doc["introspection_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post"}
+	}
+	if o.UserInfo != nil {
+		r.Match([]string{http.MethodGet, http.MethodPost}, "/userinfo", gin.WrapH(o.UserInfo))
 	}
 	jwksCache := "public, max-age=" + strconv.Itoa(int(o.JWKSMaxAge/time.Second))
 	r.GET("/jwks", func(c *gin.Context) {

@@ -108,11 +108,20 @@ func ValidatePassword(password string) error {
 
 // Create adds a user; ErrExists (wrapped) if the name is taken in any case.
 func (s *Service) Create(ctx context.Context, username, password string) (*User, error) {
+	return s.CreateWithProfile(ctx, username, password, Profile{})
+}
+
+// CreateWithProfile is Create with the user's profile claims set.
+func (s *Service) CreateWithProfile(ctx context.Context, username, password string, p Profile) (*User, error) {
 	name, err := NormalizeUsername(username)
 	if err != nil {
 		return nil, err
 	}
 	if err := ValidatePassword(password); err != nil {
+		return nil, err
+	}
+	p.normalize()
+	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	hash, err := s.hasher.hash(s.derive, password)
@@ -124,7 +133,7 @@ func (s *Service) Create(ctx context.Context, username, password string) (*User,
 		return nil, err
 	}
 	now := s.now().UTC()
-	u := &User{ID: id, Username: name, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	u := &User{ID: id, Username: name, PasswordHash: hash, Profile: p, CreatedAt: now, UpdatedAt: now}
 	if err := s.store.CreateUser(ctx, u); err != nil {
 		return nil, fmt.Errorf("users: create %q: %w", name, err)
 	}
@@ -239,6 +248,7 @@ func (s *Service) EndUserGeneration(ctx context.Context, id string) error {
 	}
 	u.Generation++
 	u.UpdatedAt = s.now().UTC()
+	u.GenerationStartedAt = u.UpdatedAt
 	err = s.written(ctx, id, s.store.UpdateUser(ctx, u))
 	if errors.Is(err, ErrNotFound) {
 		return nil // deleted meanwhile

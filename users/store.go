@@ -16,9 +16,25 @@ type User struct {
 	// Generation moves on whenever the user is revoked (signed out
 	// everywhere, a new password, disabled): sessions, codes, consents and
 	// refresh families made under an earlier one are dead.
-	Generation int64     `json:"generation,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	Generation int64 `json:"generation,omitempty"`
+	// GenerationStartedAt is when Generation last moved on; zero if never.
+	// Access tokens carry no generation, so their iat is compared to it.
+	GenerationStartedAt time.Time `json:"generation_started_at,omitzero"`
+	// Profile holds the OpenID Connect claims; records written before it
+	// existed load with none set.
+	Profile   Profile   `json:"profile,omitzero"`
+	CreatedAt time.Time `json:"created_at"`
+	// UpdatedAt moves on with every change; it is the updated_at claim.
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// IssuedInEarlierGeneration reports whether something issued at iat (a
+// JWT's whole seconds) predates the user's current generation. A token
+// issued in the very second of a revocation counts as current: refusing it
+// would refuse a sign-in made just after; the Revoker's deny list covers
+// the tokens of refresh families in that second.
+func (u *User) IssuedInEarlierGeneration(iat time.Time) bool {
+	return iat.Before(u.GenerationStartedAt.Truncate(time.Second))
 }
 
 // Store errors every backend returns.

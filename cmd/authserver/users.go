@@ -28,6 +28,7 @@ func userCommands() []subcommand {
 		simple("list", "", "list users", "list users", http.MethodGet, func([]string) string { return "/admin/users" }),
 		{name: "get", args: "ID|USERNAME", nargs: 1, short: "show a user, by ID or by username", setup: usersGet},
 		simple("delete", "ID", "delete a user and revoke their refresh tokens", "delete user", http.MethodDelete, byID("")),
+		{name: "update-profile", args: "ID", nargs: 1, short: "change a user's profile claims (only those given; \"\" removes one)", setup: usersUpdateProfile},
 		{name: "set-password", args: "ID", nargs: 1, short: "set a user's password and revoke their refresh tokens", setup: usersSetPassword},
 		simple("disable", "ID", "disable a user and revoke their refresh tokens", "disable user", http.MethodPost, byID("/disable")),
 		simple("enable", "ID", "re-enable a user", "enable user", http.MethodPost, byID("/enable")),
@@ -122,12 +123,19 @@ func usersCreate(fs *flag.FlagSet) func(cli, *connFlags, []string) int {
 	var (
 		username string
 		pw       passwordFlags
+		profile  profileFlags
 	)
 	fs.StringVar(&username, "username", "", "the username (required)")
 	pw.register(fs)
+	profile.register(fs, false)
 	return func(x cli, cf *connFlags, _ []string) int {
 		if strings.TrimSpace(username) == "" {
 			fmt.Fprintln(x.stderr, "authserver: create user: --username is required")
+			return 2
+		}
+		body, err := profile.claims(false)
+		if err != nil {
+			fmt.Fprintf(x.stderr, "authserver: create user: %v\n", err)
 			return 2
 		}
 		password, err := pw.read(x.stdin)
@@ -135,8 +143,8 @@ func usersCreate(fs *flag.FlagSet) func(cli, *connFlags, []string) int {
 			fmt.Fprintf(x.stderr, "authserver: create user: %v\n", err)
 			return 2
 		}
-		return x.call(cf, "create user", http.MethodPost, "/admin/users",
-			map[string]string{"username": username, "password": password})
+		body["username"], body["password"] = username, password
+		return x.call(cf, "create user", http.MethodPost, "/admin/users", body)
 	}
 }
 

@@ -92,3 +92,45 @@ func TestUsersGetByUsername(t *testing.T) {
 	}
 	run1(runUsers, "", withConn(s, "get", "--", "nobody")...).failed(t, 1, `user not found: no user has the ID or username "nobody"`)
 }
+
+// users create takes the profile claims as flags; update-profile changes
+// only those given, "" removing one; the ID stays.
+func TestUsersProfile(t *testing.T) {
+	s := newAdminServer(t)
+	ctx := context.Background()
+	m := run1(runUsers, "a long passphrase\n", withConn(s, "create", "--username", "alice", "--password-stdin",
+		"--email", "alice@example.com", "--name", "Alice Liddell", "--email-verified",
+		"--address", `{"locality":"Oxford","country":"GB"}`)...).ok(t).json(t)
+	id := m["id"].(string)
+	if m["email"] != "alice@example.com" || m["name"] != "Alice Liddell" || m["email_verified"] != true {
+		t.Fatalf("create: %v", m)
+	}
+	u, err := s.users.Get(ctx, id)
+	if err != nil || u.Profile.Address == nil || u.Profile.Address.Locality != "Oxford" {
+		t.Fatalf("stored: %+v %v", u, err)
+	}
+
+	m = run1(runUsers, "", withConn(s, "update-profile", "--email", "liddell@example.org", "--name", "", "--locale", "en-GB", "--", id)...).ok(t).json(t)
+	if m["id"] != id || m["email"] != "liddell@example.org" || m["name"] != nil || m["locale"] != "en-GB" || m["email_verified"] != true {
+		t.Fatalf("update-profile: %v", m)
+	}
+	m = run1(runUsers, "", withConn(s, "update-profile", "--email-verified=false", "--address", "", "--", id)...).ok(t).json(t)
+	if m["email_verified"] != nil || m["address"] != nil || m["email"] != "liddell@example.org" {
+		t.Fatalf("update-profile of email_verified and address: %v", m)
+	}
+
+	run1(runUsers, "", withConn(s, "update-profile", "--", id)...).failed(t, 2, "nothing to change")
+	run1(runUsers, "", withConn(s, "update-profile", "--website", "ftp://x", "--", id)...).failed(t, 1, "website: must be an absolute https or http URL")
+	run1(runUsers, "", withConn(s, "update-profile", "--address", "Oxford", "--", id)...).failed(t, 2, "--address must be a JSON object")
+	run1(runUsers, "", withConn(s, "create", "--username", "bob", "--password", "a long passphrase", "--email", "bob")...).
+		failed(t, 1, "email: must be an address")
+	if _, err := s.users.GetByUsername(ctx, "bob"); err == nil {
+		t.Error("a user with a bad email was created")
+	}
+	for _, cmd := range []string{"create", "update-profile"} {
+		r := run1(runUsers, "", cmd, "--help").ok(t)
+		if !strings.Contains(r.stdout, "-email") || !strings.Contains(r.stdout, "-phone-number-verified") {
+			t.Errorf("%s --help lacks the profile flags:\n%s", cmd, r.stdout)
+		}
+	}
+}

@@ -94,6 +94,7 @@ type api struct {
 //	GET    /admin/users/:id             get
 //	DELETE /admin/users/:id             delete and sign out everywhere (204)
 //	PUT    /admin/users/:id/password    set password and sign out everywhere (204)
+//	PATCH  /admin/users/:id/profile     change profile claims (merge patch: null removes)
 //	POST   /admin/users/:id/disable     disable and sign out everywhere
 //	POST   /admin/users/:id/enable      enable
 //	GET    /admin/users/:id/families    list live refresh-token families (signed-in devices)
@@ -144,6 +145,7 @@ func New(o Options) http.Handler {
 	g.GET("/users/:id", a.withID, a.getUser)
 	g.DELETE("/users/:id", a.withID, a.deleteUser)
 	g.PUT("/users/:id/password", a.withID, a.setUserPassword)
+	g.PATCH("/users/:id/profile", a.withID, a.patchUserProfile)
 	g.POST("/users/:id/disable", a.withID, a.setUserDisabled(true))
 	g.POST("/users/:id/enable", a.withID, a.setUserDisabled(false))
 	g.GET("/users/:id/families", a.withID, a.listFamilies)

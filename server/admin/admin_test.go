@@ -175,7 +175,7 @@ func TestAuthRequired(t *testing.T) {
 		{"DELETE", "/admin/clients/x"}, {"POST", "/admin/clients/x/secret"},
 		{"POST", "/admin/clients/x/disable"}, {"POST", "/admin/clients/x/enable"},
 		{"POST", "/admin/users"}, {"GET", "/admin/users"}, {"GET", "/admin/users/x"},
-		{"DELETE", "/admin/users/x"}, {"PUT", "/admin/users/x/password"},
+		{"DELETE", "/admin/users/x"}, {"PUT", "/admin/users/x/password"}, {"PATCH", "/admin/users/x/profile"},
 		{"POST", "/admin/users/x/disable"}, {"POST", "/admin/users/x/enable"},
 		{"GET", "/admin/users/x/families"}, {"DELETE", "/admin/users/x/families"},
 		{"POST", "/admin/keys/rotate"}, {"GET", "/admin/backup"},

@@ -1,9 +1,12 @@
 package admin
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -13,29 +16,33 @@ import (
 )
 
 // UserView is a user as the admin API shows it: never the password hash.
+// The profile claims sit beside the other fields, named as in OpenID
+// Connect, and only those that are set.
 type UserView struct {
 	ID        string    `json:"id"`
 	Username  string    `json:"username"`
 	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	users.Profile
 }
 
 // NewUserView returns the admin view of u.
 func NewUserView(u *users.User) UserView {
-	return UserView{ID: u.ID, Username: u.Username, Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+	return UserView{ID: u.ID, Username: u.Username, Disabled: u.Disabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, Profile: u.Profile}
 }
 
 func (a *api) createUser(c *gin.Context) {
 	var req struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
+		users.Profile
 	}
 	if err := decode(c, &req, false); err != nil {
 		a.fail(c, "users.create", err)
 		return
 	}
-	u, err := a.Users.Create(c.Request.Context(), req.Username, req.Password)
+	u, err := a.Users.CreateWithProfile(c.Request.Context(), req.Username, req.Password, req.Profile)
 	if err != nil {
 		a.fail(c, "users.create", err)
 		return
@@ -136,6 +143,62 @@ func (a *api) setUserPassword(c *gin.Context) {
 	}
 	a.audit(c, "users.set_password", "user_id", id, "families_revoked", n)
 	c.Status(http.StatusNoContent)
+}
+
+// patchUserProfile is PATCH /admin/users/:id/profile, a JSON merge patch
+// (RFC 7396) of the profile claims: a claim given is set, a claim given as
+// null is removed, the rest stay. address is replaced as a whole.
+func (a *api) patchUserProfile(c *gin.Context) {
+	var patch map[string]json.RawMessage
+	if err := decode(c, &patch, false); err != nil {
+		a.fail(c, "users.update_profile", err)
+		return
+	}
+	ctx, id := c.Request.Context(), c.Param("id")
+	u, err := a.Users.EditProfile(ctx, id, func(p *users.Profile) error { return mergeProfile(p, patch) })
+	if err != nil {
+		a.fail(c, "users.update_profile", err)
+		return
+	}
+	// Which claims changed, never their values: a profile is personal data.
+	names := make([]string, 0, len(patch))
+	for k := range patch {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	a.audit(c, "users.update_profile", "user_id", id, "claims", names)
+	c.JSON(http.StatusOK, NewUserView(u))
+}
+
+// mergeProfile applies a merge patch to p through its JSON form, so the
+// claim names are the JSON ones and an unknown claim is refused.
+func mergeProfile(p *users.Profile, patch map[string]json.RawMessage) error {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	merged := map[string]json.RawMessage{}
+	if err := json.Unmarshal(raw, &merged); err != nil {
+		return err
+	}
+	for k, v := range patch {
+		if string(v) == "null" {
+			delete(merged, k)
+		} else {
+			merged[k] = v
+		}
+	}
+	if raw, err = json.Marshal(merged); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var next users.Profile
+	if err := dec.Decode(&next); err != nil {
+		return bodyErr(err)
+	}
+	*p = next
+	return nil
 }
 
 func (a *api) setUserDisabled(disabled bool) gin.HandlerFunc {

@@ -274,3 +274,26 @@ func TestJanitorRuns(t *testing.T) {
 		t.Fatal("Close did not stop the janitor")
 	}
 }
+
+// A user record written before profiles existed loads with none set.
+func TestUserRecordWithoutProfile(t *testing.T) {
+	s, _ := openTemp(t)
+	const old = `{"id":"u-old","username":"olga","password_hash":"$argon2id$x","generation":2,` +
+		`"created_at":"2025-01-02T03:04:05Z","updated_at":"2025-01-02T03:04:05Z"}`
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketUsernames).Put([]byte("olga"), []byte("u-old")); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketUsers).Put([]byte("u-old"), []byte(old))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.GetUserByUsername(t.Context(), "olga")
+	if err != nil {
+		t.Fatalf("GetUserByUsername: %v", err)
+	}
+	if u.ID != "u-old" || u.Generation != 2 || u.Profile != (users.Profile{}) || !u.GenerationStartedAt.IsZero() {
+		t.Fatalf("old record loaded as %+v", u)
+	}
+}

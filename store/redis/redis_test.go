@@ -74,6 +74,10 @@ func TestStandalone(t *testing.T) {
 		t.Parallel()
 		testUsersHalfDone(t, open(t), srv.Client(t))
 	})
+	t.Run("UserRecordWithoutProfile", func(t *testing.T) {
+		t.Parallel()
+		testUserRecordWithoutProfile(t, open(t), srv.Client(t))
+	})
 	t.Run("FamilyIndex", func(t *testing.T) {
 		t.Parallel()
 		testFamilyIndex(t, open(t), srv.Client(t))
@@ -379,6 +383,24 @@ func testPrefixIsolation(t *testing.T, a, b *Store) {
 	}
 	if l, _ := a.ListClients(ctx); len(l) != 1 {
 		t.Fatalf("ListClients under one prefix: %d clients", len(l))
+	}
+}
+
+// testUserRecordWithoutProfile: a record written before profiles existed
+// loads with none set.
+func testUserRecordWithoutProfile(t *testing.T, st *Store, raw *redis.Client) {
+	ctx := t.Context()
+	const old = `{"id":"u-old","username":"olga-old","password_hash":"$argon2id$x","generation":2,` +
+		`"created_at":"2025-01-02T03:04:05Z","updated_at":"2025-01-02T03:04:05Z"}`
+	raw.Set(ctx, st.key("user", "u-old"), old, 0)
+	raw.Set(ctx, st.key("uname", "olga-old"), "u-old", 0)
+	raw.SAdd(ctx, st.global("users"), "u-old")
+	u, err := st.GetUser(ctx, "u-old")
+	if err != nil {
+		t.Fatalf("GetUser: %v", err)
+	}
+	if u.Username != "olga-old" || u.Generation != 2 || u.Profile != (users.Profile{}) || !u.GenerationStartedAt.IsZero() {
+		t.Fatalf("old record loaded as %+v", u)
 	}
 }
 

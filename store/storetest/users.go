@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -28,7 +29,9 @@ func checkUser(t *testing.T, got, want *users.User) {
 		t.Fatalf("user %q: got nil", want.ID)
 	}
 	if got.ID != want.ID || got.Username != want.Username || got.PasswordHash != want.PasswordHash ||
-		got.Disabled != want.Disabled || !sameTime(got.CreatedAt, want.CreatedAt) || !sameTime(got.UpdatedAt, want.UpdatedAt) {
+		got.Disabled != want.Disabled || !sameTime(got.CreatedAt, want.CreatedAt) || !sameTime(got.UpdatedAt, want.UpdatedAt) ||
+		got.Generation != want.Generation || !sameTime(got.GenerationStartedAt, want.GenerationStartedAt) ||
+		!reflect.DeepEqual(got.Profile, want.Profile) {
 		t.Fatalf("user round trip:\n got  %+v\n want %+v", got, want)
 	}
 }
@@ -137,6 +140,11 @@ func testUsers(t *testing.T, b store.Backend) {
 		checkUser(t, got, &v)
 	})
 
+	t.Run("Profile", func(t *testing.T) {
+		t.Parallel()
+		testUserProfile(t, b)
+	})
+
 	t.Run("DeleteFreesUsername", func(t *testing.T) {
 		t.Parallel()
 		ctx := t.Context()
@@ -210,4 +218,68 @@ func testUsers(t *testing.T, b store.Backend) {
 			t.Fatalf("ListUsers: got %q, want %q", mine, w)
 		}
 	})
+}
+
+// fullProfile sets every profile claim, so a backend that drops one shows.
+func fullProfile() users.Profile {
+	return users.Profile{
+		Name: "Alice Liddell", GivenName: "Alice", FamilyName: "Liddell", MiddleName: "Pleasance",
+		Nickname: "Al", PreferredUsername: "alice", ProfileURL: "https://example.com/alice",
+		Picture: "https://example.com/alice.png", Website: "http://alice.example", Email: "alice@example.com",
+		EmailVerified: true, Gender: "female", Birthdate: "1852-05-04", Zoneinfo: "Europe/London", Locale: "en-GB",
+		PhoneNumber: "+441632960123", PhoneVerified: true,
+		Address: &users.Address{Formatted: "Christ Church\nOxford", StreetAddress: "St Aldate's", Locality: "Oxford",
+			Region: "Oxfordshire", PostalCode: "OX1 1DP", Country: "GB"},
+	}
+}
+
+// testUserProfile: the profile claims round-trip through create and
+// update, a user without any loads with none set, and an update's
+// updated_at and generation are kept.
+func testUserProfile(t *testing.T, b store.Backend) {
+	ctx := t.Context()
+	bare := newUser(randID("user"), randID("plain"))
+	if err := b.CreateUser(ctx, bare); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	got, err := b.GetUser(ctx, bare.ID)
+	if err != nil {
+		t.Fatalf("GetUser: %v", err)
+	}
+	if !reflect.DeepEqual(got.Profile, users.Profile{}) || !got.GenerationStartedAt.IsZero() {
+		t.Fatalf("a user created without a profile came back with %+v", got)
+	}
+
+	u := newUser(randID("user"), randID("liddell"))
+	u.Profile = fullProfile()
+	if err := b.CreateUser(ctx, u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	got, err = b.GetUserByUsername(ctx, u.Username)
+	if err != nil {
+		t.Fatalf("GetUserByUsername: %v", err)
+	}
+	checkUser(t, got, u)
+
+	v := *u
+	v.Profile = users.Profile{Email: "liddell@example.org", Address: &users.Address{Country: "NZ"}}
+	v.Generation, v.GenerationStartedAt = 3, ms(time.Now().Add(time.Second))
+	v.UpdatedAt = ms(time.Now().Add(time.Minute))
+	if err := b.UpdateUser(ctx, &v); err != nil {
+		t.Fatalf("UpdateUser: %v", err)
+	}
+	got, err = b.GetUser(ctx, u.ID)
+	if err != nil {
+		t.Fatalf("GetUser: %v", err)
+	}
+	checkUser(t, got, &v)
+	list, err := b.ListUsers(ctx)
+	if err != nil {
+		t.Fatalf("ListUsers: %v", err)
+	}
+	for _, l := range list {
+		if l.ID == u.ID {
+			checkUser(t, l, &v)
+		}
+	}
 }
