@@ -57,7 +57,8 @@ func TestWaitForReplicas(t *testing.T) {
 	t.Parallel()
 	s := redistest.StartSentinel(t)
 	st := openStore(t, Options{MasterName: s.MasterName, Addrs: s.SentinelAddrs, KeyPrefix: randPrefix()})
-	st.WaitForReplicas(1, 300*time.Millisecond)
+	st.WaitForReplicas(1, time.Second)
+	replicaOnline(t, s.DataAddrs[0])
 	spy := &waitSpy{}
 	st.rdb.AddHook(spy)
 	ctx := t.Context()
@@ -89,5 +90,25 @@ func TestWaitForReplicas(t *testing.T) {
 	}
 	if acks := spy.last(t, 3); acks[2] != 0 {
 		t.Fatalf("WAIT with the replica stalled answered %d, want 0", acks[2])
+	}
+}
+
+// replicaOnline waits until the master at addr has a replica that
+// acknowledges a write (its first sync may still run when the group is up).
+func replicaOnline(t *testing.T, addr string) {
+	t.Helper()
+	c := redistest.NewClient(t, addr)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		p := c.Pipeline()
+		p.Set(t.Context(), "replica-online-probe", "1", time.Minute)
+		wait := p.Do(t.Context(), "wait", 1, 500)
+		_, _ = p.Exec(t.Context())
+		if n, _ := wait.Int64(); n >= 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replica never acknowledged a write")
+		}
 	}
 }
