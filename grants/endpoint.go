@@ -252,8 +252,10 @@ func (e *Endpoint) mint(req *tokenRequest, userID, scope, jti string) (string, e
 	})
 }
 
-// idToken mints the ID Token of an answer that grants openid (Core
-// §3.1.3.3, §12.2); empty when the scope does not.
+// idToken mints the ID Token of an answer that grants openid to a user
+// (Core §3.1.3.3, §12.2): every grant that signs a user in or refreshes
+// one calls it, so a family's refreshes carry one exactly when its first
+// answer did. Empty when the scope has no openid.
 func (e *Endpoint) idToken(req *tokenRequest, userID, scope, access, nonce string, authTime time.Time) (string, error) {
 	if !grantsOpenID(scope) {
 		return "", nil

@@ -236,3 +236,23 @@ func TestIDTokenIsNotAnAccessToken(t *testing.T) {
 		t.Errorf("introspection of an ID Token: %v", got)
 	}
 }
+
+// The password grant signs the user in with the request: with openid its
+// answer carries an ID Token (auth_time now, no nonce), as its refreshes do.
+func TestPasswordGrantIDToken(t *testing.T) {
+	s := setupOIDC(t, "")
+	id, secret := s.h.client(t, clients.Registration{GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"openid", "read"}})
+	s.id, s.secret = id, secret
+	before := time.Now().Add(-time.Second).Unix()
+	r := s.h.post(t, pwForm("alice", "alice's password", "scope", "openid"), id, secret)
+	wantToken(t, r)
+	tok := s.verify(t, r.str("id_token"), "RS256")
+	if c := claimsOf(t, tok); tok.Subject != s.userID || c.AuthTime < before || tok.Nonce != "" {
+		t.Errorf("password grant ID Token sub %q auth_time %d nonce %q", tok.Subject, c.AuthTime, tok.Nonce)
+	}
+	plain := s.h.post(t, pwForm("alice", "alice's password", "scope", "read"), id, secret)
+	wantToken(t, plain)
+	if _, ok := plain.body["id_token"]; ok {
+		t.Errorf("id_token without openid: %v", plain.body)
+	}
+}
