@@ -281,8 +281,10 @@ func (a *App) build(ctx context.Context) error {
 	a.Health = health.New(readyTimeout, a.Log,
 		health.Check{Name: "store", Run: a.Store.Ping},
 		health.Check{Name: "keys", Run: func(context.Context) error {
-			if km.SigningKey().ID == "" {
-				return errors.New("no signing key loaded")
+			for _, alg := range km.Algs() {
+				if _, ok := km.SigningKeyFor(alg); !ok {
+					return fmt.Errorf("no %s signing key loaded", alg)
+				}
 			}
 			return nil
 		}},

@@ -13,12 +13,12 @@ import (
 	"authserver/keys"
 )
 
-// ScopeOpenID asks for an OpenID Connect ID Token (Core §3.1.2.1).
-const ScopeOpenID = "openid"
+// scopeOpenID asks for an OpenID Connect ID Token (Core §3.1.2.1).
+const scopeOpenID = "openid"
 
 // grantsOpenID reports whether a granted scope includes openid: only then
 // does an answer carry an ID Token, so OAuth-only clients see no change.
-func grantsOpenID(scope string) bool { return slices.Contains(strings.Fields(scope), ScopeOpenID) }
+func grantsOpenID(scope string) bool { return slices.Contains(strings.Fields(scope), scopeOpenID) }
 
 // IDToken describes one OpenID Connect ID Token to mint (Core §2).
 type IDToken struct {
@@ -66,7 +66,7 @@ func (i *Issuer) MintIDToken(t IDToken) (string, error) {
 		c.AuthTime = t.AuthTime.Unix()
 	}
 	if t.AccessToken != "" {
-		h, err := AtHash(t.Alg, t.AccessToken)
+		h, err := atHash(t.Alg, t.AccessToken)
 		if err != nil {
 			return "", err
 		}
@@ -83,10 +83,10 @@ func (i *Issuer) MintIDToken(t IDToken) (string, error) {
 	return s, nil
 }
 
-// AtHash is the at_hash of an access token (Core §3.1.3.6): the left half
+// atHash is the at_hash of an access token (Core §3.1.3.6): the left half
 // of its hash under the hash of alg, base64url. EdDSA (Ed25519) hashes
 // with SHA-512, as relying parties such as go-oidc expect.
-func AtHash(alg, accessToken string) (string, error) {
+func atHash(alg, accessToken string) (string, error) {
 	var h hash.Hash
 	switch alg {
 	case keys.RS256, keys.ES256:
