@@ -179,10 +179,11 @@ func (a *App) build(ctx context.Context) error {
 		secret = s
 	}
 	// One key per ID Token algorithm beside the access-token key; a key
-	// may sign either kind, so it lives as long as the longer of the two.
+	// may sign either kind, so it lives as long as the longer of the two
+	// (an id_token_ttl of 0 is the access TTL, which max leaves as is).
 	km, err := keys.NewSet(a.Store, secret, cfg.Signing.Alg, clients.IDTokenAlgs, keys.Settings{
 		PublishAhead:  cfg.Signing.PublishAhead,
-		TokenLifetime: max(cfg.Tokens.AccessTTL, cfg.Tokens.IDTokenLifetime()),
+		TokenLifetime: max(cfg.Tokens.AccessTTL, cfg.Tokens.IDTokenTTL),
 		RetireMargin:  keyRetireMargin,
 		RotateEvery:   cfg.Signing.RotateEvery,
 		Changes:       a.keyChanges,
@@ -242,7 +243,7 @@ func (a *App) build(ctx context.Context) error {
 		RefreshAbsoluteTTL:      cfg.Tokens.RefreshAbsoluteTTL,
 		RefreshGrace:            cfg.Tokens.RefreshReuseGrace,
 		CodeTTL:                 cfg.Tokens.CodeTTL,
-		IDTokenTTL:              cfg.Tokens.IDTokenLifetime(),
+		IDTokenTTL:              cfg.Tokens.IDTokenTTL,
 		RequirePKCEConfidential: cfg.PKCE.RequireForConfidential,
 		MaxBodyBytes:            cfg.Limits.MaxBodyBytes,
 		PasswordLimits:          passwordLimits,

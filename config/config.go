@@ -87,20 +87,11 @@ type Tokens struct {
 	RefreshReuseGrace time.Duration `yaml:"refresh_reuse_grace"`
 	CodeTTL           time.Duration `yaml:"code_ttl"`
 	// IDTokenTTL is the lifetime of OpenID Connect ID Tokens; 0 means
-	// AccessTTL.
+	// AccessTTL (grants.Config.IDTokenTTL).
 	IDTokenTTL time.Duration `yaml:"id_token_ttl"`
 	// Audience is the aud of access tokens when the client names none;
 	// Load fills it with the issuer when left empty.
 	Audience string `yaml:"audience"`
-}
-
-// IDTokenLifetime is how long ID Tokens live: IDTokenTTL, or AccessTTL
-// when it is 0.
-func (t Tokens) IDTokenLifetime() time.Duration {
-	if t.IDTokenTTL == 0 {
-		return t.AccessTTL
-	}
-	return t.IDTokenTTL
 }
 
 // Signing chooses the algorithm of the signing key and its lifecycle.

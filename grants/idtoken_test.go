@@ -25,9 +25,9 @@ type oidcSetup struct {
 
 // setupOIDC registers a client that may ask for openid, signing its ID
 // Tokens with alg (empty: the default).
-func setupOIDC(t *testing.T, alg string) oidcSetup {
+func setupOIDC(t *testing.T, alg string, tweak ...func(*grants.Config)) oidcSetup {
 	t.Helper()
-	h := newOIDCHarness(t)
+	h := newOIDCHarness(t, tweak...)
 	id, secret := h.client(t, clients.Registration{
 		GrantTypes: codeAndRefresh, Scopes: []string{"openid", "read"}, RedirectURIs: []string{acRedirect}, IDTokenAlg: alg,
 	})
@@ -124,6 +124,14 @@ func TestIDTokenClaims(t *testing.T) {
 	}
 	if err := tok.VerifyAccessToken(r.str("access_token")); err != nil {
 		t.Errorf("at_hash: %v", err)
+	}
+}
+
+func TestIDTokenTTL(t *testing.T) {
+	s := setupOIDC(t, "", func(c *grants.Config) { c.IDTokenTTL = 5 * time.Minute })
+	tok := s.verify(t, s.redeem(t, "openid", "").str("id_token"), "RS256")
+	if got := tok.Expiry.Sub(tok.IssuedAt); got != 5*time.Minute {
+		t.Errorf("lifetime %v, want id_token_ttl 5m", got)
 	}
 }
 
