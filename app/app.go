@@ -40,7 +40,7 @@ import (
 type App struct {
 	Config     *config.Config
 	Store      store.Backend
-	Keys       *keys.Manager
+	Keys       *keys.Set
 	Clients    *clients.Registry
 	Users      *users.Service
 	Issuer     *grants.Issuer
@@ -178,9 +178,12 @@ func (a *App) build(ctx context.Context) error {
 		}
 		secret = s
 	}
-	km, err := keys.NewManager(a.Store, secret, cfg.Signing.Alg, keys.Settings{
+	// One key per ID Token algorithm beside the access-token key; a key
+	// may sign either kind, so it lives as long as the longer of the two
+	// (an id_token_ttl of 0 is the access TTL, which max leaves as is).
+	km, err := keys.NewSet(a.Store, secret, cfg.Signing.Alg, clients.IDTokenAlgs, keys.Settings{
 		PublishAhead:  cfg.Signing.PublishAhead,
-		TokenLifetime: cfg.Tokens.AccessTTL,
+		TokenLifetime: max(cfg.Tokens.AccessTTL, cfg.Tokens.IDTokenTTL),
 		RetireMargin:  keyRetireMargin,
 		RotateEvery:   cfg.Signing.RotateEvery,
 		Changes:       a.keyChanges,
@@ -240,6 +243,7 @@ func (a *App) build(ctx context.Context) error {
 		RefreshAbsoluteTTL:      cfg.Tokens.RefreshAbsoluteTTL,
 		RefreshGrace:            cfg.Tokens.RefreshReuseGrace,
 		CodeTTL:                 cfg.Tokens.CodeTTL,
+		IDTokenTTL:              cfg.Tokens.IDTokenTTL,
 		RequirePKCEConfidential: cfg.PKCE.RequireForConfidential,
 		MaxBodyBytes:            cfg.Limits.MaxBodyBytes,
 		PasswordLimits:          passwordLimits,
@@ -278,8 +282,10 @@ func (a *App) build(ctx context.Context) error {
 	a.Health = health.New(readyTimeout, a.Log,
 		health.Check{Name: "store", Run: a.Store.Ping},
 		health.Check{Name: "keys", Run: func(context.Context) error {
-			if km.SigningKey().ID == "" {
-				return errors.New("no signing key loaded")
+			for _, alg := range km.Algs() {
+				if _, ok := km.SigningKeyFor(alg); !ok {
+					return fmt.Errorf("no %s signing key loaded", alg)
+				}
 			}
 			return nil
 		}},
@@ -299,12 +305,12 @@ func (a *App) keysTick(ctx context.Context) {
 	if err := a.Keys.Reload(ctx); err != nil {
 		a.Log.Error("reload signing keys", "err", err)
 	}
-	k, rotated, err := a.Keys.RotateIfDue(ctx)
-	switch {
-	case err != nil:
+	added, err := a.Keys.RotateIfDue(ctx)
+	if err != nil {
 		a.Log.Error("scheduled signing-key rotation", "err", err)
-	case rotated:
-		a.Log.Info("scheduled signing-key rotation", "kid", k.ID, "signs_from", k.SignsFrom)
+	}
+	for _, k := range added {
+		a.Log.Info("scheduled signing-key rotation", "kid", k.ID, "alg", k.Alg, "signs_from", k.SignsFrom)
 	}
 }
 

@@ -125,18 +125,31 @@ func TestJWKSMaxAgeIsTheConfiguredOne(t *testing.T) {
 	}
 }
 
+// The set holds the access-token key and one key per ID Token algorithm
+// (RS256, EdDSA beside the default ES256); a rotation adds a pending
+// successor to each.
 func TestKeyListOverAdminAPI(t *testing.T) {
 	n := startNode(t, nil)
 	signing := n.app.Keys.SigningKey().ID
 	rotated := n.admin(t, "POST", "/admin/keys/rotate", nil)
 	list := n.admin(t, "GET", "/admin/keys", nil)["keys"].([]any)
 	states := map[string]string{}
+	perAlg := map[string][]string{}
 	for _, k := range list {
 		k := k.(map[string]any)
 		states[k["kid"].(string)] = k["state"].(string)
+		perAlg[k["alg"].(string)] = append(perAlg[k["alg"].(string)], k["state"].(string))
 	}
-	if states[signing] != "signing" || states[rotated["kid"].(string)] != "pending" || len(states) != 2 {
+	if states[signing] != "signing" || states[rotated["kid"].(string)] != "pending" || rotated["alg"] != "ES256" {
 		t.Errorf("GET /admin/keys states = %v", states)
+	}
+	for _, alg := range []string{"ES256", "RS256", "EdDSA"} {
+		if got := strings.Join(perAlg[alg], " "); got != "signing pending" {
+			t.Errorf("%s keys %q, want one signing and its pending successor", alg, got)
+		}
+	}
+	if len(perAlg) != 3 {
+		t.Errorf("algorithms %v", perAlg)
 	}
 }
 

@@ -52,6 +52,8 @@ type Registration struct {
 	RedirectURIs []string `json:"redirect_uris"`
 	Audience     []string `json:"audience"`
 	FirstParty   bool     `json:"first_party"`
+	// IDTokenAlg is id_token_signed_response_alg; empty means RS256.
+	IDTokenAlg string `json:"id_token_signed_response_alg"`
 }
 
 // Registry creates, checks and authenticates clients.
@@ -297,6 +299,10 @@ func (r *Registry) validate(reg Registration) (*Client, error) {
 		Scopes:       dedupe(reg.Scopes),
 		RedirectURIs: dedupe(reg.RedirectURIs),
 		Audience:     dedupe(reg.Audience),
+		IDTokenAlg:   reg.IDTokenAlg,
+	}
+	if c.IDTokenAlg != "" && !slices.Contains(IDTokenAlgs, c.IDTokenAlg) {
+		return nil, &ValidationError{"id_token_signed_response_alg", fmt.Sprintf("unsupported %q (want RS256, ES256 or EdDSA)", c.IDTokenAlg)}
 	}
 	if c.Name == "" || len(c.Name) > 200 {
 		return nil, &ValidationError{"name", "required, at most 200 characters"}

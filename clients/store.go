@@ -33,7 +33,10 @@ type Client struct {
 	Audience     []string `json:"audience,omitempty"`
 	// FirstParty clients skip the consent page.
 	FirstParty bool `json:"first_party,omitempty"`
-	Disabled   bool `json:"disabled,omitempty"`
+	// IDTokenAlg is the JWS alg of the client's ID Tokens; empty means
+	// RS256 (see IDTokenSigningAlg).
+	IDTokenAlg string `json:"id_token_signed_response_alg,omitempty"`
+	Disabled   bool   `json:"disabled,omitempty"`
 	// Generation moves on whenever the client is revoked (disabled,
 	// deleted): codes, consents and refresh families made under an earlier
 	// one are dead.
@@ -68,4 +71,20 @@ type Store interface {
 	DeleteClient(ctx context.Context, id string) error
 	// ListClients returns every client, ordered by ID.
 	ListClients(ctx context.Context) ([]*Client, error)
+}
+
+// DefaultIDTokenAlg signs the ID Tokens of a client that names no alg:
+// OpenID Connect Core §15.1 makes RS256 the one every provider implements.
+const DefaultIDTokenAlg = "RS256"
+
+// IDTokenAlgs are the id_token_signed_response_alg values clients may
+// register, and so the algorithms the key set holds a key of.
+var IDTokenAlgs = []string{DefaultIDTokenAlg, "ES256", "EdDSA"}
+
+// IDTokenSigningAlg is the alg the client's ID Tokens are signed with.
+func (c *Client) IDTokenSigningAlg() string {
+	if c.IDTokenAlg == "" {
+		return DefaultIDTokenAlg
+	}
+	return c.IDTokenAlg
 }

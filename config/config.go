@@ -86,6 +86,9 @@ type Tokens struct {
 	// response), answered with the same successor; 0 turns it off.
 	RefreshReuseGrace time.Duration `yaml:"refresh_reuse_grace"`
 	CodeTTL           time.Duration `yaml:"code_ttl"`
+	// IDTokenTTL is the lifetime of OpenID Connect ID Tokens; 0 means
+	// AccessTTL (grants.Config.IDTokenTTL).
+	IDTokenTTL time.Duration `yaml:"id_token_ttl"`
 	// Audience is the aud of access tokens when the client names none;
 	// Load fills it with the issuer when left empty.
 	Audience string `yaml:"audience"`
@@ -189,9 +192,9 @@ func Default() *Config {
 			KeyPrefix:   "authserver:",
 			WaitTimeout: 100 * time.Millisecond,
 		},
-		// No "openid": the server issues OAuth access tokens, not OpenID
-		// Connect ID tokens, so advertising it would mislead clients.
-		Scopes: []string{"profile", "email", "offline_access"},
+		// "openid" asks for an OpenID Connect ID Token beside the access
+		// token; a client that does not ask for it gets plain OAuth.
+		Scopes: []string{"openid", "profile", "email", "offline_access"},
 		Tokens: Tokens{
 			AccessTTL:          15 * time.Minute,
 			RefreshIdleTTL:     720 * time.Hour,

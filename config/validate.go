@@ -243,6 +243,9 @@ func (v *validator) tokens(t *Tokens) {
 	if t.CodeTTL > 10*time.Minute {
 		v.add("tokens.code_ttl", "must be at most 10m (RFC 6749 §4.1.2)")
 	}
+	if t.IDTokenTTL < 0 {
+		v.add("tokens.id_token_ttl", "must not be negative (0 means tokens.access_ttl)")
+	}
 	if strings.ContainsAny(t.Audience, " \t\r\n") {
 		v.add("tokens.audience", "must not contain whitespace")
 	}

@@ -67,7 +67,11 @@ func (e *Endpoint) authorizationCode(ctx context.Context, req *tokenRequest) (*i
 	if err != nil {
 		return nil, err
 	}
-	out := &issued{access: access, scope: scope}
+	idToken, err := e.idToken(req, c.UserID, scope, access, c.Nonce, c.AuthTime)
+	if err != nil {
+		return nil, err
+	}
+	out := &issued{access: access, scope: scope, idToken: idToken}
 	if req.client.AllowsGrant(clients.GrantRefreshToken) {
 		out.refresh, err = e.startFamily(ctx, req, tokens.Family{
 			ID: c.FamilyID, UserID: c.UserID, UserGeneration: c.UserGeneration,

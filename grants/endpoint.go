@@ -59,6 +59,8 @@ type Config struct {
 	// long (a lost response retried); 0 turns it off.
 	RefreshGrace time.Duration
 	CodeTTL      time.Duration
+	// IDTokenTTL is the lifetime of ID Tokens; 0 means AccessTTL.
+	IDTokenTTL time.Duration
 	// RequirePKCEConfidential requires PKCE of confidential clients too.
 	RequirePKCEConfidential bool
 	MaxBodyBytes            int64
@@ -163,6 +165,7 @@ type issued struct {
 	access  string
 	refresh string
 	scope   string
+	idToken string // only when openid was granted
 }
 
 // ServeHTTP runs the pipeline of the package doc.
@@ -249,6 +252,24 @@ func (e *Endpoint) mint(req *tokenRequest, userID, scope, jti string) (string, e
 	})
 }
 
+// idToken mints the ID Token of an answer that grants openid to a user
+// (Core §3.1.3.3, §12.2): every grant that signs a user in or refreshes
+// one calls it, so a family's refreshes carry one exactly when its first
+// answer did. Empty when the scope has no openid.
+func (e *Endpoint) idToken(req *tokenRequest, userID, scope, access, nonce string, authTime time.Time) (string, error) {
+	if !grantsOpenID(scope) {
+		return "", nil
+	}
+	ttl := e.cfg.IDTokenTTL
+	if ttl == 0 {
+		ttl = e.cfg.AccessTTL
+	}
+	return e.issuer.MintIDToken(IDToken{
+		ClientID: req.client.ID, UserID: userID, Alg: req.client.IDTokenSigningAlg(),
+		AuthTime: authTime, Nonce: nonce, AccessToken: access, IssuedAt: req.now, TTL: ttl,
+	})
+}
+
 // tokenAnswer is a successful token response (RFC 6749 §5.1).
 type tokenAnswer struct {
 	AccessToken  string `json:"access_token"`
@@ -256,12 +277,13 @@ type tokenAnswer struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
 }
 
 func (e *Endpoint) writeToken(w http.ResponseWriter, out *issued) {
 	writeJSON(w, http.StatusOK, tokenAnswer{
 		AccessToken: out.access, TokenType: "Bearer", ExpiresIn: int64(e.cfg.AccessTTL / time.Second),
-		RefreshToken: out.refresh, Scope: out.scope,
+		RefreshToken: out.refresh, Scope: out.scope, IDToken: out.idToken,
 	})
 }
 

@@ -30,7 +30,7 @@ type harness struct {
 	clients  *clients.Registry
 	users    *users.Service
 	issuer   *grants.Issuer
-	keys     *keys.Manager
+	keys     keySet
 	endpoint *grants.Endpoint
 	revoker  *tokens.Revoker
 	srv      *httptest.Server
@@ -66,18 +66,46 @@ func testConfig() grants.Config {
 	}
 }
 
+// keySet is what the harness signs and verifies with.
+type keySet interface {
+	grants.KeySource
+	JWKS() []byte
+}
+
+// newHarness signs access tokens with ES256 and holds no other key, so it
+// cannot mint ID Tokens (newOIDCHarness can).
 func newHarness(t *testing.T, tweak ...func(*grants.Config)) *harness {
+	t.Helper()
+	return newHarnessWith(t, func(st *embedded.Store) (keySet, error) {
+		km, err := keys.NewManager(st, []byte("test key encryption secret"), "ES256", keys.Settings{})
+		if err != nil {
+			return nil, err
+		}
+		return km, km.Init(context.Background())
+	}, tweak...)
+}
+
+// newOIDCHarness holds a key of every ID Token algorithm too, as the app does.
+func newOIDCHarness(t *testing.T, tweak ...func(*grants.Config)) *harness {
+	t.Helper()
+	return newHarnessWith(t, func(st *embedded.Store) (keySet, error) {
+		ks, err := keys.NewSet(st, []byte("test key encryption secret"), "ES256", clients.IDTokenAlgs, keys.Settings{})
+		if err != nil {
+			return nil, err
+		}
+		return ks, ks.Init(context.Background())
+	}, tweak...)
+}
+
+func newHarnessWith(t *testing.T, newKeys func(*embedded.Store) (keySet, error), tweak ...func(*grants.Config)) *harness {
 	t.Helper()
 	st, err := embedded.Open(filepath.Join(t.TempDir(), "authserver.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	km, err := keys.NewManager(st, []byte("test key encryption secret"), "ES256", keys.Settings{})
+	km, err := newKeys(st)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := km.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	cfg := testConfig()

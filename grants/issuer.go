@@ -15,9 +15,11 @@ import (
 	"authserver/tokens"
 )
 
-// KeySource gives the key to sign with now and the keys to verify with.
+// KeySource gives the key to sign access tokens with now, the key of an
+// algorithm ID Tokens may ask for, and the keys to verify with.
 type KeySource interface {
 	SigningKey() keys.SigningKey
+	SigningKeyFor(alg string) (keys.SigningKey, bool)
 	VerificationKey(kid string) (jwt.SigningMethod, crypto.PublicKey, bool)
 }
 
@@ -125,20 +127,37 @@ type encodedHeader struct {
 func (i *Issuer) sign(k keys.SigningKey, c wireClaims) (string, error) {
 	h := i.header.Load()
 	if h == nil || h.kid != k.ID {
-		raw, err := json.Marshal(map[string]string{"alg": k.Method.Alg(), "kid": k.ID, "typ": "at+jwt"})
+		b64, err := encodeHeader(k, accessTokenType)
 		if err != nil {
 			return "", err
 		}
-		h = &encodedHeader{kid: k.ID, b64: base64.RawURLEncoding.EncodeToString(raw)}
+		h = &encodedHeader{kid: k.ID, b64: b64}
 		i.header.Store(h)
 	}
-	payload, err := json.Marshal(c)
+	return signCompact(k, h.b64, c)
+}
+
+// accessTokenType is the typ of access tokens (RFC 9068 §2.1); no other
+// JWT this server signs carries it, so Verify can tell them apart.
+const accessTokenType = "at+jwt"
+
+func encodeHeader(k keys.SigningKey, typ string) (string, error) {
+	raw, err := json.Marshal(map[string]string{"alg": k.Method.Alg(), "kid": k.ID, "typ": typ})
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+// signCompact signs claims under an encoded header as a compact JWS.
+func signCompact(k keys.SigningKey, header string, claims any) (string, error) {
+	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", err
 	}
 	enc := base64.RawURLEncoding
-	buf := make([]byte, 0, len(h.b64)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(512))
-	buf = append(buf, h.b64...)
+	buf := make([]byte, 0, len(header)+2+enc.EncodedLen(len(payload))+enc.EncodedLen(512))
+	buf = append(buf, header...)
 	buf = append(buf, '.')
 	buf = enc.AppendEncode(buf, payload)
 	sig, err := k.Method.Sign(string(buf), k.Private)
@@ -158,7 +177,7 @@ func (i *Issuer) URL() string { return i.issuer }
 func (i *Issuer) Verify(token string) (*AccessClaims, error) {
 	var claims AccessClaims
 	_, err := i.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		if typ, _ := t.Header["typ"].(string); typ != "at+jwt" && typ != "application/at+jwt" {
+		if typ, _ := t.Header["typ"].(string); typ != accessTokenType && typ != "application/"+accessTokenType {
 			return nil, errors.New("not an access token (typ)")
 		}
 		kid, _ := t.Header["kid"].(string)

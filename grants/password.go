@@ -37,7 +37,13 @@ func (e *Endpoint) password(ctx context.Context, req *tokenRequest) (*issued, er
 	if err != nil {
 		return nil, err
 	}
-	out := &issued{access: access, scope: req.scope}
+	// The user signed in just now, with this request; an ID Token here
+	// keeps one rule with the refreshes of its family (endpoint.idToken).
+	idToken, err := e.idToken(req, u.ID, req.scope, access, "", req.now)
+	if err != nil {
+		return nil, err
+	}
+	out := &issued{access: access, scope: req.scope, idToken: idToken}
 	if req.client.AllowsGrant(clients.GrantRefreshToken) {
 		out.refresh, err = e.startFamily(ctx, req, tokens.Family{
 			ID: tokens.NewFamilyID(), UserID: u.ID, UserGeneration: u.Generation,

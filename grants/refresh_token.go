@@ -103,7 +103,12 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 	if err != nil {
 		return nil, err
 	}
-	return &issued{access: access, refresh: next.Token, scope: scope}, nil
+	// Core §12.2: the same sub and auth_time as at sign-in, and no nonce.
+	idToken, err := e.idToken(req, f.UserID, scope, access, "", f.AuthTime)
+	if err != nil {
+		return nil, err
+	}
+	return &issued{access: access, refresh: next.Token, scope: scope, idToken: idToken}, nil
 }
 
 // familyStillGranted refuses, and revokes, a family whose client or user

@@ -548,3 +548,13 @@ func newKID() (string, error) {
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
+
+// SigningKeyFor is SigningKey when alg is the Manager's algorithm; false
+// otherwise, or before Init.
+func (m *Manager) SigningKeyFor(alg string) (SigningKey, bool) {
+	if alg != m.alg {
+		return SigningKey{}, false
+	}
+	k := m.SigningKey()
+	return k, k.ID != ""
+}

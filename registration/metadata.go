@@ -63,6 +63,9 @@ type Metadata struct {
 	PolicyURI               string   `json:"policy_uri"`
 	SoftwareID              string   `json:"software_id"`
 	SoftwareVersion         string   `json:"software_version"`
+	// IDTokenSignedResponseAlg is OpenID Connect Dynamic Client
+	// Registration §2; empty means RS256.
+	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg"`
 }
 
 // UpdateRequest is the body of an RFC 7592 §2.2 update: the full metadata,
@@ -121,6 +124,11 @@ func (md *Metadata) toRegistration(allowedGrants []string) (clients.Registration
 		return reg, desc, metadataErr("token_endpoint_auth_method is not supported (client_secret_basic, client_secret_post or none)")
 	}
 	reg.Public = reg.AuthMethod == clients.AuthNone
+
+	if alg := md.IDTokenSignedResponseAlg; alg != "" && !slices.Contains(clients.IDTokenAlgs, alg) {
+		return reg, desc, metadataErr("id_token_signed_response_alg is not supported (%s)", strings.Join(clients.IDTokenAlgs, ", "))
+	}
+	reg.IDTokenAlg = md.IDTokenSignedResponseAlg
 
 	reg.GrantTypes = md.GrantTypes
 	if len(reg.GrantTypes) == 0 {
@@ -272,47 +280,49 @@ func fromClients(err error) error {
 // and what the client needs to manage its registration. ClientSecret is set
 // only when the secret is issued: the server keeps its hash, not the secret.
 type Information struct {
-	ClientID                string   `json:"client_id"`
-	ClientSecret            string   `json:"client_secret,omitempty"`
-	ClientIDIssuedAt        int64    `json:"client_id_issued_at"`
-	ClientSecretExpiresAt   *int64   `json:"client_secret_expires_at,omitempty"`
-	RegistrationAccessToken string   `json:"registration_access_token"`
-	RegistrationClientURI   string   `json:"registration_client_uri"`
-	ClientName              string   `json:"client_name"`
-	RedirectURIs            []string `json:"redirect_uris,omitempty"`
-	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
-	GrantTypes              []string `json:"grant_types"`
-	ResponseTypes           []string `json:"response_types"`
-	Scope                   string   `json:"scope,omitempty"`
-	ClientURI               string   `json:"client_uri,omitempty"`
-	LogoURI                 string   `json:"logo_uri,omitempty"`
-	TOSURI                  string   `json:"tos_uri,omitempty"`
-	PolicyURI               string   `json:"policy_uri,omitempty"`
-	Contacts                []string `json:"contacts,omitempty"`
-	SoftwareID              string   `json:"software_id,omitempty"`
-	SoftwareVersion         string   `json:"software_version,omitempty"`
+	ClientID                 string   `json:"client_id"`
+	ClientSecret             string   `json:"client_secret,omitempty"`
+	ClientIDIssuedAt         int64    `json:"client_id_issued_at"`
+	ClientSecretExpiresAt    *int64   `json:"client_secret_expires_at,omitempty"`
+	RegistrationAccessToken  string   `json:"registration_access_token"`
+	RegistrationClientURI    string   `json:"registration_client_uri"`
+	ClientName               string   `json:"client_name"`
+	RedirectURIs             []string `json:"redirect_uris,omitempty"`
+	TokenEndpointAuthMethod  string   `json:"token_endpoint_auth_method"`
+	GrantTypes               []string `json:"grant_types"`
+	ResponseTypes            []string `json:"response_types"`
+	Scope                    string   `json:"scope,omitempty"`
+	ClientURI                string   `json:"client_uri,omitempty"`
+	LogoURI                  string   `json:"logo_uri,omitempty"`
+	TOSURI                   string   `json:"tos_uri,omitempty"`
+	PolicyURI                string   `json:"policy_uri,omitempty"`
+	Contacts                 []string `json:"contacts,omitempty"`
+	SoftwareID               string   `json:"software_id,omitempty"`
+	SoftwareVersion          string   `json:"software_version,omitempty"`
+	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg"`
 }
 
 func information(c *clients.Client, secret, regToken, uri string) *Information {
 	info := &Information{
-		ClientID:                c.ID,
-		ClientSecret:            secret,
-		ClientIDIssuedAt:        c.CreatedAt.Unix(),
-		RegistrationAccessToken: regToken,
-		RegistrationClientURI:   uri,
-		ClientName:              c.Name,
-		RedirectURIs:            c.RedirectURIs,
-		TokenEndpointAuthMethod: c.AuthMethod,
-		GrantTypes:              c.GrantTypes,
-		ResponseTypes:           []string{},
-		Scope:                   strings.Join(c.Scopes, " "),
-		ClientURI:               c.Metadata.ClientURI,
-		LogoURI:                 c.Metadata.LogoURI,
-		TOSURI:                  c.Metadata.TOSURI,
-		PolicyURI:               c.Metadata.PolicyURI,
-		Contacts:                c.Metadata.Contacts,
-		SoftwareID:              c.Metadata.SoftwareID,
-		SoftwareVersion:         c.Metadata.SoftwareVersion,
+		ClientID:                 c.ID,
+		ClientSecret:             secret,
+		ClientIDIssuedAt:         c.CreatedAt.Unix(),
+		RegistrationAccessToken:  regToken,
+		RegistrationClientURI:    uri,
+		ClientName:               c.Name,
+		RedirectURIs:             c.RedirectURIs,
+		TokenEndpointAuthMethod:  c.AuthMethod,
+		GrantTypes:               c.GrantTypes,
+		ResponseTypes:            []string{},
+		Scope:                    strings.Join(c.Scopes, " "),
+		ClientURI:                c.Metadata.ClientURI,
+		LogoURI:                  c.Metadata.LogoURI,
+		TOSURI:                   c.Metadata.TOSURI,
+		PolicyURI:                c.Metadata.PolicyURI,
+		Contacts:                 c.Metadata.Contacts,
+		SoftwareID:               c.Metadata.SoftwareID,
+		SoftwareVersion:          c.Metadata.SoftwareVersion,
+		IDTokenSignedResponseAlg: c.IDTokenSigningAlg(),
 	}
 	if c.AllowsGrant(clients.GrantAuthorizationCode) {
 		info.ResponseTypes = []string{"code"}

@@ -145,6 +145,9 @@ func TestValidation(t *testing.T) {
 		{"fragment", with(webApp(), func(m *registration.Metadata) { m.RedirectURIs = []string{"https://app.example/cb#x"} }), redirect, "fragment"},
 		{"empty fragment", with(webApp(), func(m *registration.Metadata) { m.RedirectURIs = []string{"https://app.example/cb#"} }), redirect, "fragment"},
 		{"http not loopback", with(webApp(), func(m *registration.Metadata) { m.RedirectURIs = []string{"http://app.example/cb"} }), redirect, "loopback"},
+		{"id_token alg ES256", with(webApp(), func(m *registration.Metadata) { m.IDTokenSignedResponseAlg = "ES256" }), "", ""},
+		{"id_token alg none", with(webApp(), func(m *registration.Metadata) { m.IDTokenSignedResponseAlg = "none" }), meta, "id_token_signed_response_alg"},
+		{"id_token alg HS256", with(webApp(), func(m *registration.Metadata) { m.IDTokenSignedResponseAlg = "HS256" }), meta, "id_token_signed_response_alg"},
 		{"http loopback", with(webApp(), func(m *registration.Metadata) { m.RedirectURIs = []string{"http://127.0.0.1:8400/cb"} }), "", ""},
 		{"http loopback v6", with(webApp(), func(m *registration.Metadata) { m.RedirectURIs = []string{"http://[::1]/cb"} }), "", ""},
 		{"private-use scheme", with(webApp(), func(m *registration.Metadata) { m.RedirectURIs = []string{"com.example.app:/cb"} }), redirect, "use https"},
@@ -242,7 +245,7 @@ func TestRegisteredClient(t *testing.T) {
 	if d := time.Since(time.Unix(info.ClientIDIssuedAt, 0)); d < 0 || d > time.Minute {
 		t.Fatalf("client_id_issued_at %d", info.ClientIDIssuedAt)
 	}
-	if !slices.Equal(info.ResponseTypes, []string{"code"}) || info.Scope != "profile email" || info.TokenEndpointAuthMethod != "client_secret_basic" {
+	if !slices.Equal(info.ResponseTypes, []string{"code"}) || info.Scope != "profile email" || info.TokenEndpointAuthMethod != "client_secret_basic" || info.IDTokenSignedResponseAlg != "RS256" {
 		t.Fatalf("registered metadata: %+v", info)
 	}
 

@@ -120,8 +120,11 @@ type authRequest struct {
 	state       string
 	scope       string // what is granted: the request's, or all the client's
 	challenge   string
-	prompt      []string
-	query       url.Values
+	// nonce is the OpenID Connect nonce, echoed in the ID Token; the
+	// query it came in is carried through sign-in and consent (encode).
+	nonce  string
+	prompt []string
+	query  url.Values
 }
 
 func (r *authRequest) prompts(p string) bool { return slices.Contains(r.prompt, p) }
@@ -183,7 +186,7 @@ func (a *Authorize) parseRequest(c *gin.Context) (*authRequest, bool) {
 		a.errorPage(c, http.StatusBadRequest, "invalid_request", "The return address in the sign-in link is not registered for this application.")
 		return nil, false
 	}
-	req := &authRequest{client: client, redirectURI: q.Get("redirect_uri"), state: q.Get("state"), query: q}
+	req := &authRequest{client: client, redirectURI: q.Get("redirect_uri"), state: q.Get("state"), nonce: q.Get("nonce"), query: q}
 
 	// From here on the client is told, at its own redirect URI.
 	for _, v := range q {
@@ -340,7 +343,7 @@ func (a *Authorize) needsConsent(ctx context.Context, req *authRequest, u *users
 func (a *Authorize) issueCode(c *gin.Context, req *authRequest, si *signedIn) {
 	code, err := a.d.Codes.IssueCode(c.Request.Context(), grants.CodeGrant{
 		ClientID: req.client.ID, UserID: si.user.ID, RedirectURI: req.redirectURI,
-		Scope: req.scope, CodeChallenge: req.challenge, AuthTime: si.sess.AuthTime,
+		Scope: req.scope, CodeChallenge: req.challenge, AuthTime: si.sess.AuthTime, Nonce: req.nonce,
 		UserGeneration: si.sess.UserGeneration, ClientGeneration: req.client.Generation,
 	})
 	if err != nil {

@@ -110,7 +110,7 @@ func newStack(t *testing.T, tweak ...func(*stackConfig)) *stack {
 		Clients: s.clients, Users: s.users, Sessions: sess, Limiter: ratelimit.New(st), Codes: s.token, Log: log,
 	})
 	handler = server.NewPublic(server.Options{
-		Issuer: cfg.issuer, Scopes: []string{"profile"}, Token: s.token, Authorize: authz, JWKS: km.JWKS, Log: log,
+		Issuer: cfg.issuer, Scopes: []string{"openid", "profile"}, Token: s.token, Authorize: authz, JWKS: km.JWKS, Log: log,
 	})
 	return s
 }

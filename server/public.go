@@ -7,6 +7,7 @@ package server
 import (
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"authserver/audit"
+	"authserver/clients"
 )
 
 // Options are the public engine's parts.
@@ -102,12 +104,31 @@ func NewPublic(o Options) *gin.Engine {
 		c.Header("Cache-Control", jwksCache)
 		c.Data(http.StatusOK, "application/jwk-set+json", o.JWKS())
 	})
-	meta := mustJSON(doc)
-	r.GET("/.well-known/oauth-authorization-server", func(c *gin.Context) {
-		c.Header("Cache-Control", "public, max-age=300")
-		c.Data(http.StatusOK, "application/json", meta)
-	})
+	serveDoc := func(path string, doc map[string]any) {
+		body := mustJSON(doc)
+		r.GET(path, func(c *gin.Context) {
+			c.Header("Cache-Control", "public, max-age=300")
+			c.Data(http.StatusOK, "application/json", body)
+		})
+	}
+	serveDoc("/.well-known/oauth-authorization-server", doc)
+	if o.Authorize != nil {
+		// An OpenID Provider signs in users, so it needs /authorize.
+		serveDoc("/.well-known/openid-configuration", withOpenID(doc, o.Issuer))
+	}
 	return r
+}
+
+// withOpenID is the OpenID Connect Discovery 1.0 §3 document: the RFC 8414
+// one, so every field they share has one value, plus what only OpenID
+// Connect defines. userinfo_endpoint is served at <issuer>/userinfo.
+func withOpenID(doc map[string]any, issuer string) map[string]any {
+	out := maps.Clone(doc)
+	out["userinfo_endpoint"] = issuer + "/userinfo"
+	out["subject_types_supported"] = []string{"public"}
+	out["id_token_signing_alg_values_supported"] = clients.IDTokenAlgs
+	out["claims_supported"] = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"}
+	return out
 }
 
 // Metadata is the RFC 8414 document: every endpoint that exists, and

@@ -144,7 +144,10 @@ type Code struct {
 	Scope         string    `json:"scope"`
 	CodeChallenge string    `json:"code_challenge,omitempty"` // S256
 	AuthTime      time.Time `json:"auth_time"`
-	ExpiresAt     time.Time `json:"expires_at"`
+	// Nonce is the OpenID Connect nonce of the authorization request,
+	// echoed in the ID Token; empty when none was sent.
+	Nonce     string    `json:"nonce,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
 	// FamilyID is chosen when the code is made: the refresh-token family its
 	// redemption starts, so a replay can revoke it.
 	FamilyID string `json:"family_id"`

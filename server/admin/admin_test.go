@@ -230,7 +230,7 @@ func TestClientLifecycle(t *testing.T) {
 	}
 
 	got := expect(t, e.do("GET", "/admin/clients/"+id, nil), http.StatusOK)
-	if got["name"] != "backend" || got["token_endpoint_auth_method"] != "client_secret_basic" || got["disabled"] != false {
+	if got["name"] != "backend" || got["token_endpoint_auth_method"] != "client_secret_basic" || got["disabled"] != false || got["id_token_signed_response_alg"] != "RS256" {
 		t.Errorf("get: %v", got)
 	}
 	for _, k := range []string{"id", "name", "public", "token_endpoint_auth_method", "grant_types", "scopes", "redirect_uris", "audience", "first_party", "disabled", "created_at", "updated_at"} {
@@ -350,6 +350,7 @@ func TestClientValidation(t *testing.T) {
 		{"malformed scope", clients.Registration{Name: "x", GrantTypes: []string{"client_credentials"}, Scopes: []string{`bad"scope`}}, "scopes"},
 		{"code without redirect", clients.Registration{Name: "x", GrantTypes: []string{"authorization_code"}}, "redirect_uris"},
 		{"bad auth method", clients.Registration{Name: "x", GrantTypes: []string{"client_credentials"}, AuthMethod: "private_key_jwt"}, "token_endpoint_auth_method"},
+		{"bad ID Token alg", clients.Registration{Name: "x", GrantTypes: []string{"client_credentials"}, IDTokenAlg: "HS256"}, "id_token_signed_response_alg"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

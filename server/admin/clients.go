@@ -27,6 +27,7 @@ type ClientView struct {
 	RedirectURIs []string  `json:"redirect_uris"`
 	Audience     []string  `json:"audience"`
 	FirstParty   bool      `json:"first_party"`
+	IDTokenAlg   string    `json:"id_token_signed_response_alg"`
 	Disabled     bool      `json:"disabled"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
@@ -57,6 +58,7 @@ func NewClientView(c *clients.Client) ClientView {
 		RedirectURIs: nonNil(c.RedirectURIs),
 		Audience:     nonNil(c.Audience),
 		FirstParty:   c.FirstParty,
+		IDTokenAlg:   c.IDTokenSigningAlg(),
 		Disabled:     c.Disabled,
 		CreatedAt:    c.CreatedAt,
 		UpdatedAt:    c.UpdatedAt,

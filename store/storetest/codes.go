@@ -18,6 +18,7 @@ func newCode(expires time.Time) tokens.Code {
 		Scope:         "openid profile",
 		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
 		AuthTime:      ms(time.Now().Add(-time.Minute)),
+		Nonce:         "n-0S6_WzA2Mj \"exactly\" ☃",
 		ExpiresAt:     ms(expires),
 		FamilyID:      randID("fam"),
 		// Kept as given (compared at redemption with the current ones).
@@ -29,7 +30,7 @@ func newCode(expires time.Time) tokens.Code {
 func checkCode(t *testing.T, got, want tokens.Code) {
 	t.Helper()
 	if got.ClientID != want.ClientID || got.UserID != want.UserID || got.RedirectURI != want.RedirectURI ||
-		got.Scope != want.Scope || got.CodeChallenge != want.CodeChallenge ||
+		got.Scope != want.Scope || got.CodeChallenge != want.CodeChallenge || got.Nonce != want.Nonce ||
 		!sameTime(got.AuthTime, want.AuthTime) || !sameTime(got.ExpiresAt, want.ExpiresAt) ||
 		got.FamilyID != want.FamilyID ||
 		got.UserGeneration != want.UserGeneration || got.ClientGeneration != want.ClientGeneration {

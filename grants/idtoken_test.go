@@ -1,0 +1,266 @@
+package grants_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+
+	"authserver/clients"
+	"authserver/grants"
+)
+
+type oidcSetup struct {
+	h          *harness
+	id, secret string
+	userID     string
+	authTime   time.Time
+}
+
+// setupOIDC registers a client that may ask for openid, signing its ID
+// Tokens with alg (empty: the default).
+func setupOIDC(t *testing.T, alg string, tweak ...func(*grants.Config)) oidcSetup {
+	t.Helper()
+	h := newOIDCHarness(t, tweak...)
+	id, secret := h.client(t, clients.Registration{
+		GrantTypes: codeAndRefresh, Scopes: []string{"openid", "read"}, RedirectURIs: []string{acRedirect}, IDTokenAlg: alg,
+	})
+	u := h.user(t, "alice", "alice's password")
+	return oidcSetup{h: h, id: id, secret: secret, userID: u.ID, authTime: time.Now().Add(-time.Hour).Truncate(time.Second)}
+}
+
+// redeem issues a code for scope and nonce as /authorize would, and
+// redeems it.
+func (s oidcSetup) redeem(t *testing.T, scope, nonce string) reply {
+	t.Helper()
+	code, err := s.h.endpoint.IssueCode(context.Background(), grants.CodeGrant{
+		ClientID: s.id, UserID: s.userID, RedirectURI: acRedirect, Scope: scope,
+		CodeChallenge: challengeOf(acVerifier), AuthTime: s.authTime, Nonce: nonce,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.h.post(t, acForm(code, acVerifier), s.id, s.secret)
+	wantToken(t, r)
+	return r
+}
+
+// verify checks an ID Token as a relying party does: go-oidc, against the
+// published JWKS, accepting only alg.
+func (s oidcSetup) verify(t *testing.T, raw, alg string) *oidc.IDToken {
+	t.Helper()
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(s.h.keys.JWKS()) }))
+	t.Cleanup(jwks.Close)
+	ctx := context.Background()
+	v := oidc.NewVerifier(s.h.issuer.URL(), oidc.NewRemoteKeySet(ctx, jwks.URL), &oidc.Config{ClientID: s.id, SupportedSigningAlgs: []string{alg}})
+	tok, err := v.Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("relying party rejects the ID Token: %v", err)
+	}
+	return tok
+}
+
+// header decodes a JWT's JOSE header.
+func header(t *testing.T, raw string) map[string]string {
+	t.Helper()
+	head, _, _ := strings.Cut(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h map[string]string
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+type extraClaims struct {
+	AuthTime int64  `json:"auth_time"`
+	Nonce    string `json:"nonce"`
+	Azp      string `json:"azp"`
+}
+
+func claimsOf(t *testing.T, tok *oidc.IDToken) extraClaims {
+	t.Helper()
+	var c extraClaims
+	if err := tok.Claims(&c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestIDTokenClaims(t *testing.T) {
+	s := setupOIDC(t, "")
+	r := s.redeem(t, "openid read", "n-0S6_WzA2Mj")
+	raw := r.str("id_token")
+	if raw == "" {
+		t.Fatalf("no id_token for a grant of openid: %v", r.body)
+	}
+	if h := header(t, raw); h["alg"] != "RS256" || h["typ"] != "JWT" || h["kid"] == "" {
+		t.Fatalf("header %v: want RS256 by default, typ JWT, a kid", h)
+	}
+	tok := s.verify(t, raw, "RS256")
+	c := claimsOf(t, tok)
+	switch {
+	case tok.Subject != s.userID:
+		t.Errorf("sub %q, want the user %q", tok.Subject, s.userID)
+	case len(tok.Audience) != 1 || tok.Audience[0] != s.id:
+		t.Errorf("aud %v, want the client alone", tok.Audience)
+	case c.Azp != "":
+		t.Errorf("azp %q with a single audience", c.Azp)
+	case tok.Nonce != "n-0S6_WzA2Mj":
+		t.Errorf("nonce %q, want the request's", tok.Nonce)
+	case c.AuthTime != s.authTime.Unix():
+		t.Errorf("auth_time %d, want the sign-in time %d", c.AuthTime, s.authTime.Unix())
+	case tok.Expiry.Sub(tok.IssuedAt) != testConfig().AccessTTL:
+		t.Errorf("lifetime %v, want the access-token TTL", tok.Expiry.Sub(tok.IssuedAt))
+	}
+	if err := tok.VerifyAccessToken(r.str("access_token")); err != nil {
+		t.Errorf("at_hash: %v", err)
+	}
+}
+
+func TestIDTokenTTL(t *testing.T) {
+	s := setupOIDC(t, "", func(c *grants.Config) { c.IDTokenTTL = 5 * time.Minute })
+	tok := s.verify(t, s.redeem(t, "openid", "").str("id_token"), "RS256")
+	if got := tok.Expiry.Sub(tok.IssuedAt); got != 5*time.Minute {
+		t.Errorf("lifetime %v, want id_token_ttl 5m", got)
+	}
+}
+
+func TestIDTokenWithoutNonce(t *testing.T) {
+	s := setupOIDC(t, "")
+	raw := s.redeem(t, "openid", "").str("id_token")
+	payload := strings.Split(raw, ".")[1]
+	b, _ := base64.RawURLEncoding.DecodeString(payload)
+	if strings.Contains(string(b), `"nonce"`) {
+		t.Errorf("nonce claim without a nonce in the request: %s", b)
+	}
+}
+
+// A client chooses its alg; each is verifiable through JWKS, at_hash
+// hashing per alg (SHA-512 for EdDSA).
+func TestIDTokenClientAlg(t *testing.T) {
+	s := setupOIDC(t, "")
+	for _, alg := range []string{"ES256", "EdDSA"} {
+		id, secret := s.h.client(t, clients.Registration{
+			GrantTypes: codeAndRefresh, Scopes: []string{"openid"}, RedirectURIs: []string{acRedirect}, IDTokenAlg: alg,
+		})
+		c := s
+		c.id, c.secret = id, secret
+		r := c.redeem(t, "openid", "")
+		if h := header(t, r.str("id_token")); h["alg"] != alg {
+			t.Errorf("alg %s, want the client's %s", h["alg"], alg)
+		}
+		if err := c.verify(t, r.str("id_token"), alg).VerifyAccessToken(r.str("access_token")); err != nil {
+			t.Errorf("%s at_hash: %v", alg, err)
+		}
+	}
+	if _, _, err := s.h.clients.Create(context.Background(), clients.Registration{
+		Name: "x", GrantTypes: codeAndRefresh, RedirectURIs: []string{acRedirect}, IDTokenAlg: "HS256",
+	}); err == nil {
+		t.Error("a client registered with id_token_signed_response_alg HS256")
+	}
+}
+
+// A client that does not ask for openid sees plain OAuth, even when it
+// may ask for it.
+func TestNoIDTokenWithoutOpenID(t *testing.T) {
+	s := setupOIDC(t, "")
+	r := s.redeem(t, "read", "a nonce")
+	if _, ok := r.body["id_token"]; ok {
+		t.Fatalf("id_token without openid: %v", r.body)
+	}
+	next := s.h.post(t, rtForm(r.str("refresh_token")), s.id, s.secret)
+	wantToken(t, next)
+	if _, ok := next.body["id_token"]; ok {
+		t.Fatalf("id_token on refresh without openid: %v", next.body)
+	}
+}
+
+// A code sent by another client is invalid_grant: no token of any kind.
+func TestNoIDTokenForAnotherClientsCode(t *testing.T) {
+	s := setupOIDC(t, "")
+	other, otherSecret := s.h.client(t, clients.Registration{
+		GrantTypes: codeAndRefresh, Scopes: []string{"openid"}, RedirectURIs: []string{acRedirect},
+	})
+	code, err := s.h.endpoint.IssueCode(context.Background(), grants.CodeGrant{
+		ClientID: s.id, UserID: s.userID, RedirectURI: acRedirect, Scope: "openid",
+		CodeChallenge: challengeOf(acVerifier), AuthTime: s.authTime, Nonce: "n",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.h.post(t, acForm(code, acVerifier), other, otherSecret)
+	if r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" || r.body["id_token"] != nil {
+		t.Fatalf("another client's code: %d %v", r.status, r.body)
+	}
+}
+
+// Core §12.2: a refresh of a family granted openid returns an ID Token
+// with the same sub and auth_time, and no nonce; narrowing away openid
+// drops it.
+func TestRefreshIDToken(t *testing.T) {
+	s := setupOIDC(t, "")
+	first := s.redeem(t, "openid read", "n-1")
+	r := s.h.post(t, rtForm(first.str("refresh_token")), s.id, s.secret)
+	wantToken(t, r)
+	tok := s.verify(t, r.str("id_token"), "RS256")
+	if c := claimsOf(t, tok); tok.Subject != s.userID || c.AuthTime != s.authTime.Unix() || tok.Nonce != "" {
+		t.Errorf("refreshed ID Token sub %q auth_time %d nonce %q", tok.Subject, c.AuthTime, tok.Nonce)
+	}
+	if err := tok.VerifyAccessToken(r.str("access_token")); err != nil {
+		t.Errorf("at_hash of the new access token: %v", err)
+	}
+	narrowed := s.h.post(t, rtForm(r.str("refresh_token"), "scope", "read"), s.id, s.secret)
+	wantToken(t, narrowed)
+	if _, ok := narrowed.body["id_token"]; ok {
+		t.Errorf("id_token after narrowing away openid: %v", narrowed.body)
+	}
+}
+
+// An ID Token is never an access token: Verify refuses it (typ), and
+// introspection calls it inactive.
+func TestIDTokenIsNotAnAccessToken(t *testing.T) {
+	h := newOIDCHarness(t)
+	e := &endpoints{harness: h, base: serveAll(t, h.endpoint)}
+	s := oidcSetup{h: h, authTime: time.Now().Truncate(time.Second)}
+	s.id, s.secret = h.client(t, clients.Registration{
+		GrantTypes: codeAndRefresh, Scopes: []string{"openid"}, RedirectURIs: []string{acRedirect}, IDTokenAlg: "ES256",
+	})
+	s.userID = h.user(t, "bob", "bob's password").ID
+	raw := s.redeem(t, "openid", "").str("id_token")
+	if _, err := h.issuer.Verify(raw); err == nil {
+		t.Error("Issuer.Verify accepts an ID Token as an access token")
+	}
+	if got := e.introspect(t, raw, "", s.id, s.secret); got["active"] != false {
+		t.Errorf("introspection of an ID Token: %v", got)
+	}
+}
+
+// The password grant signs the user in with the request: with openid its
+// answer carries an ID Token (auth_time now, no nonce), as its refreshes do.
+func TestPasswordGrantIDToken(t *testing.T) {
+	s := setupOIDC(t, "")
+	id, secret := s.h.client(t, clients.Registration{GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"openid", "read"}})
+	s.id, s.secret = id, secret
+	before := time.Now().Add(-time.Second).Unix()
+	r := s.h.post(t, pwForm("alice", "alice's password", "scope", "openid"), id, secret)
+	wantToken(t, r)
+	tok := s.verify(t, r.str("id_token"), "RS256")
+	if c := claimsOf(t, tok); tok.Subject != s.userID || c.AuthTime < before || tok.Nonce != "" {
+		t.Errorf("password grant ID Token sub %q auth_time %d nonce %q", tok.Subject, c.AuthTime, tok.Nonce)
+	}
+	plain := s.h.post(t, pwForm("alice", "alice's password", "scope", "read"), id, secret)
+	wantToken(t, plain)
+	if _, ok := plain.body["id_token"]; ok {
+		t.Errorf("id_token without openid: %v", plain.body)
+	}
+}
