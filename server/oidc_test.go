@@ -111,7 +111,9 @@ func TestOpenIDConfiguration(t *testing.T) {
 		"code_challenge_methods_supported":      `["S256"]`,
 		"token_endpoint_auth_methods_supported": `["client_secret_basic","client_secret_post","none"]`,
 		"grant_types_supported":                 `["authorization_code","client_credentials","password","refresh_token"]`,
-		"claims_supported":                      `["iss","sub","aud","exp","iat","auth_time","nonce","at_hash"]`,
+		"claims_supported": `["iss","sub","aud","exp","iat","auth_time","nonce","at_hash",` +
+			`"name","family_name","given_name","middle_name","nickname","preferred_username","profile","picture","website",` +
+			`"gender","birthdate","zoneinfo","locale","updated_at","email","email_verified","phone_number","phone_number_verified","address"]`,
 	} {
 		if got := str(doc[k]); got != want {
 			t.Errorf("%s = %s, want %s", k, got, want)

@@ -16,6 +16,7 @@ import (
 
 	"authserver/audit"
 	"authserver/clients"
+	"authserver/users"
 )
 
 // Options are the public engine's parts.
@@ -127,7 +128,8 @@ func withOpenID(doc map[string]any, issuer string) map[string]any {
 	out["userinfo_endpoint"] = issuer + "/userinfo"
 	out["subject_types_supported"] = []string{"public"}
 	out["id_token_signing_alg_values_supported"] = clients.IDTokenAlgs
-	out["claims_supported"] = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"}
+	// The ID Token's claims and what /userinfo releases.
+	out["claims_supported"] = append([]string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"}, users.ReleasedClaims...)
 	return out
 }
 

@@ -10,6 +10,14 @@ const (
 	ScopeAddress = "address"
 )
 
+// ReleasedClaims names every claim Claims can answer besides sub: what
+// discovery lists as claims_supported.
+var ReleasedClaims = []string{
+	"name", "family_name", "given_name", "middle_name", "nickname", "preferred_username",
+	"profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at",
+	"email", "email_verified", "phone_number", "phone_number_verified", "address",
+}
+
 // Claims returns sub and the claims of u the granted scopes release, set
 // ones only: what the UserInfo endpoint answers.
 func (u *User) Claims(scopes []string) map[string]any {

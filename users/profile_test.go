@@ -121,6 +121,28 @@ func TestClaimsPerScope(t *testing.T) {
 	}
 }
 
+// ReleasedClaims is exactly what a full profile releases under every
+// scope, so discovery's claims_supported cannot drift from /userinfo.
+func TestReleasedClaimsAreWhatClaimsAnswers(t *testing.T) {
+	u := &User{ID: "u1", UpdatedAt: time.Unix(1700000000, 0), Profile: Profile{
+		Name: "n", FamilyName: "f", GivenName: "g", MiddleName: "m", Nickname: "k", PreferredUsername: "p",
+		ProfileURL: "https://p.example/", Picture: "https://p.example/a.png", Website: "https://p.example/",
+		Gender: "x", Birthdate: "2000-01-01", Zoneinfo: "Europe/London", Locale: "en-GB",
+		Email: "a@example.com", EmailVerified: true, PhoneNumber: "+441632960123", PhoneVerified: true,
+		Address: &Address{Country: "GB"},
+	}}
+	got := u.Claims([]string{ScopeProfile, ScopeEmail, ScopePhone, ScopeAddress})
+	delete(got, "sub")
+	if len(got) != len(ReleasedClaims) {
+		t.Fatalf("a full profile released %d claims, ReleasedClaims lists %d", len(got), len(ReleasedClaims))
+	}
+	for _, c := range ReleasedClaims {
+		if _, ok := got[c]; !ok {
+			t.Errorf("ReleasedClaims lists %s, which Claims never answers", c)
+		}
+	}
+}
+
 func TestIssuedInEarlierGeneration(t *testing.T) {
 	ctx := context.Background()
 	s := NewService(newMemStore(), fast)
