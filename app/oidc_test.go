@@ -44,7 +44,8 @@ func relyingParty(t *testing.T, n *node, provider *oidc.Provider, alg string) {
 	}
 	verifier := provider.Verifier(&oidc.Config{ClientID: conf.ClientID})
 	username := "user-" + strings.ToLower(wantAlg)
-	u := n.admin(t, "POST", "/admin/users", map[string]any{"username": username, "password": username + "'s long password"})
+	u := n.admin(t, "POST", "/admin/users", map[string]any{"username": username, "password": username + "'s long password",
+		"name": "User " + wantAlg})
 
 	pkce, nonce := oauth2.GenerateVerifier(), "nonce-"+oauth2.GenerateVerifier()
 	p := newPages(t, n.base)
@@ -66,6 +67,18 @@ func relyingParty(t *testing.T, n *node, provider *oidc.Provider, alg string) {
 	}
 	if err := idTok.VerifyAccessToken(tok.AccessToken); err != nil {
 		t.Errorf("at_hash: %v", err)
+	}
+	// go-oidc's own UserInfo call: the claims the profile scope releases,
+	// for the ID Token's subject.
+	info, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatalf("go-oidc UserInfo: %v", err)
+	}
+	var profile struct {
+		Name string `json:"name"`
+	}
+	if err := info.Claims(&profile); err != nil || info.Subject != idTok.Subject || profile.Name != "User "+wantAlg {
+		t.Errorf("userinfo sub %q name %q (%v), want %q %q", info.Subject, profile.Name, err, idTok.Subject, "User "+wantAlg)
 	}
 	var first struct {
 		AuthTime int64 `json:"auth_time"`
