@@ -36,6 +36,12 @@ func (e *Endpoint) PKCERequired(c *clients.Client) bool {
 	return c.Public || e.cfg.RequirePKCEConfidential
 }
 
+// VerifyIDTokenHint checks an id_token_hint sent to /authorize by clientID
+// and returns its subject (Issuer.VerifyIDTokenHint).
+func (e *Endpoint) VerifyIDTokenHint(raw, clientID string) (string, error) {
+	return e.issuer.VerifyIDTokenHint(raw, clientID)
+}
+
 // IssueCode mints an authorization code for g and stores only its hash. The
 // refresh-token family its redemption will start is chosen now, so a replay
 // of the code can revoke it whenever it comes.

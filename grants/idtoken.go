@@ -4,11 +4,14 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"hash"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"authserver/keys"
 )
@@ -99,4 +102,38 @@ func atHash(alg, accessToken string) (string, error) {
 	h.Write([]byte(accessToken))
 	sum := h.Sum(nil)
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2]), nil
+}
+
+// hintClaims are the claims of an id_token_hint that are checked.
+type hintClaims struct {
+	jwt.RegisteredClaims
+}
+
+// VerifyIDTokenHint checks that raw is an ID Token this server signed for
+// clientID (Core §3.1.2.1 id_token_hint) and returns its subject. Expiry is
+// not checked: a hint is usually an old ID Token, and it grants nothing.
+func (i *Issuer) VerifyIDTokenHint(raw, clientID string) (string, error) {
+	var claims hintClaims
+	_, err := i.hintParser.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
+		if typ, _ := t.Header["typ"].(string); typ != idTokenType {
+			return nil, errors.New("not an ID Token (typ)")
+		}
+		kid, _ := t.Header["kid"].(string)
+		method, pub, ok := i.keys.VerificationKey(kid)
+		if !ok || method.Alg() != t.Method.Alg() {
+			return nil, errors.New("unknown signing key")
+		}
+		return pub, nil
+	})
+	switch {
+	case err != nil:
+		return "", err
+	case claims.Issuer != i.issuer:
+		return "", errors.New("id_token_hint: another issuer")
+	case !slices.Contains(claims.Audience, clientID):
+		return "", errors.New("id_token_hint: issued to another client")
+	case claims.Subject == "":
+		return "", errors.New("id_token_hint: no subject")
+	}
+	return claims.Subject, nil
 }

@@ -38,7 +38,10 @@ type Issuer struct {
 	defaultAudience []string
 	keys            KeySource
 	parser          *jwt.Parser
-	header          atomic.Pointer[encodedHeader]
+	// hintParser checks signatures only: VerifyIDTokenHint checks the
+	// claims itself, since a hint may have expired.
+	hintParser *jwt.Parser
+	header     atomic.Pointer[encodedHeader]
 }
 
 // NewIssuer returns an Issuer for the issuer URL; tokens of clients that
@@ -53,6 +56,10 @@ func NewIssuer(issuer string, defaultAudience []string, ks KeySource) *Issuer {
 			jwt.WithIssuer(issuer),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
+		),
+		hintParser: jwt.NewParser(
+			jwt.WithValidMethods([]string{"ES256", "RS256", "EdDSA"}),
+			jwt.WithoutClaimsValidation(),
 		),
 	}
 }

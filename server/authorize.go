@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -38,11 +40,12 @@ type AuthorizeConfig struct {
 	DeviceCookieTTL time.Duration
 }
 
-// CodeIssuer mints authorization codes and holds the PKCE policy
-// (*grants.Endpoint).
+// CodeIssuer mints authorization codes, holds the PKCE policy and knows
+// the ID Tokens it issued, for id_token_hint (*grants.Endpoint).
 type CodeIssuer interface {
 	IssueCode(ctx context.Context, g grants.CodeGrant) (string, error)
 	PKCERequired(c *clients.Client) bool
+	VerifyIDTokenHint(raw, clientID string) (subject string, err error)
 }
 
 // UserDirectory checks passwords and finds signed-in users (*users.Service).
@@ -124,7 +127,13 @@ type authRequest struct {
 	// query it came in is carried through sign-in and consent (encode).
 	nonce  string
 	prompt []string
-	query  url.Values
+	// OpenID Connect requests only (Core §3.1.2.1): maxAge is max_age
+	// (-1 when absent), loginHint prefills the sign-in page, hintSubject
+	// is the sub of a verified id_token_hint.
+	maxAge      int64
+	loginHint   string
+	hintSubject string
+	query       url.Values
 }
 
 func (r *authRequest) prompts(p string) bool { return slices.Contains(r.prompt, p) }
@@ -136,6 +145,11 @@ func (r *authRequest) encode(drop, add string) string {
 	q := url.Values{}
 	for k, v := range r.query {
 		q[k] = v
+	}
+	if drop == "login" {
+		// The fresh sign-in answers max_age too; kept, max_age=0 would
+		// ask for it again.
+		q.Del("max_age")
 	}
 	prompt := slices.DeleteFunc(slices.Clone(r.prompt), func(p string) bool { return p == drop })
 	if add != "" && !slices.Contains(prompt, add) {
@@ -186,7 +200,7 @@ func (a *Authorize) parseRequest(c *gin.Context) (*authRequest, bool) {
 		a.errorPage(c, http.StatusBadRequest, "invalid_request", "The return address in the sign-in link is not registered for this application.")
 		return nil, false
 	}
-	req := &authRequest{client: client, redirectURI: q.Get("redirect_uri"), state: q.Get("state"), nonce: q.Get("nonce"), query: q}
+	req := &authRequest{client: client, redirectURI: q.Get("redirect_uri"), state: q.Get("state"), nonce: q.Get("nonce"), maxAge: -1, query: q}
 
 	// From here on the client is told, at its own redirect URI.
 	for _, v := range q {
@@ -241,7 +255,56 @@ func (a *Authorize) parseRequest(c *gin.Context) (*authRequest, bool) {
 	if req.prompts("none") && len(req.prompt) > 1 {
 		return a.refuse(c, req, "invalid_request", "prompt=none cannot be combined with other values")
 	}
+	if slices.Contains(strings.Fields(req.scope), "openid") {
+		return a.parseOpenID(c, req)
+	}
 	return req, true
+}
+
+// maxMaxAge caps max_age (about 136 years), so it fits a time.Duration.
+const maxMaxAge = 1 << 32
+
+// maxLoginHint bounds the login_hint shown on the sign-in page.
+const maxLoginHint = 256
+
+// parseOpenID reads the OpenID Connect parameters of Core §3.1.2.1. Plain
+// OAuth requests never get here, so they behave as before. ui_locales,
+// claims_locales, acr_values and display are tolerated and ignored.
+func (a *Authorize) parseOpenID(c *gin.Context, req *authRequest) (*authRequest, bool) {
+	q := req.query
+	if req.prompts("select_account") {
+		return a.refuse(c, req, "account_selection_required", "account selection is not supported")
+	}
+	if v, ok := q["max_age"]; ok {
+		if !isDigits(v[0]) {
+			return a.refuse(c, req, "invalid_request", "max_age must be a non-negative integer")
+		}
+		n, err := strconv.ParseInt(v[0], 10, 64)
+		if err != nil || n > maxMaxAge {
+			n = maxMaxAge // digits too many for int64: any sign-in is young enough
+		}
+		req.maxAge = n
+	}
+	if h := q.Get("login_hint"); len(h) <= maxLoginHint && printable(h) {
+		req.loginHint = h // otherwise ignored: it is only a hint
+	}
+	if raw := q.Get("id_token_hint"); raw != "" {
+		sub, err := a.d.Codes.VerifyIDTokenHint(raw, req.client.ID)
+		if err != nil {
+			return a.refuse(c, req, "invalid_request", "id_token_hint is not an ID Token this server issued to this client")
+		}
+		req.hintSubject = sub
+	}
+	return req, true
+}
+
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+// printable reports whether s is valid UTF-8 without control characters.
+func printable(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // refuse sends an error back to the client's (validated) redirect URI.
@@ -285,15 +348,31 @@ func (a *Authorize) authorize(c *gin.Context) {
 		a.serverError(c, req, err)
 		return
 	}
-	if si == nil || req.prompts("login") {
+	if why := a.signInNeeded(req, si); why != "" {
 		if req.prompts("none") {
-			a.redirectError(c, req, "login_required", "the user is not signed in")
+			a.redirectError(c, req, "login_required", why)
 			return
 		}
-		a.renderLogin(c, req, http.StatusOK, "", "")
+		a.renderLogin(c, req, http.StatusOK, "", req.loginHint)
 		return
 	}
 	a.afterSignIn(c, req, si)
+}
+
+// signInNeeded says why the request needs the sign-in page, or "" when the
+// session si will do.
+func (a *Authorize) signInNeeded(req *authRequest, si *signedIn) string {
+	switch {
+	case si == nil:
+		return "the user is not signed in"
+	case req.prompts("login"):
+		return "the client asked for a new sign-in"
+	case req.maxAge >= 0 && a.now().Sub(si.sess.AuthTime) > time.Duration(req.maxAge)*time.Second:
+		return "the sign-in is older than max_age"
+	case req.hintSubject != "" && req.hintSubject != si.user.ID:
+		return "the signed-in user is not the one id_token_hint names"
+	}
+	return ""
 }
 
 // afterSignIn asks for consent when it is needed and otherwise sends the
