@@ -167,7 +167,7 @@ func TestLoginHintPrefillsUsername(t *testing.T) {
 		{"alice", "alice"},
 		{`a"><script>alert(1)</script>`, `a"><script>alert(1)</script>`},
 		{strings.Repeat("a", 257), ""}, // too long: ignored
-		{"al\nice", ""},                 // control character: ignored
+		{"al\nice", ""},                // control character: ignored
 	} {
 		p := b.get(s.oidcURL(id, "login_hint", tc.hint))
 		m := usernameValueRe.FindStringSubmatch(p.body)
