@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"authserver/config"
@@ -108,6 +109,22 @@ func (c *callbackApp) wait(t *testing.T) url.Values {
 		t.Fatal("the browser never reached the client's callback")
 		return nil
 	}
+}
+
+// signInOnPage fills the sign-in page shown in the tab and submits it,
+// then waits for sel (the next page's element, or "" for none).
+func signInOnPage(t *testing.T, ctx context.Context, username, password, sel string) {
+	t.Helper()
+	actions := []chromedp.Action[chromedp.Void]{
+		chromedp.WaitVisible(chromedp.CSS("#password")),
+		chromedp.SetValue(chromedp.CSS("#username"), username),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+	}
+	if sel != "" {
+		actions = append(actions, chromedp.WaitVisible(chromedp.CSS(sel)))
+	}
+	steps(t, ctx, "sign in as "+username, actions...)
 }
 
 // shots saves screenshots of the current page on a desktop and a phone
@@ -271,4 +288,81 @@ func TestBrowserAuthorizationCodeEmbedded(t *testing.T) {
 func TestBrowserAuthorizationCodeRedis(t *testing.T) {
 	r := redistest.StartStandalone(t)
 	browserFlow(t, startNode(t, func(c *config.Config) { c.Redis.URL = r.URL() }), false)
+}
+
+// OpenID Connect in Chromium: sign-in and consent with openid and a nonce,
+// then prompt=none getting a code with no page at all, then max_age=0
+// bringing the sign-in page back (login_hint prefilled) and a later
+// auth_time.
+func TestBrowserOpenIDPromptNoneAndMaxAge(t *testing.T) {
+	n := startNode(t, oidcScopes)
+	ctx := context.Background()
+	chrome := newChrome(t)
+	cb := newCallbackApp(t)
+	provider, err := oidc.NewProvider(ctx, n.base)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	c := n.admin(t, "POST", "/admin/clients", map[string]any{
+		"name": "Photo Printer", "grant_types": []string{"authorization_code"},
+		"scopes": []string{"openid", "profile"}, "redirect_uris": []string{"http://127.0.0.1/callback"},
+	})
+	n.admin(t, "POST", "/admin/users", map[string]any{"username": "erin", "password": "erin's long password"})
+	conf := oauth2.Config{
+		ClientID: c["id"].(string), ClientSecret: c["client_secret"].(string),
+		Endpoint: provider.Endpoint(), RedirectURL: cb.URL + "/callback", Scopes: []string{oidc.ScopeOpenID, "profile"},
+	}
+	verifier := provider.Verifier(&oidc.Config{ClientID: conf.ClientID})
+	// authorize opens a request in the tab; redeem checks what came back.
+	var nonce, pkce string
+	authorize := func(what string, opts ...oauth2.AuthCodeOption) {
+		t.Helper()
+		nonce, pkce = "nonce-"+oauth2.GenerateVerifier(), oauth2.GenerateVerifier()
+		opts = append(opts, oidc.Nonce(nonce), oauth2.S256ChallengeOption(pkce))
+		steps(t, chrome, what, chromedp.Navigate(conf.AuthCodeURL("st", opts...)))
+	}
+	redeem := func() int64 {
+		t.Helper()
+		q := cb.wait(t)
+		tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(pkce))
+		if err != nil {
+			t.Fatalf("exchange (%v): %v", q, err)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		idTok, err := verifier.Verify(ctx, raw)
+		if err != nil {
+			t.Fatalf("go-oidc rejects the ID Token: %v", err)
+		}
+		var claims struct {
+			AuthTime int64 `json:"auth_time"`
+		}
+		if err := idTok.Claims(&claims); err != nil || idTok.Nonce != nonce || claims.AuthTime == 0 {
+			t.Fatalf("ID Token nonce %q auth_time %d (%v), want nonce %q", idTok.Nonce, claims.AuthTime, err, nonce)
+		}
+		return claims.AuthTime
+	}
+
+	authorize("open the sign-in page")
+	signInOnPage(t, chrome, "erin", "erin's long password", "#allow")
+	steps(t, chrome, "allow", chromedp.Click(chromedp.CSS("#allow")))
+	signedIn := redeem()
+
+	authorize("prompt=none", oauth2.SetAuthURLParam("prompt", "none"))
+	if silent := redeem(); silent != signedIn {
+		t.Fatalf("prompt=none: auth_time %d, want %d", silent, signedIn)
+	}
+	if loc, _ := chromedp.Run(chrome, chromedp.Location()); !strings.HasPrefix(loc, cb.URL) {
+		t.Fatalf("prompt=none left the browser at %s", loc)
+	}
+
+	time.Sleep(1100 * time.Millisecond) // auth_time is in seconds
+	authorize("max_age=0", oauth2.SetAuthURLParam("max_age", "0"), oauth2.SetAuthURLParam("login_hint", "erin"))
+	steps(t, chrome, "the sign-in page again", chromedp.WaitVisible(chromedp.CSS("#password")))
+	if v, err := chromedp.Run(chrome, chromedp.Value(chromedp.CSS("#username"))); err != nil || v != "erin" {
+		t.Fatalf("login_hint did not prefill the username: %q %v", v, err)
+	}
+	signInOnPage(t, chrome, "erin", "erin's long password", "")
+	if fresh := redeem(); fresh <= signedIn {
+		t.Fatalf("max_age=0: auth_time %d did not move on from %d", fresh, signedIn)
+	}
 }
