@@ -264,3 +264,39 @@ func TestPasswordGrantIDToken(t *testing.T) {
 		t.Errorf("id_token without openid: %v", plain.body)
 	}
 }
+
+// An id_token_hint is this issuer's ID Token for the client: expiry does
+// not matter; another client, issuer or token type, or a bad signature do.
+func TestVerifyIDTokenHint(t *testing.T) {
+	h := newOIDCHarness(t)
+	mint := func(i *grants.Issuer, clientID string) string {
+		raw, err := i.MintIDToken(grants.IDToken{
+			ClientID: clientID, UserID: "user-1", Alg: "RS256",
+			IssuedAt: time.Now().Add(-2 * time.Hour), TTL: time.Hour, // expired an hour ago
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	expired := mint(h.issuer, "client-a")
+	if sub, err := h.issuer.VerifyIDTokenHint(expired, "client-a"); err != nil || sub != "user-1" {
+		t.Fatalf("an expired hint: sub %q, %v", sub, err)
+	}
+	access, err := h.issuer.Mint(grants.Access{ClientID: "client-a", UserID: "user-1", IssuedAt: time.Now(), TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(expired, ".")
+	for name, raw := range map[string]string{
+		"another client's": mint(h.issuer, "client-b"),
+		"another issuer's": mint(grants.NewIssuer("https://other.test", nil, h.keys), "client-a"),
+		"an access token":  access,
+		"a bad signature":  parts[0] + "." + parts[1] + "." + strings.Split(access, ".")[2],
+		"garbage":          "a.b.c",
+	} {
+		if _, err := h.issuer.VerifyIDTokenHint(raw, "client-a"); err == nil {
+			t.Errorf("%s hint accepted", name)
+		}
+	}
+}
