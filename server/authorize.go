@@ -510,7 +510,7 @@ func (a *Authorize) consent(c *gin.Context) {
 		return
 	}
 	if si == nil {
-		a.renderLogin(c, req, http.StatusOK, "Your session has ended. Please sign in again.", "")
+		a.renderLogin(c, req, http.StatusOK, "Your session has ended. Please sign in again.", req.loginHint)
 		return
 	}
 	if !equalSecret(form.Get("csrf"), si.csrf) {
