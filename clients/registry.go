@@ -50,8 +50,10 @@ type Registration struct {
 	GrantTypes   []string `json:"grant_types"`
 	Scopes       []string `json:"scopes"`
 	RedirectURIs []string `json:"redirect_uris"`
-	Audience     []string `json:"audience"`
-	FirstParty   bool     `json:"first_party"`
+	// PostLogoutRedirectURIs are checked as redirect URIs are.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	Audience               []string `json:"audience"`
+	FirstParty             bool     `json:"first_party"`
 	// IDTokenAlg is id_token_signed_response_alg; empty means RS256.
 	IDTokenAlg string `json:"id_token_signed_response_alg"`
 }
@@ -300,6 +302,8 @@ func (r *Registry) validate(reg Registration) (*Client, error) {
 		RedirectURIs: dedupe(reg.RedirectURIs),
 		Audience:     dedupe(reg.Audience),
 		IDTokenAlg:   reg.IDTokenAlg,
+
+		PostLogoutRedirectURIs: dedupe(reg.PostLogoutRedirectURIs),
 	}
 	if c.IDTokenAlg != "" && !slices.Contains(IDTokenAlgs, c.IDTokenAlg) {
 		return nil, &ValidationError{"id_token_signed_response_alg", fmt.Sprintf("unsupported %q (want RS256, ES256 or EdDSA)", c.IDTokenAlg)}
@@ -353,6 +357,11 @@ func (r *Registry) validate(reg Registration) (*Client, error) {
 	for _, u := range c.RedirectURIs {
 		if err := ValidateRedirectURI(u); err != nil {
 			return nil, &ValidationError{"redirect_uris", err.Error()}
+		}
+	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if err := ValidateRedirectURI(u); err != nil {
+			return nil, &ValidationError{"post_logout_redirect_uris", err.Error()}
 		}
 	}
 	for _, a := range c.Audience {

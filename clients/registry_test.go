@@ -46,6 +46,8 @@ func TestRegistrationValidation(t *testing.T) {
 		{"fragment", clients.Registration{Name: "a", GrantTypes: code, RedirectURIs: []string{"https://a.test/cb#x"}}, "redirect_uris"},
 		{"http non-loopback", clients.Registration{Name: "a", GrantTypes: code, RedirectURIs: []string{"http://a.test/cb"}}, "redirect_uris"},
 		{"javascript scheme", clients.Registration{Name: "a", GrantTypes: code, RedirectURIs: []string{"javascript:alert(1)"}}, "redirect_uris"},
+		{"post-logout http non-loopback", clients.Registration{Name: "a", GrantTypes: code, RedirectURIs: []string{"https://a.test/cb"}, PostLogoutRedirectURIs: []string{"http://a.test/bye"}}, "post_logout_redirect_uris"},
+		{"post-logout fragment", clients.Registration{Name: "a", GrantTypes: code, RedirectURIs: []string{"https://a.test/cb"}, PostLogoutRedirectURIs: []string{"https://a.test/bye#x"}}, "post_logout_redirect_uris"},
 		{"http loopback", clients.Registration{Name: "a", GrantTypes: code, RedirectURIs: []string{"http://127.0.0.1:9000/cb"}}, ""},
 		{"private-use scheme", clients.Registration{Name: "a", Public: true, GrantTypes: code, RedirectURIs: []string{"com.example.app:/cb"}}, ""},
 		{"bad scope", clients.Registration{Name: "a", GrantTypes: cc, Scopes: []string{`a"b`}}, "scopes"},

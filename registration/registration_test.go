@@ -162,6 +162,11 @@ func TestValidation(t *testing.T) {
 			}
 		}), redirect, "at most 20"},
 		{"code without redirect", with(webApp(), func(m *registration.Metadata) { m.RedirectURIs = nil }), redirect, "redirect_uris is required"},
+		// Post-logout redirect URIs: the same rules.
+		{"post-logout http not loopback", with(webApp(), func(m *registration.Metadata) { m.PostLogoutRedirectURIs = []string{"http://app.example/bye"} }), redirect, "post_logout_redirect_uris[0]"},
+		{"post-logout fragment", with(webApp(), func(m *registration.Metadata) { m.PostLogoutRedirectURIs = []string{"https://app.example/bye#x"} }), redirect, "post_logout_redirect_uris[0] must not have a fragment"},
+		{"post-logout private-use scheme", with(webApp(), func(m *registration.Metadata) { m.PostLogoutRedirectURIs = []string{"com.example.app:/bye"} }), redirect, "use https"},
+		{"post-logout https", with(webApp(), func(m *registration.Metadata) { m.PostLogoutRedirectURIs = []string{"https://app.example/bye"} }), "", ""},
 		{"default grant needs redirect", registration.Metadata{ClientName: "x"}, redirect, "redirect_uris is required"},
 		{"default grant", registration.Metadata{RedirectURIs: []string{"https://app.example/cb"}}, "", ""},
 
@@ -235,7 +240,11 @@ func TestRegisteredClient(t *testing.T) {
 	e := newEnv(t, registration.Config{Issuer: "https://auth.example/"})
 	md := webApp()
 	md.ClientURI, md.Contacts, md.SoftwareID = "https://app.example", []string{"ops@app.example"}, "viewer"
+	md.PostLogoutRedirectURIs = []string{"https://app.example/bye"}
 	info := e.register(md)
+	if !slices.Equal(info.PostLogoutRedirectURIs, md.PostLogoutRedirectURIs) {
+		t.Fatalf("post_logout_redirect_uris %v", info.PostLogoutRedirectURIs)
+	}
 	if info.ClientSecret == "" || info.RegistrationAccessToken == "" || info.ClientSecretExpiresAt == nil || *info.ClientSecretExpiresAt != 0 {
 		t.Fatalf("confidential registration: %+v", info)
 	}

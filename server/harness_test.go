@@ -98,9 +98,10 @@ func newStack(t *testing.T, tweak ...func(*stackConfig)) *stack {
 		srv:     srv,
 	}
 	s.revoker = tokens.NewRevoker(st, s.users, s.clients, cfg.grants.CodeTTL, cfg.grants.AccessTTL, log)
+	issuer := grants.NewIssuer(cfg.issuer, []string{"https://api.test"}, km)
 	s.token = grants.NewEndpoint(cfg.grants, grants.Deps{
 		Clients: s.clients, Users: s.users, Families: st, Codes: st, Deny: st, Revoker: s.revoker, Chain: testChain,
-		Limiter: ratelimit.New(st), Issuer: grants.NewIssuer(cfg.issuer, []string{"https://api.test"}, km), Audit: log,
+		Limiter: ratelimit.New(st), Issuer: issuer, Audit: log,
 	})
 	var sess sessions.Store = st
 	if cfg.sessions != nil {
@@ -111,6 +112,7 @@ func newStack(t *testing.T, tweak ...func(*stackConfig)) *stack {
 	})
 	handler = server.NewPublic(server.Options{
 		Issuer: cfg.issuer, Scopes: []string{"openid", "profile"}, Token: s.token, Authorize: authz, JWKS: km.JWKS, Log: log,
+		EndSession: server.NewEndSession(authz, issuer),
 	})
 	return s
 }
