@@ -69,6 +69,10 @@ type Metadata struct {
 	// PostLogoutRedirectURIs is RP-Initiated Logout 1.0 §3.1, checked as
 	// redirect_uris are.
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	// BackchannelLogoutURI is Back-Channel Logout 1.0 §2.2; sid is not
+	// issued, so backchannel_logout_session_required must not be true.
+	BackchannelLogoutURI             string `json:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required"`
 }
 
 // UpdateRequest is the body of an RFC 7592 §2.2 update: the full metadata,
@@ -179,6 +183,15 @@ func (md *Metadata) toRegistration(allowedGrants []string) (clients.Registration
 		}
 	}
 	reg.PostLogoutRedirectURIs = md.PostLogoutRedirectURIs
+	if u := md.BackchannelLogoutURI; u != "" {
+		if len(u) > maxURILen || clients.ValidateBackchannelLogoutURI(u) != nil {
+			return reg, desc, metadataErr("backchannel_logout_uri must be an https URL (http only on a loopback host) without a fragment")
+		}
+	}
+	if md.BackchannelLogoutSessionRequired {
+		return reg, desc, metadataErr("backchannel_logout_session_required is not supported: logout tokens carry no sid")
+	}
+	reg.BackchannelLogoutURI = md.BackchannelLogoutURI
 
 	scopes, ok := clients.ParseScope(md.Scope)
 	if !ok && strings.TrimSpace(md.Scope) != "" {
@@ -317,6 +330,7 @@ type Information struct {
 	SoftwareVersion          string   `json:"software_version,omitempty"`
 	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg"`
 	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris,omitempty"`
+	BackchannelLogoutURI     string   `json:"backchannel_logout_uri,omitempty"`
 }
 
 func information(c *clients.Client, secret, regToken, uri string) *Information {
@@ -341,6 +355,7 @@ func information(c *clients.Client, secret, regToken, uri string) *Information {
 		SoftwareVersion:          c.Metadata.SoftwareVersion,
 		IDTokenSignedResponseAlg: c.IDTokenSigningAlg(),
 		PostLogoutRedirectURIs:   c.PostLogoutRedirectURIs,
+		BackchannelLogoutURI:     c.BackchannelLogoutURI,
 	}
 	if c.AllowsGrant(clients.GrantAuthorizationCode) {
 		info.ResponseTypes = []string{"code"}

@@ -167,6 +167,12 @@ func TestValidation(t *testing.T) {
 		{"post-logout fragment", with(webApp(), func(m *registration.Metadata) { m.PostLogoutRedirectURIs = []string{"https://app.example/bye#x"} }), redirect, "post_logout_redirect_uris[0] must not have a fragment"},
 		{"post-logout private-use scheme", with(webApp(), func(m *registration.Metadata) { m.PostLogoutRedirectURIs = []string{"com.example.app:/bye"} }), redirect, "use https"},
 		{"post-logout https", with(webApp(), func(m *registration.Metadata) { m.PostLogoutRedirectURIs = []string{"https://app.example/bye"} }), "", ""},
+		{"backchannel http", with(webApp(), func(m *registration.Metadata) { m.BackchannelLogoutURI = "http://app.example/bcl" }), meta, "backchannel_logout_uri"},
+		{"backchannel fragment", with(webApp(), func(m *registration.Metadata) { m.BackchannelLogoutURI = "https://app.example/bcl#f" }), meta, "backchannel_logout_uri"},
+		{"backchannel sid required", with(webApp(), func(m *registration.Metadata) {
+			m.BackchannelLogoutURI, m.BackchannelLogoutSessionRequired = "https://app.example/bcl", true
+		}), meta, "backchannel_logout_session_required"},
+		{"backchannel https", with(webApp(), func(m *registration.Metadata) { m.BackchannelLogoutURI = "https://app.example/bcl" }), "", ""},
 		{"default grant needs redirect", registration.Metadata{ClientName: "x"}, redirect, "redirect_uris is required"},
 		{"default grant", registration.Metadata{RedirectURIs: []string{"https://app.example/cb"}}, "", ""},
 

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"authserver/backchannel"
 	"authserver/clients"
 	"authserver/grants"
 	"authserver/keys"
@@ -107,12 +108,18 @@ func newStack(t *testing.T, tweak ...func(*stackConfig)) *stack {
 	if cfg.sessions != nil {
 		sess = cfg.sessions(st)
 	}
+	// Back-channel logout to the tests' loopback receivers.
+	logouts := backchannel.New(backchannel.Config{AllowLoopback: true, Backoff: 10 * time.Millisecond}, issuer, s.clients, st, log)
+	logouts.Start()
+	t.Cleanup(logouts.Close)
+	s.revoker.OnUserRevoked(logouts.SignedOut)
 	authz := server.NewAuthorize(cfg.authorize, server.AuthorizeDeps{
 		Clients: s.clients, Users: s.users, Sessions: sess, Limiter: ratelimit.New(st), Codes: s.token, Log: log,
+		SignedOut: func(ctx context.Context, userID string) { logouts.SignedOut(ctx, userID, nil) },
 	})
 	handler = server.NewPublic(server.Options{
 		Issuer: cfg.issuer, Scopes: []string{"openid", "profile"}, Token: s.token, Authorize: authz, JWKS: km.JWKS, Log: log,
-		EndSession: server.NewEndSession(authz, issuer),
+		EndSession: server.NewEndSession(authz, issuer), BackchannelLogout: true,
 	})
 	return s
 }

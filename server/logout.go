@@ -81,6 +81,7 @@ func (e *EndSession) serve(c *gin.Context) {
 			a.serverError(c, nil, err)
 			return
 		}
+		a.tellSignedOut(c, si)
 	}
 	a.setCookie(c, a.sessionCookie, "", -1)
 	e.finish(c, req)
@@ -182,4 +183,11 @@ func (e *EndSession) finish(c *gin.Context, req *logoutRequest) {
 		to = appendQuery(to, url.Values{"state": {req.state}})
 	}
 	e.a.redirect(c, to)
+}
+
+// tellSignedOut passes an ended session on to back-channel logout.
+func (a *Authorize) tellSignedOut(c *gin.Context, si *signedIn) {
+	if a.d.SignedOut != nil {
+		a.d.SignedOut(c.Request.Context(), si.user.ID)
+	}
 }

@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"authserver/clients"
 )
@@ -182,4 +185,57 @@ func TestEndSessionAcceptsPost(t *testing.T) {
 	if loc.Query().Get("state") != "p" || s.signedInAt(t, b, id) {
 		t.Fatalf("redirected to %s; session should be gone", loc)
 	}
+}
+
+// bclReceiver is a relying party's back-channel logout endpoint; each
+// logout token's claims arrive on the channel.
+func bclReceiver(t *testing.T) (string, <-chan map[string]any) {
+	got := make(chan map[string]any, 8)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		got <- payloadOf(t, r.PostForm.Get("logout_token"))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/backchannel", got
+}
+
+func wantLogoutToken(t *testing.T, got <-chan map[string]any, clientID, userID string) {
+	t.Helper()
+	select {
+	case c := <-got:
+		if c["aud"] != clientID || c["sub"] != userID {
+			t.Fatalf("logout token claims %v", c)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("no logout token delivered")
+	}
+}
+
+// Ending a session (RP-initiated logout, sign out everywhere) sends each
+// client the user holds a grant with a logout token at its registered URI.
+func TestBackchannelLogoutDelivered(t *testing.T) {
+	s := newStack(t)
+	uri, got := bclReceiver(t)
+	c, secret, err := s.clients.Create(context.Background(), clients.Registration{
+		Name: "RP", GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "offline_access"},
+		RedirectURIs: []string{appRedirect}, IDTokenAlg: "ES256", BackchannelLogoutURI: uri,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := s.user(t, "alice", "alice's long password")
+	b := newBrowser(t)
+	hint := s.signInForIDToken(t, b, c.ID, secret, "alice", "alice's long password")
+
+	t.Run("RP-initiated logout", func(t *testing.T) {
+		b.get(s.endSessionURL("id_token_hint", hint))
+		wantLogoutToken(t, got, c.ID, alice.ID)
+	})
+	t.Run("sign out everywhere", func(t *testing.T) {
+		s.signInForIDToken(t, b, c.ID, secret, "alice", "alice's long password")
+		if _, err := s.revoker.RevokeUser(context.Background(), alice.ID, "test"); err != nil {
+			t.Fatal(err)
+		}
+		wantLogoutToken(t, got, c.ID, alice.ID)
+	})
 }

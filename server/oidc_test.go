@@ -105,6 +105,8 @@ func TestOpenIDConfiguration(t *testing.T) {
 		"jwks_uri":                              `"` + s.issuer + `/jwks"`,
 		"userinfo_endpoint":                     `"` + s.issuer + `/userinfo"`,
 		"end_session_endpoint":                  `"` + s.issuer + `/end_session"`,
+		"backchannel_logout_supported":          `true`,
+		"backchannel_logout_session_supported":  `false`,
 		"response_types_supported":              `["code"]`,
 		"response_modes_supported":              `["query"]`,
 		"subject_types_supported":               `["public"]`,

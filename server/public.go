@@ -43,6 +43,9 @@ type Options struct {
 	// EndSession serves /end_session (RP-Initiated Logout 1.0); nil leaves
 	// it out, and end_session_endpoint out of the OpenID metadata.
 	EndSession *EndSession
+	// BackchannelLogout says logout tokens are sent (Back-Channel Logout
+	// 1.0 §2.1), without sid.
+	BackchannelLogout bool
 	// JWKS returns the current JSON Web Key Set.
 	JWKS func() []byte
 	// JWKSMaxAge is how long clients may cache /jwks (signing.jwks_max_age);
@@ -124,6 +127,10 @@ func NewPublic(o Options) *gin.Engine {
 		oidc := withOpenID(doc, o.Issuer)
 		if o.EndSession != nil {
 			oidc["end_session_endpoint"] = o.Issuer + "/end_session"
+		}
+		if o.BackchannelLogout {
+			oidc["backchannel_logout_supported"] = true
+			oidc["backchannel_logout_session_supported"] = false
 		}
 		serveDoc("/.well-known/openid-configuration", oidc)
 	}

@@ -41,6 +41,7 @@ func clientsCreate(fs *flag.FlagSet) func(cli, *connFlags, []string) int {
 	fs.StringVar(&scopes, "scopes", "", "scopes the client may ask for, space or comma separated")
 	fs.StringVar(&redirects, "redirect-uris", "", "comma-separated redirect URIs (required for authorization_code)")
 	fs.StringVar(&postLogoutRedirects, "post-logout-redirect-uris", "", "comma-separated URIs RP-initiated logout may return the user to")
+	fs.StringVar(&reg.BackchannelLogoutURI, "backchannel-logout-uri", "", "URL that receives a logout token when a user's session ends")
 	fs.StringVar(&audience, "audience", "", "comma-separated audiences of the client's access tokens")
 	fs.BoolVar(&reg.Public, "public", false, "a public client (no secret; PKCE)")
 	fs.StringVar(&reg.AuthMethod, "auth-method", "", "token endpoint auth method: client_secret_basic (default), client_secret_post, none (public)")

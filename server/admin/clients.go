@@ -26,13 +26,15 @@ type ClientView struct {
 	Scopes       []string `json:"scopes"`
 	RedirectURIs []string `json:"redirect_uris"`
 	// PostLogoutRedirectURIs is RP-Initiated Logout 1.0 §3.1.
-	PostLogoutRedirectURIs []string  `json:"post_logout_redirect_uris"`
-	Audience               []string  `json:"audience"`
-	FirstParty             bool      `json:"first_party"`
-	IDTokenAlg             string    `json:"id_token_signed_response_alg"`
-	Disabled               bool      `json:"disabled"`
-	CreatedAt              time.Time `json:"created_at"`
-	UpdatedAt              time.Time `json:"updated_at"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	// BackchannelLogoutURI is Back-Channel Logout 1.0 §2.2.
+	BackchannelLogoutURI string    `json:"backchannel_logout_uri,omitempty"`
+	Audience             []string  `json:"audience"`
+	FirstParty           bool      `json:"first_party"`
+	IDTokenAlg           string    `json:"id_token_signed_response_alg"`
+	Disabled             bool      `json:"disabled"`
+	CreatedAt            time.Time `json:"created_at"`
+	UpdatedAt            time.Time `json:"updated_at"`
 
 	// SelfRegistered marks a client made through POST /register (RFC 7591).
 	SelfRegistered bool `json:"self_registered"`
@@ -59,6 +61,7 @@ func NewClientView(c *clients.Client) ClientView {
 		Scopes:                 nonNil(c.Scopes),
 		RedirectURIs:           nonNil(c.RedirectURIs),
 		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
+		BackchannelLogoutURI:   c.BackchannelLogoutURI,
 		Audience:               nonNil(c.Audience),
 		FirstParty:             c.FirstParty,
 		IDTokenAlg:             c.IDTokenSigningAlg(),
