@@ -83,9 +83,10 @@ type Notifier struct {
 	http     *http.Client
 	log      *slog.Logger
 	queue    chan delivery
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	once     sync.Once
+	// ctx ends with Close, cutting short a POST or backoff in flight.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // New returns a Notifier; Start runs its workers.
@@ -94,10 +95,11 @@ func New(cfg Config, s Signer, c Clients, f Families, log *slog.Logger) *Notifie
 	if log == nil {
 		log = slog.Default()
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Notifier{
 		cfg: cfg, signer: s, clients: c, families: f, log: log,
 		http:  NewHTTPClient(cfg.Timeout, cfg.AllowLoopback),
-		queue: make(chan delivery, cfg.QueueSize), stop: make(chan struct{}),
+		queue: make(chan delivery, cfg.QueueSize), ctx: ctx, cancel: cancel,
 	}
 }
 
@@ -111,7 +113,7 @@ func (n *Notifier) Start() {
 
 // Close stops the workers; deliveries still queued are dropped.
 func (n *Notifier) Close() {
-	n.once.Do(func() { close(n.stop) })
+	n.cancel()
 	n.wg.Wait()
 }
 
@@ -161,7 +163,7 @@ func (n *Notifier) work() {
 	defer n.wg.Done()
 	for {
 		select {
-		case <-n.stop:
+		case <-n.ctx.Done():
 			return
 		case d := <-n.queue:
 			n.deliver(d)
@@ -183,7 +185,7 @@ func (n *Notifier) deliver(d delivery) {
 			break
 		}
 		select {
-		case <-n.stop:
+		case <-n.ctx.Done():
 			return
 		case <-time.After(backoff):
 		}
@@ -198,7 +200,7 @@ func (n *Notifier) post(d delivery) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.uri, strings.NewReader(url.Values{"logout_token": {tok}}.Encode()))
 	if err != nil {
