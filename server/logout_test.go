@@ -211,7 +211,8 @@ func wantLogoutToken(t *testing.T, got <-chan map[string]any, clientID, userID s
 	}
 }
 
-// Ending a session (RP-initiated logout, sign out everywhere) sends each
+// Ending a session (RP-initiated logout, POST /logout, sign out
+// everywhere) sends each
 // client the user holds a grant with a logout token at its registered URI.
 func TestBackchannelLogoutDelivered(t *testing.T) {
 	s := newStack(t)
@@ -229,6 +230,12 @@ func TestBackchannelLogoutDelivered(t *testing.T) {
 
 	t.Run("RP-initiated logout", func(t *testing.T) {
 		b.get(s.endSessionURL("id_token_hint", hint))
+		wantLogoutToken(t, got, c.ID, alice.ID)
+	})
+	t.Run("POST /logout", func(t *testing.T) {
+		s.signInForIDToken(t, b, c.ID, secret, "alice", "alice's long password")
+		_, csrf := b.get(s.srv.URL+"/logout").form(t, "")
+		b.post(s.srv.URL+"/logout", url.Values{"csrf": {csrf}})
 		wantLogoutToken(t, got, c.ID, alice.ID)
 	})
 	t.Run("sign out everywhere", func(t *testing.T) {
