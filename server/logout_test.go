@@ -212,8 +212,8 @@ func wantLogoutToken(t *testing.T, got <-chan map[string]any, clientID, userID s
 }
 
 // Ending a session (RP-initiated logout, POST /logout, sign out
-// everywhere) sends each
-// client the user holds a grant with a logout token at its registered URI.
+// everywhere) sends each client the user holds a grant with a logout
+// token at its registered URI.
 func TestBackchannelLogoutDelivered(t *testing.T) {
 	s := newStack(t)
 	uri, got := bclReceiver(t)
