@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"authserver/audit"
+	"authserver/backchannel"
 	"authserver/cache"
 	"authserver/clients"
 	"authserver/config"
@@ -67,6 +68,9 @@ type App struct {
 	keyChanges cache.Changes
 	stopCache  context.CancelFunc
 	cacheDone  sync.WaitGroup
+
+	// logouts delivers back-channel logout tokens.
+	logouts *backchannel.Notifier
 
 	// backup copies the store for GET /admin/backup; nil on Redis.
 	backup admin.Backuper
@@ -217,6 +221,9 @@ func (a *App) build(ctx context.Context) error {
 	a.Issuer = grants.NewIssuer(cfg.Issuer, []string{cfg.Tokens.Audience}, km)
 	window := cfg.Limits.Window
 	revoker := tokens.NewRevoker(a.Store, a.Users, a.Clients, cfg.Tokens.CodeTTL, cfg.Tokens.AccessTTL, a.Log)
+	a.logouts = backchannel.New(backchannel.Config{AllowLoopback: cfg.BackchannelLogout.AllowLoopback}, a.Issuer, a.Clients, a.Store, a.Log)
+	a.logouts.Start()
+	revoker.OnUserRevoked(a.logouts.SignedOut)
 	// One limiter for the token endpoint and the sign-in page, so the
 	// in-flight bound per address holds across both.
 	limiter := ratelimit.New(a.Store)
@@ -260,6 +267,7 @@ func (a *App) build(ctx context.Context) error {
 		DeviceCookieTTL: cfg.Sessions.DeviceCookieTTL,
 	}, server.AuthorizeDeps{
 		Clients: a.Clients, Users: a.Users, Sessions: a.Store, Limiter: limiter, Codes: token, Log: a.Log,
+		SignedOut: func(ctx context.Context, userID string) { a.logouts.SignedOut(ctx, userID, nil) },
 	})
 	a.Registration = registration.New(registration.Config{
 		Issuer: cfg.Issuer, Open: cfg.Registration.Open, AllowedGrantTypes: cfg.Registration.AllowedGrantTypes,
@@ -272,6 +280,7 @@ func (a *App) build(ctx context.Context) error {
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, Authorize: authorize, JWKS: km.JWKS, JWKSMaxAge: cfg.Signing.JWKSMaxAge, Log: a.Log,
 		Registration: server.NewRegistration(a.Registration, cfg.Limits.MaxBodyBytes, a.Log),
 		Revocation:   token.RevocationHandler(), Introspection: token.IntrospectionHandler(), UserInfo: token.UserInfoHandler(),
+		EndSession: server.NewEndSession(authorize, a.Issuer), BackchannelLogout: true,
 		AccessLog: accessLog, Metrics: a.Metrics.Gin("public"),
 	})
 	a.Admin = admin.New(admin.Options{
@@ -320,6 +329,9 @@ const readyTimeout = time.Second
 
 // Close releases the store.
 func (a *App) Close() error {
+	if a.logouts != nil {
+		a.logouts.Close()
+	}
 	a.stopCache()
 	a.cacheDone.Wait()
 	return a.Store.Close()

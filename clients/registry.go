@@ -50,8 +50,12 @@ type Registration struct {
 	GrantTypes   []string `json:"grant_types"`
 	Scopes       []string `json:"scopes"`
 	RedirectURIs []string `json:"redirect_uris"`
-	Audience     []string `json:"audience"`
-	FirstParty   bool     `json:"first_party"`
+	// PostLogoutRedirectURIs are checked as redirect URIs are.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	// BackchannelLogoutURI: https, or http on loopback; no fragment.
+	BackchannelLogoutURI string   `json:"backchannel_logout_uri"`
+	Audience             []string `json:"audience"`
+	FirstParty           bool     `json:"first_party"`
 	// IDTokenAlg is id_token_signed_response_alg; empty means RS256.
 	IDTokenAlg string `json:"id_token_signed_response_alg"`
 }
@@ -300,6 +304,9 @@ func (r *Registry) validate(reg Registration) (*Client, error) {
 		RedirectURIs: dedupe(reg.RedirectURIs),
 		Audience:     dedupe(reg.Audience),
 		IDTokenAlg:   reg.IDTokenAlg,
+
+		PostLogoutRedirectURIs: dedupe(reg.PostLogoutRedirectURIs),
+		BackchannelLogoutURI:   strings.TrimSpace(reg.BackchannelLogoutURI),
 	}
 	if c.IDTokenAlg != "" && !slices.Contains(IDTokenAlgs, c.IDTokenAlg) {
 		return nil, &ValidationError{"id_token_signed_response_alg", fmt.Sprintf("unsupported %q (want RS256, ES256 or EdDSA)", c.IDTokenAlg)}
@@ -355,6 +362,16 @@ func (r *Registry) validate(reg Registration) (*Client, error) {
 			return nil, &ValidationError{"redirect_uris", err.Error()}
 		}
 	}
+	for _, u := range c.PostLogoutRedirectURIs {
+		if err := ValidateRedirectURI(u); err != nil {
+			return nil, &ValidationError{"post_logout_redirect_uris", err.Error()}
+		}
+	}
+	if u := c.BackchannelLogoutURI; u != "" {
+		if err := ValidateBackchannelLogoutURI(u); err != nil {
+			return nil, &ValidationError{"backchannel_logout_uri", err.Error()}
+		}
+	}
 	for _, a := range c.Audience {
 		if strings.TrimSpace(a) == "" {
 			return nil, &ValidationError{"audience", "empty audience"}
@@ -388,6 +405,23 @@ func ValidateRedirectURI(raw string) error {
 		if !strings.Contains(u.Scheme, ".") {
 			return &RedirectURIError{raw, "has a scheme that is not allowed: use https, http on loopback, or a private-use scheme such as com.example.app"}
 		}
+	}
+	return nil
+}
+
+// ValidateBackchannelLogoutURI is Back-Channel Logout 1.0 §2.2: an
+// absolute https URL (http only on a loopback host) with no fragment; a
+// server posts to it, so no private-use scheme.
+func ValidateBackchannelLogoutURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return &RedirectURIError{raw, "is not an absolute URL"}
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return &RedirectURIError{raw, "must not have a fragment"}
+	}
+	if u.Scheme != "https" && !(u.Scheme == "http" && IsLoopbackHost(u.Hostname())) {
+		return &RedirectURIError{raw, "must be https (http only on a loopback host)"}
 	}
 	return nil
 }

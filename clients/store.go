@@ -30,7 +30,13 @@ type Client struct {
 	GrantTypes   []string `json:"grant_types"`
 	Scopes       []string `json:"scopes"`
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
-	Audience     []string `json:"audience,omitempty"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// user back to (OpenID Connect RP-Initiated Logout 1.0 §3.1).
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// BackchannelLogoutURI receives a logout token when a user's session
+	// ends (Back-Channel Logout 1.0 §2.2); empty: none is sent.
+	BackchannelLogoutURI string   `json:"backchannel_logout_uri,omitempty"`
+	Audience             []string `json:"audience,omitempty"`
 	// FirstParty clients skip the consent page.
 	FirstParty bool `json:"first_party,omitempty"`
 	// IDTokenAlg is the JWS alg of the client's ID Tokens; empty means

@@ -46,7 +46,9 @@ type Config struct {
 	PKCE         PKCE         `yaml:"pkce"`
 	Sessions     Sessions     `yaml:"sessions"`
 	Registration Registration `yaml:"registration"`
-	Shutdown     Shutdown     `yaml:"shutdown"`
+	// BackchannelLogout tunes Back-Channel Logout 1.0 delivery.
+	BackchannelLogout BackchannelLogout `yaml:"backchannel_logout"`
+	Shutdown          Shutdown          `yaml:"shutdown"`
 }
 
 // TLS makes the public listener serve HTTPS (and HTTP/2). Both files or
@@ -153,6 +155,14 @@ type Sessions struct {
 	// DeviceCookieTTL is the lifetime of the device cookie a browser gets
 	// at sign-in, which keeps its attempts apart from a guesser's.
 	DeviceCookieTTL time.Duration `yaml:"device_cookie_ttl"`
+}
+
+// BackchannelLogout is how logout tokens reach clients.
+type BackchannelLogout struct {
+	// AllowLoopback lets logout tokens go to loopback addresses, which the
+	// delivery client otherwise refuses with every other internal address:
+	// for tests and local development only.
+	AllowLoopback bool `yaml:"allow_loopback"`
 }
 
 // Registration is the policy of dynamic client registration (RFC 7591,

@@ -109,10 +109,22 @@ type hintClaims struct {
 	jwt.RegisteredClaims
 }
 
-// VerifyIDTokenHint checks that raw is an ID Token this server signed for
-// clientID (Core §3.1.2.1 id_token_hint) and returns its subject. Expiry is
-// not checked: a hint is usually an old ID Token, and it grants nothing.
-func (i *Issuer) VerifyIDTokenHint(raw, clientID string) (string, error) {
+// IDTokenHint is what an id_token_hint says: whose session it names and
+// which client it was issued to.
+type IDTokenHint struct {
+	Subject  string
+	ClientID string
+}
+
+// ErrInvalidHint is an id_token_hint this server did not issue as an ID
+// Token, or issued to another client than the one presenting it.
+var ErrInvalidHint = errors.New("invalid id_token_hint")
+
+// ParseIDTokenHint checks an ID Token given back as id_token_hint (Core
+// §3.1.2.1, RP-Initiated Logout 1.0 §2): signed by one of our keys, typ,
+// iss, a subject and one audience. Expiry is not checked: a hint is
+// usually an old ID Token, and it grants nothing.
+func (i *Issuer) ParseIDTokenHint(raw string) (IDTokenHint, error) {
 	var claims hintClaims
 	_, err := i.hintParser.ParseWithClaims(raw, &claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != idTokenType {
@@ -125,15 +137,22 @@ func (i *Issuer) VerifyIDTokenHint(raw, clientID string) (string, error) {
 		}
 		return pub, nil
 	})
-	switch {
-	case err != nil:
-		return "", err
-	case claims.Issuer != i.issuer:
-		return "", errors.New("id_token_hint: another issuer")
-	case !slices.Contains(claims.Audience, clientID):
-		return "", errors.New("id_token_hint: issued to another client")
-	case claims.Subject == "":
-		return "", errors.New("id_token_hint: no subject")
+	// Our ID Tokens name their client alone in aud.
+	if err != nil || claims.Issuer != i.issuer || claims.Subject == "" || len(claims.Audience) != 1 {
+		return IDTokenHint{}, ErrInvalidHint
 	}
-	return claims.Subject, nil
+	return IDTokenHint{Subject: claims.Subject, ClientID: claims.Audience[0]}, nil
+}
+
+// VerifyIDTokenHint is ParseIDTokenHint for a hint clientID presents at
+// /authorize: it must be that client's, and its subject is returned.
+func (i *Issuer) VerifyIDTokenHint(raw, clientID string) (string, error) {
+	h, err := i.ParseIDTokenHint(raw)
+	if err != nil {
+		return "", err
+	}
+	if h.ClientID != clientID {
+		return "", ErrInvalidHint
+	}
+	return h.Subject, nil
 }

@@ -66,6 +66,13 @@ type Metadata struct {
 	// IDTokenSignedResponseAlg is OpenID Connect Dynamic Client
 	// Registration §2; empty means RS256.
 	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg"`
+	// PostLogoutRedirectURIs is RP-Initiated Logout 1.0 §3.1, checked as
+	// redirect_uris are.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	// BackchannelLogoutURI is Back-Channel Logout 1.0 §2.2; sid is not
+	// issued, so backchannel_logout_session_required must not be true.
+	BackchannelLogoutURI             string `json:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required"`
 }
 
 // UpdateRequest is the body of an RFC 7592 §2.2 update: the full metadata,
@@ -167,6 +174,24 @@ func (md *Metadata) toRegistration(allowedGrants []string) (clients.Registration
 		return reg, desc, redirectErr("redirect_uris is required for the authorization_code grant type")
 	}
 	reg.RedirectURIs = md.RedirectURIs
+	if len(md.PostLogoutRedirectURIs) > maxRedirectURIs {
+		return reg, desc, redirectErr("at most %d post-logout redirect URIs", maxRedirectURIs)
+	}
+	for i, u := range md.PostLogoutRedirectURIs {
+		if err := checkURIOf("post_logout_redirect_uris", i, u); err != nil {
+			return reg, desc, err
+		}
+	}
+	reg.PostLogoutRedirectURIs = md.PostLogoutRedirectURIs
+	if u := md.BackchannelLogoutURI; u != "" {
+		if len(u) > maxURILen || clients.ValidateBackchannelLogoutURI(u) != nil {
+			return reg, desc, metadataErr("backchannel_logout_uri must be an https URL (http only on a loopback host) without a fragment")
+		}
+	}
+	if md.BackchannelLogoutSessionRequired {
+		return reg, desc, metadataErr("backchannel_logout_session_required is not supported: logout tokens carry no sid")
+	}
+	reg.BackchannelLogoutURI = md.BackchannelLogoutURI
 
 	scopes, ok := clients.ParseScope(md.Scope)
 	if !ok && strings.TrimSpace(md.Scope) != "" {
@@ -216,22 +241,26 @@ func (md *Metadata) toRegistration(allowedGrants []string) (clients.Registration
 // self-registration: anyone could claim one.
 //
 // Errors name the URI by its index, not its text, which is the caller's.
-func checkRedirectURI(i int, raw string) error {
+func checkRedirectURI(i int, raw string) error { return checkURIOf("redirect_uris", i, raw) }
+
+// checkURIOf checks the i-th URI of a list field by the rules of
+// checkRedirectURI.
+func checkURIOf(field string, i int, raw string) error {
 	if len(raw) > maxURILen {
-		return redirectErr("redirect_uris[%d] is longer than %d bytes", i, maxURILen)
+		return redirectErr("%s[%d] is longer than %d bytes", field, i, maxURILen)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() {
-		return redirectErr("redirect_uris[%d] is not an absolute URI", i)
+		return redirectErr("%s[%d] is not an absolute URI", field, i)
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
-		return redirectErr("redirect_uris[%d]: use https, or http on a loopback host", i)
+		return redirectErr("%s[%d]: use https, or http on a loopback host", field, i)
 	}
 	var re *clients.RedirectURIError
 	if err := clients.ValidateRedirectURI(raw); errors.As(err, &re) {
-		return redirectErr("redirect_uris[%d] %s", i, re.Reason)
+		return redirectErr("%s[%d] %s", field, i, re.Reason)
 	} else if err != nil {
-		return redirectErr("redirect_uris[%d] is not allowed", i)
+		return redirectErr("%s[%d] is not allowed", field, i)
 	}
 	return nil
 }
@@ -300,6 +329,8 @@ type Information struct {
 	SoftwareID               string   `json:"software_id,omitempty"`
 	SoftwareVersion          string   `json:"software_version,omitempty"`
 	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg"`
+	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris,omitempty"`
+	BackchannelLogoutURI     string   `json:"backchannel_logout_uri,omitempty"`
 }
 
 func information(c *clients.Client, secret, regToken, uri string) *Information {
@@ -323,6 +354,8 @@ func information(c *clients.Client, secret, regToken, uri string) *Information {
 		SoftwareID:               c.Metadata.SoftwareID,
 		SoftwareVersion:          c.Metadata.SoftwareVersion,
 		IDTokenSignedResponseAlg: c.IDTokenSigningAlg(),
+		PostLogoutRedirectURIs:   c.PostLogoutRedirectURIs,
+		BackchannelLogoutURI:     c.BackchannelLogoutURI,
 	}
 	if c.AllowsGrant(clients.GrantAuthorizationCode) {
 		info.ResponseTypes = []string{"code"}

@@ -162,6 +162,17 @@ func TestValidation(t *testing.T) {
 			}
 		}), redirect, "at most 20"},
 		{"code without redirect", with(webApp(), func(m *registration.Metadata) { m.RedirectURIs = nil }), redirect, "redirect_uris is required"},
+		// Post-logout redirect URIs: the same rules.
+		{"post-logout http not loopback", with(webApp(), func(m *registration.Metadata) { m.PostLogoutRedirectURIs = []string{"http://app.example/bye"} }), redirect, "post_logout_redirect_uris[0]"},
+		{"post-logout fragment", with(webApp(), func(m *registration.Metadata) { m.PostLogoutRedirectURIs = []string{"https://app.example/bye#x"} }), redirect, "post_logout_redirect_uris[0] must not have a fragment"},
+		{"post-logout private-use scheme", with(webApp(), func(m *registration.Metadata) { m.PostLogoutRedirectURIs = []string{"com.example.app:/bye"} }), redirect, "use https"},
+		{"post-logout https", with(webApp(), func(m *registration.Metadata) { m.PostLogoutRedirectURIs = []string{"https://app.example/bye"} }), "", ""},
+		{"backchannel http", with(webApp(), func(m *registration.Metadata) { m.BackchannelLogoutURI = "http://app.example/bcl" }), meta, "backchannel_logout_uri"},
+		{"backchannel fragment", with(webApp(), func(m *registration.Metadata) { m.BackchannelLogoutURI = "https://app.example/bcl#f" }), meta, "backchannel_logout_uri"},
+		{"backchannel sid required", with(webApp(), func(m *registration.Metadata) {
+			m.BackchannelLogoutURI, m.BackchannelLogoutSessionRequired = "https://app.example/bcl", true
+		}), meta, "backchannel_logout_session_required"},
+		{"backchannel https", with(webApp(), func(m *registration.Metadata) { m.BackchannelLogoutURI = "https://app.example/bcl" }), "", ""},
 		{"default grant needs redirect", registration.Metadata{ClientName: "x"}, redirect, "redirect_uris is required"},
 		{"default grant", registration.Metadata{RedirectURIs: []string{"https://app.example/cb"}}, "", ""},
 
@@ -235,7 +246,11 @@ func TestRegisteredClient(t *testing.T) {
 	e := newEnv(t, registration.Config{Issuer: "https://auth.example/"})
 	md := webApp()
 	md.ClientURI, md.Contacts, md.SoftwareID = "https://app.example", []string{"ops@app.example"}, "viewer"
+	md.PostLogoutRedirectURIs = []string{"https://app.example/bye"}
 	info := e.register(md)
+	if !slices.Equal(info.PostLogoutRedirectURIs, md.PostLogoutRedirectURIs) {
+		t.Fatalf("post_logout_redirect_uris %v", info.PostLogoutRedirectURIs)
+	}
 	if info.ClientSecret == "" || info.RegistrationAccessToken == "" || info.ClientSecretExpiresAt == nil || *info.ClientSecretExpiresAt != 0 {
 		t.Fatalf("confidential registration: %+v", info)
 	}

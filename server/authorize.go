@@ -62,6 +62,9 @@ type AuthorizeDeps struct {
 	Limiter  *ratelimit.Limiter
 	Codes    CodeIssuer
 	Log      *slog.Logger
+	// SignedOut is told when a user signs out here (back-channel logout);
+	// nil tells no one. It must not block.
+	SignedOut func(ctx context.Context, userID string)
 }
 
 // Authorize serves the authorization endpoint (RFC 6749 §4.1, RFC 7636,
@@ -591,6 +594,7 @@ func (a *Authorize) signOut(c *gin.Context) {
 			a.serverError(c, nil, err)
 			return
 		}
+		a.tellSignedOut(c, si)
 	}
 	a.setCookie(c, a.sessionCookie, "", -1)
 	a.pages.render(c, http.StatusOK, "signout", a.page("Signed out"), "")

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"authserver/backchannel"
 	"authserver/clients"
 	"authserver/grants"
 	"authserver/keys"
@@ -98,19 +99,27 @@ func newStack(t *testing.T, tweak ...func(*stackConfig)) *stack {
 		srv:     srv,
 	}
 	s.revoker = tokens.NewRevoker(st, s.users, s.clients, cfg.grants.CodeTTL, cfg.grants.AccessTTL, log)
+	issuer := grants.NewIssuer(cfg.issuer, []string{"https://api.test"}, km)
 	s.token = grants.NewEndpoint(cfg.grants, grants.Deps{
 		Clients: s.clients, Users: s.users, Families: st, Codes: st, Deny: st, Revoker: s.revoker, Chain: testChain,
-		Limiter: ratelimit.New(st), Issuer: grants.NewIssuer(cfg.issuer, []string{"https://api.test"}, km), Audit: log,
+		Limiter: ratelimit.New(st), Issuer: issuer, Audit: log,
 	})
 	var sess sessions.Store = st
 	if cfg.sessions != nil {
 		sess = cfg.sessions(st)
 	}
+	// Back-channel logout to the tests' loopback receivers.
+	logouts := backchannel.New(backchannel.Config{AllowLoopback: true, Backoff: 10 * time.Millisecond}, issuer, s.clients, st, log)
+	logouts.Start()
+	t.Cleanup(logouts.Close)
+	s.revoker.OnUserRevoked(logouts.SignedOut)
 	authz := server.NewAuthorize(cfg.authorize, server.AuthorizeDeps{
 		Clients: s.clients, Users: s.users, Sessions: sess, Limiter: ratelimit.New(st), Codes: s.token, Log: log,
+		SignedOut: func(ctx context.Context, userID string) { logouts.SignedOut(ctx, userID, nil) },
 	})
 	handler = server.NewPublic(server.Options{
 		Issuer: cfg.issuer, Scopes: []string{"openid", "profile"}, Token: s.token, Authorize: authz, JWKS: km.JWKS, Log: log,
+		EndSession: server.NewEndSession(authz, issuer), BackchannelLogout: true,
 	})
 	return s
 }

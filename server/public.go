@@ -40,6 +40,12 @@ type Options struct {
 	// UserInfo serves GET and POST /userinfo (OpenID Connect Core §5.3);
 	// nil leaves it out.
 	UserInfo http.Handler
+	// EndSession serves /end_session (RP-Initiated Logout 1.0); nil leaves
+	// it out, and end_session_endpoint out of the OpenID metadata.
+	EndSession *EndSession
+	// BackchannelLogout says logout tokens are sent (Back-Channel Logout
+	// 1.0 §2.1), without sid.
+	BackchannelLogout bool
 	// JWKS returns the current JSON Web Key Set.
 	JWKS func() []byte
 	// JWKSMaxAge is how long clients may cache /jwks (signing.jwks_max_age);
@@ -97,6 +103,9 @@ func NewPublic(o Options) *gin.Engine {
 		// Public clients ("none") may not introspect.
 		doc["introspection_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post"}
 	}
+	if o.EndSession != nil && o.Authorize != nil {
+		o.EndSession.routes(r)
+	}
 	if o.UserInfo != nil {
 		r.Match([]string{http.MethodGet, http.MethodPost}, "/userinfo", gin.WrapH(o.UserInfo))
 	}
@@ -115,7 +124,15 @@ func NewPublic(o Options) *gin.Engine {
 	serveDoc("/.well-known/oauth-authorization-server", doc)
 	if o.Authorize != nil {
 		// An OpenID Provider signs in users, so it needs /authorize.
-		serveDoc("/.well-known/openid-configuration", withOpenID(doc, o.Issuer))
+		oidc := withOpenID(doc, o.Issuer)
+		if o.EndSession != nil {
+			oidc["end_session_endpoint"] = o.Issuer + "/end_session"
+		}
+		if o.BackchannelLogout {
+			oidc["backchannel_logout_supported"] = true
+			oidc["backchannel_logout_session_supported"] = false
+		}
+		serveDoc("/.well-known/openid-configuration", oidc)
 	}
 	return r
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"authserver/audit"
@@ -84,6 +85,17 @@ type Revoker struct {
 	events       *audit.Logger
 	log          *slog.Logger
 	now          func() time.Time
+	// signedOut is told of every revoked user and the clients it held
+	// families with (back-channel logout); nil tells no one.
+	signedOut func(ctx context.Context, userID string, clientIDs []string)
+}
+
+// OnUserRevoked has f told, after each RevokeUser, which user was revoked
+// and which clients held its families: the one place every way a user's
+// sessions end (sign-out everywhere, new password, disable, delete) passes.
+// f must not block.
+func (r *Revoker) OnUserRevoked(f func(ctx context.Context, userID string, clientIDs []string)) {
+	r.signedOut = f
 }
 
 // NewRevoker returns the Revoker. codeTTL and accessTTL are the server's
@@ -109,7 +121,19 @@ func (r *Revoker) RevokeUser(ctx context.Context, userID, reason string) (int, e
 	if err != nil {
 		return 0, fmt.Errorf("list the user's refresh token families: %w", err)
 	}
-	return r.revokeAll(ctx, fams, reason)
+	n, err := r.revokeAll(ctx, fams, reason)
+	if r.signedOut != nil {
+		// The generation has moved on: every session is over, whatever
+		// revokeAll managed.
+		ids := []string{}
+		for _, f := range fams {
+			if !slices.Contains(ids, f.ClientID) {
+				ids = append(ids, f.ClientID)
+			}
+		}
+		r.signedOut(ctx, userID, ids)
+	}
+	return n, err
 }
 
 // RevokeClient ends every grant of the client and returns how many families

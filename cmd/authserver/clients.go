@@ -34,11 +34,14 @@ func clientsCreate(fs *flag.FlagSet) func(cli, *connFlags, []string) int {
 	var (
 		reg                                 clients.Registration
 		grants, scopes, redirects, audience string
+		postLogoutRedirects                 string
 	)
 	fs.StringVar(&reg.Name, "name", "", "client name (required)")
 	fs.StringVar(&grants, "grant-types", "", "comma-separated grant types: authorization_code, client_credentials, password, refresh_token")
 	fs.StringVar(&scopes, "scopes", "", "scopes the client may ask for, space or comma separated")
 	fs.StringVar(&redirects, "redirect-uris", "", "comma-separated redirect URIs (required for authorization_code)")
+	fs.StringVar(&postLogoutRedirects, "post-logout-redirect-uris", "", "comma-separated URIs RP-initiated logout may return the user to")
+	fs.StringVar(&reg.BackchannelLogoutURI, "backchannel-logout-uri", "", "URL that receives a logout token when a user's session ends")
 	fs.StringVar(&audience, "audience", "", "comma-separated audiences of the client's access tokens")
 	fs.BoolVar(&reg.Public, "public", false, "a public client (no secret; PKCE)")
 	fs.StringVar(&reg.AuthMethod, "auth-method", "", "token endpoint auth method: client_secret_basic (default), client_secret_post, none (public)")
@@ -52,6 +55,7 @@ func clientsCreate(fs *flag.FlagSet) func(cli, *connFlags, []string) int {
 		reg.Scopes = splitList(scopes, true)
 		reg.RedirectURIs = splitList(redirects, false)
 		reg.Audience = splitList(audience, false)
+		reg.PostLogoutRedirectURIs = splitList(postLogoutRedirects, false)
 		return x.call(cf, "create client", http.MethodPost, "/admin/clients", reg)
 	}
 }

@@ -39,13 +39,17 @@ func TestClientsCommands(t *testing.T) {
 	// Comma-separated scopes and the remaining flags.
 	r = run1(runClients, "", withConn(s, "create", "--name", "spa", "--public", "--first-party", "--auth-method", "none",
 		"--grant-types", "authorization_code,refresh_token", "--scopes", "read,write",
-		"--redirect-uris", "https://app.example.com/cb,http://127.0.0.1/cb")...).ok(t)
+		"--redirect-uris", "https://app.example.com/cb,http://127.0.0.1/cb",
+		"--post-logout-redirect-uris", "https://app.example.com/bye")...).ok(t)
 	spa := r.json(t)
 	if _, ok := spa["client_secret"]; ok || spa["public"] != true || spa["first_party"] != true {
 		t.Errorf("public client: %s", r.stdout)
 	}
 	if uris, _ := spa["redirect_uris"].([]any); len(uris) != 2 {
 		t.Errorf("redirect URIs: %v", spa["redirect_uris"])
+	}
+	if uris, _ := spa["post_logout_redirect_uris"].([]any); len(uris) != 1 || uris[0] != "https://app.example.com/bye" {
+		t.Errorf("post-logout redirect URIs: %v", spa["post_logout_redirect_uris"])
 	}
 
 	r = run1(runClients, "", withConn(s, "list")...).ok(t)

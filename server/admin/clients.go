@@ -18,19 +18,23 @@ const MaxSecretOverlap = 30 * 24 * time.Hour
 // secret hashes, which are listed field by field so a new secret-bearing
 // field on clients.Client can never leak by default.
 type ClientView struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	Public       bool      `json:"public"`
-	AuthMethod   string    `json:"token_endpoint_auth_method"`
-	GrantTypes   []string  `json:"grant_types"`
-	Scopes       []string  `json:"scopes"`
-	RedirectURIs []string  `json:"redirect_uris"`
-	Audience     []string  `json:"audience"`
-	FirstParty   bool      `json:"first_party"`
-	IDTokenAlg   string    `json:"id_token_signed_response_alg"`
-	Disabled     bool      `json:"disabled"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	ID           string   `json:"id"`
+	Name         string   `json:"name"`
+	Public       bool     `json:"public"`
+	AuthMethod   string   `json:"token_endpoint_auth_method"`
+	GrantTypes   []string `json:"grant_types"`
+	Scopes       []string `json:"scopes"`
+	RedirectURIs []string `json:"redirect_uris"`
+	// PostLogoutRedirectURIs is RP-Initiated Logout 1.0 §3.1.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	// BackchannelLogoutURI is Back-Channel Logout 1.0 §2.2.
+	BackchannelLogoutURI string    `json:"backchannel_logout_uri,omitempty"`
+	Audience             []string  `json:"audience"`
+	FirstParty           bool      `json:"first_party"`
+	IDTokenAlg           string    `json:"id_token_signed_response_alg"`
+	Disabled             bool      `json:"disabled"`
+	CreatedAt            time.Time `json:"created_at"`
+	UpdatedAt            time.Time `json:"updated_at"`
 
 	// SelfRegistered marks a client made through POST /register (RFC 7591).
 	SelfRegistered bool `json:"self_registered"`
@@ -49,19 +53,21 @@ type ClientWithSecret struct {
 // NewClientView returns the admin view of c.
 func NewClientView(c *clients.Client) ClientView {
 	return ClientView{
-		ID:           c.ID,
-		Name:         c.Name,
-		Public:       c.Public,
-		AuthMethod:   c.AuthMethod,
-		GrantTypes:   nonNil(c.GrantTypes),
-		Scopes:       nonNil(c.Scopes),
-		RedirectURIs: nonNil(c.RedirectURIs),
-		Audience:     nonNil(c.Audience),
-		FirstParty:   c.FirstParty,
-		IDTokenAlg:   c.IDTokenSigningAlg(),
-		Disabled:     c.Disabled,
-		CreatedAt:    c.CreatedAt,
-		UpdatedAt:    c.UpdatedAt,
+		ID:                     c.ID,
+		Name:                   c.Name,
+		Public:                 c.Public,
+		AuthMethod:             c.AuthMethod,
+		GrantTypes:             nonNil(c.GrantTypes),
+		Scopes:                 nonNil(c.Scopes),
+		RedirectURIs:           nonNil(c.RedirectURIs),
+		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
+		BackchannelLogoutURI:   c.BackchannelLogoutURI,
+		Audience:               nonNil(c.Audience),
+		FirstParty:             c.FirstParty,
+		IDTokenAlg:             c.IDTokenSigningAlg(),
+		Disabled:               c.Disabled,
+		CreatedAt:              c.CreatedAt,
+		UpdatedAt:              c.UpdatedAt,
 
 		// Only dynamically registered clients hold a registration token.
 		SelfRegistered: len(c.RegistrationTokenHash) > 0,

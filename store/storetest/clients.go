@@ -24,6 +24,8 @@ func newClient(id string) *clients.Client {
 		GrantTypes:              []string{"authorization_code", "refresh_token"},
 		Scopes:                  []string{"openid", "profile"},
 		RedirectURIs:            []string{"https://app.example/cb"},
+		PostLogoutRedirectURIs:  []string{"https://app.example/bye"},
+		BackchannelLogoutURI:    "https://app.example/bcl",
 		Audience:                []string{"https://api.example"},
 		FirstParty:              true,
 		RegistrationTokenHash:   hashOf(),
@@ -49,6 +51,7 @@ func checkClient(t *testing.T, got, want *clients.Client) {
 		got.Public == want.Public && got.AuthMethod == want.AuthMethod &&
 		slices.Equal(got.GrantTypes, want.GrantTypes) && slices.Equal(got.Scopes, want.Scopes) &&
 		slices.Equal(got.RedirectURIs, want.RedirectURIs) && slices.Equal(got.Audience, want.Audience) &&
+		slices.Equal(got.PostLogoutRedirectURIs, want.PostLogoutRedirectURIs) && got.BackchannelLogoutURI == want.BackchannelLogoutURI &&
 		got.FirstParty == want.FirstParty && got.Disabled == want.Disabled &&
 		string(got.RegistrationTokenHash) == string(want.RegistrationTokenHash) &&
 		reflect.DeepEqual(got.Metadata, want.Metadata) &&

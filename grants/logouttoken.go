@@ -1,0 +1,48 @@
+package grants
+
+import (
+	"fmt"
+	"time"
+
+	"authserver/tokens"
+)
+
+// logoutTokenType is the typ of Back-Channel Logout 1.0 logout tokens
+// (§2.4), so no logout token is ever taken for an ID or access token.
+const logoutTokenType = "logout+jwt"
+
+// backchannelLogoutEvent is the one member of a logout token's events.
+const backchannelLogoutEvent = "http://schemas.openid.net/event/backchannel-logout"
+
+// logoutClaims are a logout token's claims (§2.4); never a nonce.
+type logoutClaims struct {
+	Issuer    string                    `json:"iss"`
+	Subject   string                    `json:"sub"`
+	Audience  string                    `json:"aud"`
+	IssuedAt  int64                     `json:"iat"`
+	ExpiresAt int64                     `json:"exp"`
+	ID        string                    `json:"jti"`
+	Events    map[string]map[string]any `json:"events"`
+}
+
+// MintLogoutToken signs a logout token telling clientID that userID's
+// session ended, with the client's ID Token alg.
+func (i *Issuer) MintLogoutToken(clientID, alg, userID string, now time.Time, ttl time.Duration) (string, error) {
+	k, ok := i.keys.SigningKeyFor(alg)
+	if !ok {
+		return "", fmt.Errorf("sign logout token: no %s signing key", alg)
+	}
+	header, err := encodeHeader(k, logoutTokenType)
+	if err != nil {
+		return "", err
+	}
+	s, err := signCompact(k, header, logoutClaims{
+		Issuer: i.issuer, Subject: userID, Audience: clientID,
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(), ID: tokens.NewJTI(),
+		Events: map[string]map[string]any{backchannelLogoutEvent: {}},
+	})
+	if err != nil {
+		return "", fmt.Errorf("sign logout token: %w", err)
+	}
+	return s, nil
+}
