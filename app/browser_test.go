@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -364,5 +366,179 @@ func TestBrowserOpenIDPromptNoneAndMaxAge(t *testing.T) {
 	signInOnPage(t, chrome, "erin", "erin's long password", "")
 	if fresh := redeem(); fresh <= signedIn {
 		t.Fatalf("max_age=0: auth_time %d did not move on from %d", fresh, signedIn)
+	}
+}
+
+// logoutReceiver is a client's back-channel logout endpoint on loopback:
+// it hands on every logout_token posted to it.
+func logoutReceiver(t *testing.T) (*httptest.Server, chan string) {
+	got := make(chan string, 8)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.Method != http.MethodPost {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		got <- r.PostForm.Get("logout_token")
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, got
+}
+
+// RP-Initiated Logout in Chromium, with back-channel delivery: an ID Token
+// as id_token_hint ends the session at once and returns the browser to the
+// registered post_logout_redirect_uri with its state, the client's
+// back-channel endpoint gets a signed logout token, and prompt=none then
+// answers login_required. Without a hint the confirmation page is shown and
+// the session stands until its button is clicked.
+func TestBrowserEndSessionBackchannel(t *testing.T) {
+	n := startNode(t, func(c *config.Config) { oidcScopes(c); c.BackchannelLogout.AllowLoopback = true })
+	ctx := context.Background()
+	chrome := newChrome(t)
+	cb := newCallbackApp(t)
+	receiver, logoutTokens := logoutReceiver(t)
+	provider, err := oidc.NewProvider(ctx, n.base)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	var disco struct {
+		JWKS string `json:"jwks_uri"`
+	}
+	if err := provider.Claims(&disco); err != nil || disco.JWKS == "" {
+		t.Fatalf("jwks_uri %q: %v", disco.JWKS, err)
+	}
+	keySet := oidc.NewRemoteKeySet(ctx, disco.JWKS)
+	signedOut := cb.URL + "/signed-out"
+	c := n.admin(t, "POST", "/admin/clients", map[string]any{
+		"name": "Photo Printer", "grant_types": []string{"authorization_code", "refresh_token"},
+		"scopes": []string{"openid", "profile"}, "redirect_uris": []string{"http://127.0.0.1/callback"},
+		"post_logout_redirect_uris": []string{signedOut},
+		"backchannel_logout_uri":    receiver.URL + "/backchannel",
+	})
+	frank := n.admin(t, "POST", "/admin/users", map[string]any{"username": "frank", "password": "frank's long password"})
+	conf := oauth2.Config{
+		ClientID: c["id"].(string), ClientSecret: c["client_secret"].(string),
+		Endpoint: provider.Endpoint(), RedirectURL: cb.URL + "/callback", Scopes: []string{oidc.ScopeOpenID, "profile"},
+	}
+	verifier := provider.Verifier(&oidc.Config{ClientID: conf.ClientID})
+	var nonce, pkce string
+	authorize := func(what string, opts ...oauth2.AuthCodeOption) {
+		t.Helper()
+		nonce, pkce = "nonce-"+oauth2.GenerateVerifier(), oauth2.GenerateVerifier()
+		opts = append(opts, oidc.Nonce(nonce), oauth2.S256ChallengeOption(pkce))
+		steps(t, chrome, what, chromedp.Navigate(conf.AuthCodeURL("st", opts...)))
+	}
+	redeemQ := func(q url.Values) string {
+		t.Helper()
+		tok, err := conf.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(pkce))
+		if err != nil {
+			t.Fatalf("exchange (%v): %v", q, err)
+		}
+		raw, _ := tok.Extra("id_token").(string)
+		idTok, err := verifier.Verify(ctx, raw)
+		if err != nil || idTok.Nonce != nonce || idTok.Subject != frank["id"] {
+			t.Fatalf("ID Token %+v (%v), want nonce %q", idTok, err, nonce)
+		}
+		return raw
+	}
+	redeem := func() string { t.Helper(); return redeemQ(cb.wait(t)) }
+	promptNone := func() url.Values {
+		t.Helper()
+		authorize("prompt=none", oauth2.SetAuthURLParam("prompt", "none"))
+		return cb.wait(t)
+	}
+	// logoutToken waits (bounded) for the next logout token and checks it.
+	logoutToken := func() {
+		t.Helper()
+		var raw string
+		select {
+		case raw = <-logoutTokens:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no logout token reached the back-channel endpoint within 10s")
+		}
+		vctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		payload, err := keySet.VerifySignature(vctx, raw)
+		if err != nil {
+			t.Fatalf("logout token signature: %v", err)
+		}
+		head, err := base64.RawURLEncoding.DecodeString(strings.Split(raw, ".")[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h struct {
+			Typ string `json:"typ"`
+		}
+		var claims struct {
+			Iss    string                     `json:"iss"`
+			Sub    string                     `json:"sub"`
+			Aud    any                        `json:"aud"`
+			Nonce  *string                    `json:"nonce"`
+			Events map[string]json.RawMessage `json:"events"`
+		}
+		if err := json.Unmarshal(head, &h); err != nil || h.Typ != "logout+jwt" {
+			t.Fatalf("logout token header %s (%v)", head, err)
+		}
+		if err := json.Unmarshal(payload, &claims); err != nil {
+			t.Fatal(err)
+		}
+		aud := fmt.Sprint(claims.Aud)
+		if claims.Iss != n.app.Config.Issuer || claims.Sub != frank["id"] || (aud != conf.ClientID && aud != "["+conf.ClientID+"]") ||
+			claims.Nonce != nil || claims.Events["http://schemas.openid.net/event/backchannel-logout"] == nil {
+			t.Fatalf("logout token claims %s", payload)
+		}
+	}
+
+	authorize("open the sign-in page")
+	signInOnPage(t, chrome, "frank", "frank's long password", "#allow")
+	steps(t, chrome, "allow", chromedp.Click(chromedp.CSS("#allow")))
+	idToken := redeem()
+
+	end := n.base + "/end_session?" + url.Values{
+		"id_token_hint": {idToken}, "post_logout_redirect_uri": {signedOut}, "state": {"bye 1"},
+	}.Encode()
+	steps(t, chrome, "end the session with a hint", chromedp.Navigate(end))
+	// The receiver of signedOut is the callback app's server: 404 there is
+	// fine, the location is what counts.
+	loc, err := chromedp.Run(chrome, chromedp.Location())
+	if err != nil || loc != signedOut+"?state=bye+1" {
+		t.Fatalf("after end_session the browser is at %q (%v), want %s?state=bye+1", loc, err, signedOut)
+	}
+	logoutToken()
+	if q := promptNone(); q.Get("error") != "login_required" || q.Get("state") != "st" {
+		t.Fatalf("prompt=none after logout: %v", q)
+	}
+
+	// No hint: a confirmation page, and the session stands until it is used.
+	authorize("sign in again")
+	signInOnPage(t, chrome, "frank", "frank's long password", "")
+	redeem()
+	steps(t, chrome, "end the session without a hint",
+		chromedp.Navigate(n.base+"/end_session"),
+		chromedp.WaitVisible(chromedp.CSS("#signout")))
+	if got := text(t, chrome, "main"); !strings.Contains(got, "frank") {
+		t.Fatalf("the confirmation page should name the user: %q", got)
+	}
+	q := promptNone()
+	if q.Get("code") == "" {
+		t.Fatalf("the session should stand before the confirmation: %v", q)
+	}
+	redeemQ(q)
+	select {
+	case raw := <-logoutTokens:
+		t.Fatalf("a logout token before the confirmation: %s", raw)
+	default:
+	}
+	steps(t, chrome, "confirm the sign-out",
+		chromedp.Navigate(n.base+"/end_session"),
+		chromedp.WaitVisible(chromedp.CSS("#signout")),
+		chromedp.Click(chromedp.CSS("#signout")),
+		chromedp.WaitNotPresent(chromedp.CSS("#signout")))
+	if got := text(t, chrome, "main"); !strings.Contains(got, "signed out") {
+		t.Fatalf("after the confirmation: %q", got)
+	}
+	logoutToken()
+	if q := promptNone(); q.Get("error") != "login_required" {
+		t.Fatalf("prompt=none after the confirmed logout: %v", q)
 	}
 }
