@@ -73,6 +73,17 @@ type Metadata struct {
 	// issued, so backchannel_logout_session_required must not be true.
 	BackchannelLogoutURI             string `json:"backchannel_logout_uri"`
 	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required"`
+
+	// OpenID Connect Dynamic Client Registration §2 metadata the server
+	// does not support: refused rather than ignored, since a client that
+	// sends them expects behaviour it would not get. Only public subjects
+	// are issued, UserInfo answers are never signed, and request objects
+	// are not taken.
+	SubjectType               string   `json:"subject_type"`
+	SectorIdentifierURI       string   `json:"sector_identifier_uri"`
+	UserinfoSignedResponseAlg string   `json:"userinfo_signed_response_alg"`
+	RequestObjectSigningAlg   string   `json:"request_object_signing_alg"`
+	RequestURIs               []string `json:"request_uris"`
 }
 
 // UpdateRequest is the body of an RFC 7592 §2.2 update: the full metadata,
@@ -136,6 +147,9 @@ func (md *Metadata) toRegistration(allowedGrants []string) (clients.Registration
 		return reg, desc, metadataErr("id_token_signed_response_alg is not supported (%s)", strings.Join(clients.IDTokenAlgs, ", "))
 	}
 	reg.IDTokenAlg = md.IDTokenSignedResponseAlg
+	if err := md.checkUnsupported(); err != nil {
+		return reg, desc, err
+	}
 
 	reg.GrantTypes = md.GrantTypes
 	if len(reg.GrantTypes) == 0 {
@@ -365,4 +379,25 @@ func information(c *clients.Client, secret, regToken, uri string) *Information {
 		info.ClientSecretExpiresAt = &never
 	}
 	return info
+}
+
+// checkUnsupported refuses the OpenID Connect registration metadata the
+// server does not implement (Dynamic Client Registration 1.0 §2).
+func (md *Metadata) checkUnsupported() error {
+	switch {
+	case md.SubjectType != "" && md.SubjectType != "public":
+		if md.SubjectType == "pairwise" {
+			return metadataErr("subject_type: pairwise subjects are not supported (public only)")
+		}
+		return metadataErr("subject_type is not supported (public only)")
+	case md.SectorIdentifierURI != "":
+		return metadataErr("sector_identifier_uri is not supported: pairwise subjects are not supported")
+	case md.UserinfoSignedResponseAlg != "" && md.UserinfoSignedResponseAlg != "none":
+		return metadataErr("userinfo_signed_response_alg is not supported: UserInfo responses are plain JSON, never signed")
+	case md.RequestObjectSigningAlg != "":
+		return metadataErr("request_object_signing_alg is not supported: request objects are not accepted")
+	case len(md.RequestURIs) > 0:
+		return metadataErr("request_uris is not supported: request objects are not accepted")
+	}
+	return nil
 }

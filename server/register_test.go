@@ -246,6 +246,10 @@ func TestRegisterBadRequests(t *testing.T) {
 		{"number in list", `{"grant_types":[1]}`, 400, "invalid_client_metadata", "grant_types"},
 		{"bad redirect", `{"redirect_uris":["https://app.example/cb#frag"]}`, 400, "invalid_redirect_uri", "fragment"},
 		{"unknown scope", `{"grant_types":["client_credentials"],"scope":"admin"}`, 400, "invalid_client_metadata", "admin"},
+		{"pairwise", `{"redirect_uris":["https://app.example/cb"],"subject_type":"pairwise"}`, 400, "invalid_client_metadata", "pairwise subjects are not supported"},
+		{"sector identifier", `{"redirect_uris":["https://app.example/cb"],"sector_identifier_uri":"https://app.example/s.json"}`, 400, "invalid_client_metadata", "pairwise subjects are not supported"},
+		{"signed userinfo", `{"redirect_uris":["https://app.example/cb"],"userinfo_signed_response_alg":"RS256"}`, 400, "invalid_client_metadata", "userinfo_signed_response_alg"},
+		{"request uris", `{"redirect_uris":["https://app.example/cb"],"request_uris":["https://app.example/r"]}`, 400, "invalid_client_metadata", "request_uris"},
 		{"too large", `{"client_name":"` + strings.Repeat("x", 5000) + `"}`, 413, "invalid_client_metadata", "exceeds 4096 bytes"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
