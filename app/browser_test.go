@@ -500,7 +500,9 @@ func TestBrowserEndSessionBackchannel(t *testing.T) {
 	steps(t, chrome, "end the session with a hint", chromedp.Navigate(end))
 	// The receiver of signedOut is the callback app's server: 404 there is
 	// fine, the location is what counts.
-	loc, err := chromedp.Run(chrome, chromedp.Location())
+	lctx, cancel := context.WithTimeout(chrome, 5*time.Second)
+	loc, err := chromedp.Run(lctx, chromedp.Location())
+	cancel()
 	if err != nil || loc != signedOut+"?state=bye+1" {
 		t.Fatalf("after end_session the browser is at %q (%v), want %s?state=bye+1", loc, err, signedOut)
 	}
