@@ -33,6 +33,7 @@ import (
 	"authserver/store"
 	"authserver/store/embedded"
 	redisstore "authserver/store/redis"
+	"authserver/subjects"
 	"authserver/tokens"
 	"authserver/users"
 )
@@ -244,6 +245,12 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Pairwise subjects (OpenID Connect Core §8) under their own key too.
+	pairwise, err := subjects.New(secret)
+	if err != nil {
+		return err
+	}
+	a.Issuer.SetSubjects(pairwise)
 	token := grants.NewEndpoint(grants.Config{
 		AccessTTL:               cfg.Tokens.AccessTTL,
 		RefreshIdleTTL:          cfg.Tokens.RefreshIdleTTL,

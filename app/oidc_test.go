@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -20,7 +21,9 @@ const rpRedirect = "https://rp.test/callback"
 // relyingParty signs alice in through a client registered with alg (empty:
 // the default) and verifies what it gets as go-oidc does: discovery, JWKS,
 // nonce, at_hash; then a refresh, whose ID Token keeps sub and auth_time.
-func relyingParty(t *testing.T, n *node, provider *oidc.Provider, alg string) {
+// A pairwise client (subjectType) sees a sub that is not the user ID, in
+// its ID Tokens and UserInfo alike.
+func relyingParty(t *testing.T, n *node, provider *oidc.Provider, alg, subjectType string) {
 	t.Helper()
 	ctx := context.Background()
 	reg := map[string]any{
@@ -30,7 +33,13 @@ func relyingParty(t *testing.T, n *node, provider *oidc.Provider, alg string) {
 	if alg != "" {
 		reg["id_token_signed_response_alg"] = alg
 	}
+	if subjectType != "" {
+		reg["subject_type"] = subjectType
+	}
 	c := n.admin(t, "POST", "/admin/clients", reg)
+	if want := cmp.Or(subjectType, "public"); c["subject_type"] != want {
+		t.Fatalf("admin API shows subject_type %v, want %s", c["subject_type"], want)
+	}
 	wantAlg := alg
 	if wantAlg == "" {
 		wantAlg = "RS256"
@@ -62,8 +71,13 @@ func relyingParty(t *testing.T, n *node, provider *oidc.Provider, alg string) {
 	if err != nil {
 		t.Fatalf("go-oidc rejects the %s ID Token: %v", wantAlg, err)
 	}
-	if idTok.Nonce != nonce || idTok.Subject != u["id"] {
-		t.Errorf("nonce %q sub %q, want %q %q", idTok.Nonce, idTok.Subject, nonce, u["id"])
+	switch pairwise := subjectType == "pairwise"; {
+	case idTok.Nonce != nonce:
+		t.Errorf("nonce %q, want %q", idTok.Nonce, nonce)
+	case !pairwise && idTok.Subject != u["id"]:
+		t.Errorf("sub %q, want the user ID %q", idTok.Subject, u["id"])
+	case pairwise && (idTok.Subject == u["id"] || idTok.Subject == ""):
+		t.Errorf("pairwise sub %q, want one that is not the user ID", idTok.Subject)
 	}
 	if err := idTok.VerifyAccessToken(tok.AccessToken); err != nil {
 		t.Errorf("at_hash: %v", err)
@@ -105,22 +119,26 @@ func relyingParty(t *testing.T, n *node, provider *oidc.Provider, alg string) {
 }
 
 // go-oidc as a real relying party against a node: discovery, then the
-// code flow through the sign-in pages, for the default RS256 and a client
-// that chose EdDSA.
+// code flow through the sign-in pages, for the default RS256, a client
+// that chose EdDSA and a pairwise one.
 func openIDProvider(t *testing.T, n *node) {
 	provider, err := oidc.NewProvider(context.Background(), n.base)
 	if err != nil {
 		t.Fatalf("discovery: %v", err)
 	}
 	var claims struct {
-		Algs []string `json:"id_token_signing_alg_values_supported"`
+		Algs     []string `json:"id_token_signing_alg_values_supported"`
+		Subjects []string `json:"subject_types_supported"`
 	}
 	if err := provider.Claims(&claims); err != nil || strings.Join(claims.Algs, " ") != "RS256 ES256 EdDSA" {
 		t.Fatalf("id_token_signing_alg_values_supported %v (%v)", claims.Algs, err)
 	}
-	for _, alg := range []string{"", "EdDSA"} {
-		relyingParty(t, n, provider, alg)
+	if strings.Join(claims.Subjects, " ") != "public pairwise" {
+		t.Fatalf("subject_types_supported %v", claims.Subjects)
 	}
+	relyingParty(t, n, provider, "", "")
+	relyingParty(t, n, provider, "EdDSA", "public")
+	relyingParty(t, n, provider, "ES256", "pairwise")
 }
 
 func TestOpenIDProviderEmbedded(t *testing.T) {

@@ -22,7 +22,7 @@ import (
 
 // Signer mints logout tokens (*grants.Issuer).
 type Signer interface {
-	MintLogoutToken(clientID, alg, userID string, now time.Time, ttl time.Duration) (string, error)
+	MintLogoutToken(c *clients.Client, userID string, now time.Time, ttl time.Duration) (string, error)
 }
 
 // Clients finds a client's metadata (*clients.Registry).
@@ -70,8 +70,9 @@ func (c *Config) defaults() {
 
 // delivery is one logout token to post.
 type delivery struct {
-	clientID, uri, alg, userID string
-	requestID                  string
+	client                *clients.Client
+	clientID, uri, userID string
+	requestID             string
 }
 
 // Notifier queues and delivers logout tokens.
@@ -147,7 +148,7 @@ func (n *Notifier) SignedOut(ctx context.Context, userID string, clientIDs []str
 		if err != nil || c.BackchannelLogoutURI == "" {
 			continue // gone, disabled, or not listening
 		}
-		n.enqueue(ctx, delivery{clientID: id, uri: c.BackchannelLogoutURI, alg: c.IDTokenSigningAlg(), userID: userID, requestID: audit.RequestIDFrom(ctx)})
+		n.enqueue(ctx, delivery{client: c, clientID: id, uri: c.BackchannelLogoutURI, userID: userID, requestID: audit.RequestIDFrom(ctx)})
 	}
 }
 
@@ -196,7 +197,7 @@ func (n *Notifier) deliver(d delivery) {
 
 // post mints a fresh token (its iat and exp are per attempt) and sends it.
 func (n *Notifier) post(d delivery) error {
-	tok, err := n.signer.MintLogoutToken(d.clientID, d.alg, d.userID, time.Now(), n.cfg.TokenTTL)
+	tok, err := n.signer.MintLogoutToken(d.client, d.userID, time.Now(), n.cfg.TokenTTL)
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,9 @@ type Registration struct {
 	FirstParty           bool     `json:"first_party"`
 	// IDTokenAlg is id_token_signed_response_alg; empty means RS256.
 	IDTokenAlg string `json:"id_token_signed_response_alg"`
+	// SubjectType is "public" (empty) or "pairwise"; a pairwise client's
+	// redirect URIs must share one host, its sector identifier.
+	SubjectType string `json:"subject_type"`
 }
 
 // Registry creates, checks and authenticates clients.
@@ -304,6 +307,7 @@ func (r *Registry) validate(reg Registration) (*Client, error) {
 		RedirectURIs: dedupe(reg.RedirectURIs),
 		Audience:     dedupe(reg.Audience),
 		IDTokenAlg:   reg.IDTokenAlg,
+		SubjectType:  strings.TrimSpace(reg.SubjectType),
 
 		PostLogoutRedirectURIs: dedupe(reg.PostLogoutRedirectURIs),
 		BackchannelLogoutURI:   strings.TrimSpace(reg.BackchannelLogoutURI),
@@ -376,6 +380,9 @@ func (r *Registry) validate(reg Registration) (*Client, error) {
 		if strings.TrimSpace(a) == "" {
 			return nil, &ValidationError{"audience", "empty audience"}
 		}
+	}
+	if err := validateSubjectType(c); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
@@ -461,4 +468,36 @@ func randomString(n int) string {
 	b := make([]byte, n)
 	rand.Read(b) // never fails (crypto/rand panics on failure since Go 1.24)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// validateSubjectType checks subject_type; "public" is stored as empty. A
+// pairwise client needs redirect URIs on one host: with more, Core §8.1
+// would require a sector_identifier_uri, which is not supported.
+func validateSubjectType(c *Client) error {
+	switch c.SubjectType {
+	case "", SubjectPublic:
+		c.SubjectType = ""
+		return nil
+	case SubjectPairwise:
+	default:
+		return &ValidationError{"subject_type", fmt.Sprintf("unsupported %q (want public or pairwise)", c.SubjectType)}
+	}
+	if len(c.RedirectURIs) == 0 {
+		return &ValidationError{"subject_type", "a pairwise client needs redirect URIs: their host is its sector identifier"}
+	}
+	if !OneSector(c.RedirectURIs) {
+		return &ValidationError{"subject_type", "a pairwise client's redirect URIs must share one host (sector_identifier_uri is not supported)"}
+	}
+	return nil
+}
+
+// OneSector reports whether redirect URIs all have one host, which can
+// then be a pairwise client's sector identifier (Core §8.1).
+func OneSector(uris []string) bool {
+	for _, u := range uris {
+		if redirectHost(u) != redirectHost(uris[0]) {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,8 @@ package clients
 import (
 	"context"
 	"errors"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -42,7 +44,11 @@ type Client struct {
 	// IDTokenAlg is the JWS alg of the client's ID Tokens; empty means
 	// RS256 (see IDTokenSigningAlg).
 	IDTokenAlg string `json:"id_token_signed_response_alg,omitempty"`
-	Disabled   bool   `json:"disabled,omitempty"`
+	// SubjectType is "public" (empty) or "pairwise" (OpenID Connect Core
+	// 1.0 §8): the sub its ID Tokens, UserInfo answers and logout tokens
+	// carry.
+	SubjectType string `json:"subject_type,omitempty"`
+	Disabled    bool   `json:"disabled,omitempty"`
 	// Generation moves on whenever the client is revoked (disabled,
 	// deleted): codes, consents and refresh families made under an earlier
 	// one are dead.
@@ -77,6 +83,45 @@ type Store interface {
 	DeleteClient(ctx context.Context, id string) error
 	// ListClients returns every client, ordered by ID.
 	ListClients(ctx context.Context) ([]*Client, error)
+}
+
+// Subject types (OpenID Connect Core 1.0 §8).
+const (
+	SubjectPublic   = "public"
+	SubjectPairwise = "pairwise"
+)
+
+// SubjectTypes are the subject_type values clients may register.
+var SubjectTypes = []string{SubjectPublic, SubjectPairwise}
+
+// Pairwise reports whether the client sees pairwise subjects.
+func (c *Client) Pairwise() bool { return c.SubjectType == SubjectPairwise }
+
+// SubjectTypeOrDefault is the client's subject_type, "public" when unset.
+func (c *Client) SubjectTypeOrDefault() string {
+	if c.SubjectType == "" {
+		return SubjectPublic
+	}
+	return c.SubjectType
+}
+
+// SectorIdentifier is the host of the client's redirect URIs (Core §8.1:
+// without a sector_identifier_uri, which is not supported, a pairwise
+// client's redirect URIs all share one host). Empty without any.
+func (c *Client) SectorIdentifier() string {
+	if len(c.RedirectURIs) == 0 {
+		return ""
+	}
+	return redirectHost(c.RedirectURIs[0])
+}
+
+// redirectHost is the host (without port) of a redirect URI, lower-cased.
+func redirectHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
 }
 
 // DefaultIDTokenAlg signs the ID Tokens of a client that names no alg:

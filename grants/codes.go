@@ -42,6 +42,12 @@ func (e *Endpoint) VerifyIDTokenHint(raw, clientID string) (string, error) {
 	return e.issuer.VerifyIDTokenHint(raw, clientID)
 }
 
+// Subject is the sub client c sees for userID (Issuer.Subject), to compare
+// with an id_token_hint's.
+func (e *Endpoint) Subject(c *clients.Client, userID string) string {
+	return e.issuer.Subject(c, userID)
+}
+
 // IssueCode mints an authorization code for g and stores only its hash. The
 // refresh-token family its redemption will start is chosen now, so a replay
 // of the code can revoke it whenever it comes.

@@ -265,7 +265,7 @@ func (e *Endpoint) idToken(req *tokenRequest, userID, scope, access, nonce strin
 		ttl = e.cfg.AccessTTL
 	}
 	return e.issuer.MintIDToken(IDToken{
-		ClientID: req.client.ID, UserID: userID, Alg: req.client.IDTokenSigningAlg(),
+		ClientID: req.client.ID, UserID: userID, Subject: e.issuer.Subject(req.client, userID), Alg: req.client.IDTokenSigningAlg(),
 		AuthTime: authTime, Nonce: nonce, AccessToken: access, IssuedAt: req.now, TTL: ttl,
 	})
 }

@@ -27,6 +27,9 @@ func grantsOpenID(scope string) bool { return slices.Contains(strings.Fields(sco
 type IDToken struct {
 	ClientID string
 	UserID   string
+	// Subject is the sub the client sees (Issuer.Subject); empty means
+	// UserID.
+	Subject string
 	// Alg is the client's id_token_signed_response_alg.
 	Alg      string
 	AuthTime time.Time
@@ -61,8 +64,12 @@ func (i *Issuer) MintIDToken(t IDToken) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("sign ID token: no %s signing key", t.Alg)
 	}
+	sub := t.Subject
+	if sub == "" {
+		sub = t.UserID
+	}
 	c := idClaims{
-		Issuer: i.issuer, Subject: t.UserID, Audience: t.ClientID,
+		Issuer: i.issuer, Subject: sub, Audience: t.ClientID,
 		ExpiresAt: t.IssuedAt.Add(t.TTL).Unix(), IssuedAt: t.IssuedAt.Unix(), Nonce: t.Nonce,
 	}
 	if !t.AuthTime.IsZero() {
@@ -145,7 +152,8 @@ func (i *Issuer) ParseIDTokenHint(raw string) (IDTokenHint, error) {
 }
 
 // VerifyIDTokenHint is ParseIDTokenHint for a hint clientID presents at
-// /authorize: it must be that client's, and its subject is returned.
+// /authorize: it must be that client's, and its subject is returned, as
+// that client sees it (compare with Issuer.Subject, not the user ID).
 func (i *Issuer) VerifyIDTokenHint(raw, clientID string) (string, error) {
 	h, err := i.ParseIDTokenHint(raw)
 	if err != nil {

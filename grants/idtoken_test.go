@@ -300,3 +300,100 @@ func TestVerifyIDTokenHint(t *testing.T) {
 		}
 	}
 }
+
+// TestPairwiseSubjects: a pairwise client's sub is an HMAC of its redirect
+// host and the user (Core §8.1), the same for clients on one host, another
+// for another host; a public client sees the user ID; UserInfo and logout
+// tokens carry the ID Token's sub; the access token keeps the user ID.
+func TestPairwiseSubjects(t *testing.T) {
+	s := setupOIDC(t, "")
+	h := s.h
+	userinfo := httptest.NewServer(h.endpoint.UserInfoHandler())
+	t.Cleanup(userinfo.Close)
+	type rp struct{ id, secret, redirect string }
+	newRP := func(subjectType, redirect string) rp {
+		id, secret := h.client(t, clients.Registration{
+			GrantTypes: codeAndRefresh, Scopes: []string{"openid", "read"}, RedirectURIs: []string{redirect}, SubjectType: subjectType,
+		})
+		return rp{id, secret, redirect}
+	}
+	sub := func(c rp) string {
+		t.Helper()
+		code, err := h.endpoint.IssueCode(context.Background(), grants.CodeGrant{
+			ClientID: c.id, UserID: s.userID, RedirectURI: c.redirect, Scope: "openid read",
+			CodeChallenge: challengeOf(acVerifier), AuthTime: s.authTime,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := acForm(code, acVerifier)
+		form.Set("redirect_uri", c.redirect)
+		r := h.post(t, form, c.id, c.secret)
+		wantToken(t, r)
+		tok := (oidcSetup{h: h, id: c.id}).verify(t, r.str("id_token"), "RS256")
+		// UserInfo says what the ID Token says.
+		req, _ := http.NewRequest(http.MethodGet, userinfo.URL, nil)
+		req.Header.Set("Authorization", "Bearer "+r.str("access_token"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var info map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("userinfo %d: %v", resp.StatusCode, err)
+		}
+		if info["sub"] != tok.Subject {
+			t.Errorf("client %s: userinfo sub %v, ID Token sub %q", c.id, info["sub"], tok.Subject)
+		}
+		// The access token is for resource servers: the user ID.
+		if at, err := h.issuer.Verify(r.str("access_token")); err != nil || at.Subject != s.userID {
+			t.Errorf("access token sub %v (%v), want the user ID", at, err)
+		}
+		return tok.Subject
+	}
+	a1 := newRP("pairwise", "https://a.example/cb")
+	a2 := newRP("pairwise", "https://a.example:8443/other")
+	b := newRP("pairwise", "https://b.example/cb")
+	pub := newRP("public", "https://a.example/cb")
+	subA1, subA2, subB, subPub := sub(a1), sub(a2), sub(b), sub(pub)
+	switch {
+	case subPub != s.userID:
+		t.Errorf("public client sees %q, want the user ID %q", subPub, s.userID)
+	case subA1 == s.userID || subB == s.userID:
+		t.Errorf("a pairwise client sees the user ID")
+	case subA1 != subA2:
+		t.Errorf("clients on one host see %q and %q, want one sub", subA1, subA2)
+	case subA1 == subB:
+		t.Errorf("clients on two hosts see one sub %q", subA1)
+	}
+	// Another user on the same host: another sub.
+	bob := h.user(t, "bob", "bob's long password")
+	ca, err := h.clients.Lookup(context.Background(), a1.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.issuer.Subject(ca, bob.ID) == subA1 {
+		t.Error("two users share a pairwise sub")
+	}
+	// The logout token names the user as the ID Token does.
+	lt, err := h.issuer.MintLogoutToken(ca, s.userID, time.Now(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, payload, _ := strings.Cut(lt, ".")
+	payload, _, _ = strings.Cut(payload, ".")
+	raw, _ := base64.RawURLEncoding.DecodeString(payload)
+	var claims struct{ Sub string }
+	if err := json.Unmarshal(raw, &claims); err != nil || claims.Sub != subA1 {
+		t.Errorf("logout token sub %q (%v), want %q", claims.Sub, err, subA1)
+	}
+	// An id_token_hint gives back the pairwise sub.
+	hint, err := h.issuer.MintIDToken(grants.IDToken{ClientID: a1.id, UserID: s.userID, Subject: subA1, Alg: "RS256", IssuedAt: time.Now(), TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := h.issuer.VerifyIDTokenHint(hint, a1.id); err != nil || got != h.issuer.Subject(ca, s.userID) {
+		t.Errorf("hint sub %q (%v), want %q", got, err, subA1)
+	}
+}

@@ -11,7 +11,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"authserver/clients"
 	"authserver/keys"
+	"authserver/subjects"
 	"authserver/tokens"
 )
 
@@ -42,6 +44,8 @@ type Issuer struct {
 	// claims itself, since a hint may have expired.
 	hintParser *jwt.Parser
 	header     atomic.Pointer[encodedHeader]
+	// subjects is the sub rule of ID Tokens, UserInfo and logout tokens.
+	subjects *subjects.Pairwise
 }
 
 // NewIssuer returns an Issuer for the issuer URL; tokens of clients that
@@ -61,7 +65,20 @@ func NewIssuer(issuer string, defaultAudience []string, ks KeySource) *Issuer {
 			jwt.WithValidMethods([]string{"ES256", "RS256", "EdDSA"}),
 			jwt.WithoutClaimsValidation(),
 		),
+		subjects: subjects.Ephemeral(),
 	}
+}
+
+// SetSubjects sets the pairwise key (subjects.New over the server
+// secret). Until it is called the key is random, so pairwise subjects
+// would not survive a restart.
+func (i *Issuer) SetSubjects(s *subjects.Pairwise) { i.subjects = s }
+
+// Subject is the sub client c sees for userID (subjects.Pairwise.For):
+// ID Tokens, UserInfo, logout tokens and id_token_hint checks use it;
+// access tokens and introspection keep the user ID.
+func (i *Issuer) Subject(c *clients.Client, userID string) string {
+	return i.subjects.For(c, userID)
 }
 
 // Access describes one access token to mint.

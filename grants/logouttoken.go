@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"authserver/clients"
 	"authserver/tokens"
 )
 
@@ -25,9 +26,11 @@ type logoutClaims struct {
 	Events    map[string]map[string]any `json:"events"`
 }
 
-// MintLogoutToken signs a logout token telling clientID that userID's
-// session ended, with the client's ID Token alg.
-func (i *Issuer) MintLogoutToken(clientID, alg, userID string, now time.Time, ttl time.Duration) (string, error) {
+// MintLogoutToken signs a logout token telling client c that userID's
+// session ended, with the client's ID Token alg; its sub is the one the
+// client's ID Tokens carry (Issuer.Subject).
+func (i *Issuer) MintLogoutToken(c *clients.Client, userID string, now time.Time, ttl time.Duration) (string, error) {
+	alg := c.IDTokenSigningAlg()
 	k, ok := i.keys.SigningKeyFor(alg)
 	if !ok {
 		return "", fmt.Errorf("sign logout token: no %s signing key", alg)
@@ -37,7 +40,7 @@ func (i *Issuer) MintLogoutToken(clientID, alg, userID string, now time.Time, tt
 		return "", err
 	}
 	s, err := signCompact(k, header, logoutClaims{
-		Issuer: i.issuer, Subject: userID, Audience: clientID,
+		Issuer: i.issuer, Subject: i.Subject(c, userID), Audience: c.ID,
 		IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(), ID: tokens.NewJTI(),
 		Events: map[string]map[string]any{backchannelLogoutEvent: {}},
 	})

@@ -51,8 +51,9 @@ func (e *Endpoint) serveUserInfo(w http.ResponseWriter, r *http.Request) {
 	token, err := e.bearerToken(w, r)
 	var u *users.User
 	var scopes []string
+	var c *clients.Client
 	if err == nil {
-		u, scopes, err = e.userAccess(r.Context(), token)
+		u, scopes, c, err = e.userAccess(r.Context(), token)
 	}
 	if err == nil && !slices.Contains(scopes, ScopeOpenID) {
 		err = errNoOpenIDScope
@@ -61,7 +62,9 @@ func (e *Endpoint) serveUserInfo(w http.ResponseWriter, r *http.Request) {
 		e.writeBearerError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, u.Claims(scopes))
+	claims := u.Claims(scopes)
+	claims["sub"] = e.issuer.Subject(c, u.ID) // as the client's ID Tokens say
+	writeJSON(w, http.StatusOK, claims)
 }
 
 // bearerToken reads the one access token of the request. A token in the
@@ -114,28 +117,38 @@ func isForm(r *http.Request) bool {
 // not been revoked since it was issued: a token without a refresh family
 // is not on the deny list, so the user's generation is what ends it. A
 // client's own token (client_credentials: sub is the client) has no user.
-func (e *Endpoint) userAccess(ctx context.Context, token string) (*users.User, []string, error) {
+// The token's client is returned too: it decides the sub of the answer.
+func (e *Endpoint) userAccess(ctx context.Context, token string) (*users.User, []string, *clients.Client, error) {
 	claims, denied, err := e.checkAccess(ctx, token)
 	switch {
 	case err != nil:
-		return nil, nil, err
+		return nil, nil, nil, err
 	case claims == nil || denied || claims.Subject == "" || claims.Subject == claims.ClientID:
-		return nil, nil, errDeadToken
+		return nil, nil, nil, errDeadToken
 	}
 	u, err := e.users.Current(ctx, claims.Subject)
 	switch {
 	case errors.Is(err, users.ErrNotFound):
-		return nil, nil, errDeadToken
+		return nil, nil, nil, errDeadToken
 	case err != nil:
-		return nil, nil, err
+		return nil, nil, nil, err
 	case u.Disabled || u.IssuedInEarlierGeneration(claims.IssuedAt.Time):
-		return nil, nil, errDeadToken
+		return nil, nil, nil, errDeadToken
 	}
 	scopes, ok := clients.ParseScope(claims.Scope)
 	if !ok {
-		return nil, nil, errDeadToken
+		return nil, nil, nil, errDeadToken
 	}
-	return u, scopes, nil
+	// The client names the sub its ID Tokens carry; a client gone or
+	// disabled since has no UserInfo either.
+	c, err := e.clients.Lookup(ctx, claims.ClientID)
+	switch {
+	case errors.Is(err, clients.ErrAuthenticationFailed):
+		return nil, nil, nil, errDeadToken
+	case err != nil:
+		return nil, nil, nil, err
+	}
+	return u, scopes, c, nil
 }
 
 // writeBearerError answers a refusal with WWW-Authenticate (RFC 6750 §3)

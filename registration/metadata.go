@@ -188,6 +188,14 @@ func (md *Metadata) toRegistration(allowedGrants []string) (clients.Registration
 		return reg, desc, redirectErr("redirect_uris is required for the authorization_code grant type")
 	}
 	reg.RedirectURIs = md.RedirectURIs
+	if md.SubjectType == clients.SubjectPairwise {
+		// Core §8.1: redirect URIs on several hosts would need a
+		// sector_identifier_uri, which is not supported.
+		if len(md.RedirectURIs) == 0 || !clients.OneSector(md.RedirectURIs) {
+			return reg, desc, metadataErr("subject_type pairwise needs redirect_uris on one host: sector_identifier_uri is not supported")
+		}
+	}
+	reg.SubjectType = md.SubjectType
 	if len(md.PostLogoutRedirectURIs) > maxRedirectURIs {
 		return reg, desc, redirectErr("at most %d post-logout redirect URIs", maxRedirectURIs)
 	}
@@ -343,6 +351,7 @@ type Information struct {
 	SoftwareID               string   `json:"software_id,omitempty"`
 	SoftwareVersion          string   `json:"software_version,omitempty"`
 	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg"`
+	SubjectType              string   `json:"subject_type"`
 	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris,omitempty"`
 	BackchannelLogoutURI     string   `json:"backchannel_logout_uri,omitempty"`
 }
@@ -368,6 +377,7 @@ func information(c *clients.Client, secret, regToken, uri string) *Information {
 		SoftwareID:               c.Metadata.SoftwareID,
 		SoftwareVersion:          c.Metadata.SoftwareVersion,
 		IDTokenSignedResponseAlg: c.IDTokenSigningAlg(),
+		SubjectType:              c.SubjectTypeOrDefault(),
 		PostLogoutRedirectURIs:   c.PostLogoutRedirectURIs,
 		BackchannelLogoutURI:     c.BackchannelLogoutURI,
 	}
@@ -385,13 +395,10 @@ func information(c *clients.Client, secret, regToken, uri string) *Information {
 // server does not implement (Dynamic Client Registration 1.0 §2).
 func (md *Metadata) checkUnsupported() error {
 	switch {
-	case md.SubjectType != "" && md.SubjectType != "public":
-		if md.SubjectType == "pairwise" {
-			return metadataErr("subject_type: pairwise subjects are not supported (public only)")
-		}
-		return metadataErr("subject_type is not supported (public only)")
+	case md.SubjectType != "" && !slices.Contains(clients.SubjectTypes, md.SubjectType):
+		return metadataErr("subject_type is not supported (public or pairwise)")
 	case md.SectorIdentifierURI != "":
-		return metadataErr("sector_identifier_uri is not supported: pairwise subjects are not supported")
+		return metadataErr("sector_identifier_uri is not supported: a pairwise client's sector is the host of its redirect URIs")
 	case md.UserinfoSignedResponseAlg != "" && md.UserinfoSignedResponseAlg != "none":
 		return metadataErr("userinfo_signed_response_alg is not supported: UserInfo responses are plain JSON, never signed")
 	case md.RequestObjectSigningAlg != "":

@@ -148,11 +148,20 @@ func TestValidation(t *testing.T) {
 		{"id_token alg ES256", with(webApp(), func(m *registration.Metadata) { m.IDTokenSignedResponseAlg = "ES256" }), "", ""},
 		{"id_token alg none", with(webApp(), func(m *registration.Metadata) { m.IDTokenSignedResponseAlg = "none" }), meta, "id_token_signed_response_alg"},
 		{"id_token alg HS256", with(webApp(), func(m *registration.Metadata) { m.IDTokenSignedResponseAlg = "HS256" }), meta, "id_token_signed_response_alg"},
-		// OpenID Connect metadata the server does not support: refused.
+		// OpenID Connect metadata: pairwise subjects on one host; what the
+		// server does not support is refused.
 		{"subject public", with(webApp(), func(m *registration.Metadata) { m.SubjectType = "public" }), "", ""},
-		{"subject pairwise", with(webApp(), func(m *registration.Metadata) { m.SubjectType = "pairwise" }), meta, "pairwise subjects are not supported"},
+		{"subject pairwise", with(webApp(), func(m *registration.Metadata) { m.SubjectType = "pairwise" }), "", ""},
+		{"subject pairwise one host", with(webApp(), func(m *registration.Metadata) {
+			m.SubjectType = "pairwise"
+			m.RedirectURIs = []string{"https://app.example/cb", "https://APP.example:8443/other"}
+		}), "", ""},
+		{"subject pairwise two hosts", with(webApp(), func(m *registration.Metadata) {
+			m.SubjectType = "pairwise"
+			m.RedirectURIs = []string{"https://app.example/cb", "https://other.example/cb"}
+		}), meta, "sector_identifier_uri is not supported"},
 		{"subject unknown", with(webApp(), func(m *registration.Metadata) { m.SubjectType = "other" }), meta, "subject_type is not supported"},
-		{"sector identifier", with(webApp(), func(m *registration.Metadata) { m.SectorIdentifierURI = "https://app.example/sector.json" }), meta, "pairwise subjects are not supported"},
+		{"sector identifier", with(webApp(), func(m *registration.Metadata) { m.SectorIdentifierURI = "https://app.example/sector.json" }), meta, "sector_identifier_uri is not supported"},
 		{"userinfo alg none", with(webApp(), func(m *registration.Metadata) { m.UserinfoSignedResponseAlg = "none" }), "", ""},
 		{"userinfo alg RS256", with(webApp(), func(m *registration.Metadata) { m.UserinfoSignedResponseAlg = "RS256" }), meta, "userinfo_signed_response_alg is not supported"},
 		{"request object alg", with(webApp(), func(m *registration.Metadata) { m.RequestObjectSigningAlg = "RS256" }), meta, "request_object_signing_alg is not supported"},

@@ -46,6 +46,9 @@ type CodeIssuer interface {
 	IssueCode(ctx context.Context, g grants.CodeGrant) (string, error)
 	PKCERequired(c *clients.Client) bool
 	VerifyIDTokenHint(raw, clientID string) (subject string, err error)
+	// Subject is the sub c sees for userID: an id_token_hint's sub is
+	// compared with it, not with the user ID (pairwise clients).
+	Subject(c *clients.Client, userID string) string
 }
 
 // UserDirectory checks passwords and finds signed-in users (*users.Service).
@@ -372,7 +375,7 @@ func (a *Authorize) signInNeeded(req *authRequest, si *signedIn) string {
 		return "the client asked for a new sign-in"
 	case req.maxAge >= 0 && a.now().Sub(si.sess.AuthTime) > time.Duration(req.maxAge)*time.Second:
 		return "the sign-in is older than max_age"
-	case req.hintSubject != "" && req.hintSubject != si.user.ID:
+	case req.hintSubject != "" && req.hintSubject != a.d.Codes.Subject(req.client, si.user.ID):
 		return "the signed-in user is not the one id_token_hint names"
 	}
 	return ""

@@ -16,6 +16,8 @@ import (
 // HintVerifier checks an id_token_hint (*grants.Issuer).
 type HintVerifier interface {
 	ParseIDTokenHint(raw string) (grants.IDTokenHint, error)
+	// Subject is the sub c sees for userID, to compare with the hint's.
+	Subject(c *clients.Client, userID string) string
 }
 
 // EndSession is the end_session_endpoint of OpenID Connect RP-Initiated
@@ -67,7 +69,7 @@ func (e *EndSession) serve(c *gin.Context) {
 	switch {
 	case si == nil:
 		// Nothing to end: done, as far as the relying party is concerned.
-	case req.hint != nil && req.hint.Subject == si.user.ID:
+	case req.hint != nil && e.hintNames(c, req.hint, si.user.ID):
 	case form == nil || params.Get("confirm") == "":
 		e.confirm(c, req, si)
 		return
@@ -85,6 +87,17 @@ func (e *EndSession) serve(c *gin.Context) {
 	}
 	a.setCookie(c, a.sessionCookie, "", -1)
 	e.finish(c, req)
+}
+
+// hintNames reports whether the id_token_hint h names userID, as the
+// subject h's client sees (pairwise clients see no user ID). A client gone
+// or disabled names no one: the user is asked to confirm.
+func (e *EndSession) hintNames(c *gin.Context, h *grants.IDTokenHint, userID string) bool {
+	client, err := e.a.d.Clients.Lookup(c.Request.Context(), h.ClientID)
+	if err != nil {
+		return false
+	}
+	return h.Subject == e.hints.Subject(client, userID)
 }
 
 // readParams returns the request's parameters: the query of a GET, the

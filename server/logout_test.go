@@ -246,3 +246,24 @@ func TestBackchannelLogoutDelivered(t *testing.T) {
 		wantLogoutToken(t, got, c.ID, alice.ID)
 	})
 }
+
+// A pairwise client's ID Token, whose sub is no user ID, still names the
+// signed-in user as id_token_hint: the session ends without confirmation.
+func TestEndSessionPairwiseHint(t *testing.T) {
+	s := newStack(t)
+	id, secret := s.app(t, clients.Registration{
+		Name: "A", Scopes: []string{"openid", "profile"}, IDTokenAlg: "ES256",
+		RedirectURIs: []string{appRedirect}, PostLogoutRedirectURIs: []string{signedOutURI}, SubjectType: clients.SubjectPairwise,
+	})
+	s.user(t, "alice", "alice's long password")
+	b := newBrowser(t)
+	hint := s.signInForIDToken(t, b, id, secret, "alice", "alice's long password")
+
+	loc := b.get(s.endSessionURL("id_token_hint", hint, "post_logout_redirect_uri", signedOutURI, "state", "s")).location(t)
+	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != signedOutURI {
+		t.Fatalf("redirected to %s", loc)
+	}
+	if s.signedInAt(t, b, id) {
+		t.Fatal("session survived the logout")
+	}
+}

@@ -246,3 +246,26 @@ func TestIDTokenHint(t *testing.T) {
 		t.Fatalf("hint for another user without prompt=none: %d %s", p.status, p.header.Get("Location"))
 	}
 }
+
+// TestIDTokenHintPairwise: a pairwise client's ID Token names no user ID,
+// yet as id_token_hint it names its user, and no other, to prompt=none.
+func TestIDTokenHintPairwise(t *testing.T) {
+	s := newStack(t)
+	id, secret := s.app(t, clients.Registration{
+		Name: "Printer", Scopes: []string{"openid", "profile"}, IDTokenAlg: "ES256",
+		RedirectURIs: []string{appRedirect}, SubjectType: clients.SubjectPairwise,
+	})
+	u := s.user(t, "alice", alicePassword)
+	s.user(t, "bob", "bob's long password")
+	alice := newBrowser(t)
+	hint, claims := signedInWithConsent(t, s, alice, id, secret)
+	if sub, _ := claims["sub"].(string); sub == "" || sub == u.ID {
+		t.Fatalf("pairwise client's sub %q (user ID %q)", sub, u.ID)
+	}
+	codeOf(t, alice.get(s.oidcURL(id, "prompt", "none", "id_token_hint", hint)))
+
+	bob := newBrowser(t)
+	p := bob.signIn(bob.get(s.oidcURL(id)), s.srv.URL, "bob", "bob's long password")
+	codeOf(t, bob.decide(p, s.srv.URL, "allow"))
+	wantRedirectError(t, s, bob.get(s.oidcURL(id, "prompt", "none", "id_token_hint", hint)), "login_required")
+}

@@ -143,7 +143,7 @@ func NewPublic(o Options) *gin.Engine {
 func withOpenID(doc map[string]any, issuer string) map[string]any {
 	out := maps.Clone(doc)
 	out["userinfo_endpoint"] = issuer + "/userinfo"
-	out["subject_types_supported"] = []string{"public"}
+	out["subject_types_supported"] = clients.SubjectTypes
 	out["id_token_signing_alg_values_supported"] = clients.IDTokenAlgs
 	// The ID Token's claims and what /userinfo releases.
 	out["claims_supported"] = append([]string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"}, users.ReleasedClaims...)

@@ -51,6 +51,14 @@ func TestClientsCommands(t *testing.T) {
 	if uris, _ := spa["post_logout_redirect_uris"].([]any); len(uris) != 1 || uris[0] != "https://app.example.com/bye" {
 		t.Errorf("post-logout redirect URIs: %v", spa["post_logout_redirect_uris"])
 	}
+	if spa["subject_type"] != "public" {
+		t.Errorf("default subject_type: %v", spa["subject_type"])
+	}
+	r = run1(runClients, "", withConn(s, "create", "--name", "rp", "--subject-type", "pairwise",
+		"--grant-types", "authorization_code", "--scopes", "read", "--redirect-uris", "https://rp.example.com/cb")...).ok(t)
+	if rp := r.json(t); rp["subject_type"] != "pairwise" {
+		t.Errorf("pairwise client: %s", r.stdout)
+	}
 
 	r = run1(runClients, "", withConn(s, "list")...).ok(t)
 	if !strings.Contains(r.stdout, id) || strings.Contains(r.stdout, secret) || strings.Contains(r.stdout, "client_secret\"") {

@@ -32,6 +32,7 @@ type ClientView struct {
 	Audience             []string  `json:"audience"`
 	FirstParty           bool      `json:"first_party"`
 	IDTokenAlg           string    `json:"id_token_signed_response_alg"`
+	SubjectType          string    `json:"subject_type"`
 	Disabled             bool      `json:"disabled"`
 	CreatedAt            time.Time `json:"created_at"`
 	UpdatedAt            time.Time `json:"updated_at"`
@@ -65,6 +66,7 @@ func NewClientView(c *clients.Client) ClientView {
 		Audience:               nonNil(c.Audience),
 		FirstParty:             c.FirstParty,
 		IDTokenAlg:             c.IDTokenSigningAlg(),
+		SubjectType:            c.SubjectTypeOrDefault(),
 		Disabled:               c.Disabled,
 		CreatedAt:              c.CreatedAt,
 		UpdatedAt:              c.UpdatedAt,
