@@ -351,6 +351,9 @@ func TestClientValidation(t *testing.T) {
 		{"code without redirect", clients.Registration{Name: "x", GrantTypes: []string{"authorization_code"}}, "redirect_uris"},
 		{"bad auth method", clients.Registration{Name: "x", GrantTypes: []string{"client_credentials"}, AuthMethod: "private_key_jwt"}, "token_endpoint_auth_method"},
 		{"bad ID Token alg", clients.Registration{Name: "x", GrantTypes: []string{"client_credentials"}, IDTokenAlg: "HS256"}, "id_token_signed_response_alg"},
+		{"unknown subject type", clients.Registration{Name: "x", GrantTypes: []string{"client_credentials"}, SubjectType: "other"}, "subject_type"},
+		{"pairwise on two hosts", clients.Registration{Name: "x", GrantTypes: []string{"authorization_code"}, SubjectType: "pairwise",
+			RedirectURIs: []string{"https://a.example/cb", "https://b.example/cb"}}, "subject_type"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
