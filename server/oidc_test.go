@@ -110,6 +110,7 @@ func TestOpenIDConfiguration(t *testing.T) {
 		"response_types_supported":              `["code"]`,
 		"response_modes_supported":              `["query"]`,
 		"subject_types_supported":               `["public","pairwise"]`,
+		"prompt_values_supported":               `["none","login","consent"]`,
 		"id_token_signing_alg_values_supported": `["RS256","ES256","EdDSA"]`,
 		"code_challenge_methods_supported":      `["S256"]`,
 		"token_endpoint_auth_methods_supported": `["client_secret_basic","client_secret_post","none"]`,

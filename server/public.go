@@ -144,6 +144,8 @@ func withOpenID(doc map[string]any, issuer string) map[string]any {
 	out := maps.Clone(doc)
 	out["userinfo_endpoint"] = issuer + "/userinfo"
 	out["subject_types_supported"] = clients.SubjectTypes
+	// select_account is understood but always refused (no account chooser).
+	out["prompt_values_supported"] = []string{"none", "login", "consent"}
 	out["id_token_signing_alg_values_supported"] = clients.IDTokenAlgs
 	// The ID Token's claims and what /userinfo releases.
 	out["claims_supported"] = append([]string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"}, users.ReleasedClaims...)
