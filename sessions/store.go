@@ -9,6 +9,10 @@ import (
 // Session is a signed-in browser session, kept under the SHA-256 of its
 // cookie value.
 type Session struct {
+	// ID is the session's sid (OpenID Connect Back-Channel Logout 1.0 §2.1):
+	// random and apart from the cookie, so a relying party that holds it
+	// holds nothing that signs anyone in. Sessions from before sid have none.
+	ID        string    `json:"sid,omitempty"`
 	UserID    string    `json:"user_id"`
 	AuthTime  time.Time `json:"auth_time"`
 	ExpiresAt time.Time `json:"expires_at"`
@@ -35,6 +39,19 @@ func (c Consent) Current(userGeneration, clientGeneration int64) bool {
 	return c.UserGeneration == userGeneration && c.ClientGeneration == clientGeneration
 }
 
+// SessionClient records that a session signed its user in to a client
+// that listens for back-channel logout: who to tell, with which sid, when
+// the session ends.
+type SessionClient struct {
+	SessionID string    `json:"sid"`
+	ClientID  string    `json:"client_id"`
+	ExpiresAt time.Time `json:"expires_at"` // the session's end
+}
+
+// MaxSessionClients bounds the records kept per user; adding one more
+// drops the one that ends first.
+const MaxSessionClients = 256
+
 // ErrNotFound is returned for a missing or expired session or consent.
 var ErrNotFound = errors.New("not found")
 
@@ -52,4 +69,13 @@ type Store interface {
 	GetConsent(ctx context.Context, userID, clientID string) (Consent, error)
 	// DeleteConsent removes it (no error if absent).
 	DeleteConsent(ctx context.Context, userID, clientID string) error
+	// AddSessionClient records (or extends) that the user's session
+	// sc.SessionID signed in to sc.ClientID, until sc.ExpiresAt; at most
+	// MaxSessionClients per user.
+	AddSessionClient(ctx context.Context, userID string, sc SessionClient) error
+	// SessionClients lists the user's records that have not expired.
+	SessionClients(ctx context.Context, userID string) ([]SessionClient, error)
+	// DeleteSessionClients forgets the records of session sid, or every
+	// record of the user when sid is "" (no error if none).
+	DeleteSessionClients(ctx context.Context, userID, sid string) error
 }

@@ -43,6 +43,7 @@ const (
 	kindDenied
 	kindSession
 	kindIAT
+	kindSessionClient
 )
 
 // expiring describes one kind: its bucket, and how to read a record's
@@ -96,6 +97,11 @@ var kinds = map[byte]expiring{
 		err := json.Unmarshal(v, &sess)
 		return sess.ExpiresAt, err == nil
 	})},
+	kindSessionClient: {bucket: bucketSessionClients, read: at(func(v []byte) (time.Time, bool) {
+		var sc sessions.SessionClient
+		err := json.Unmarshal(v, &sc)
+		return sc.ExpiresAt, err == nil
+	})},
 	kindIAT: {bucket: bucketIATs, read: at(func(v []byte) (time.Time, bool) {
 		var t registration.InitialAccessToken
 		if err := json.Unmarshal(v, &t); err != nil {
@@ -109,7 +115,7 @@ var kinds = map[byte]expiring{
 }
 
 // kindOrder lists the kinds in a fixed order, for the one-time build.
-var kindOrder = []byte{kindRateLimit, kindFamily, kindCode, kindDenied, kindSession, kindIAT}
+var kindOrder = []byte{kindRateLimit, kindFamily, kindCode, kindDenied, kindSession, kindIAT, kindSessionClient}
 
 // deadline is when the record stops counting (see liveAt).
 func (r *familyRecord) deadline() time.Time {

@@ -1,7 +1,10 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -68,5 +71,112 @@ func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (sessio
 func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) error {
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketConsents).Delete(pairKey(userID, clientID))
+	})
+}
+
+// sessionClientKey is pairKey(user ID, sid NUL client ID): a user's records
+// are one prefix, and a sid (base64url) holds no NUL.
+func sessionClientKey(userID string, sc sessions.SessionClient) []byte {
+	return pairKey(userID, sc.SessionID+"\x00"+sc.ClientID)
+}
+
+// userPrefix is the pairKey prefix of every record of userID.
+func userPrefix(userID string) []byte { return pairKey(userID, "") }
+
+func (s *Store) AddSessionClient(ctx context.Context, userID string, sc sessions.SessionClient) error {
+	now := time.Now()
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSessionClients)
+		key := sessionClientKey(userID, sc)
+		var old sessions.SessionClient
+		found, err := getJSON(b, key, &old)
+		if err != nil {
+			return err
+		}
+		if !found {
+			if err := s.makeRoomForSessionClient(tx, userID, now); err != nil {
+				return err
+			}
+		}
+		if found && old.ExpiresAt.After(sc.ExpiresAt) {
+			sc.ExpiresAt = old.ExpiresAt
+		}
+		if err := putJSON(b, key, sc); err != nil {
+			return err
+		}
+		return moveExpiry(tx, kindSessionClient, key, old.ExpiresAt, sc.ExpiresAt)
+	})
+}
+
+// makeRoomForSessionClient drops the user's expired records and, at
+// sessions.MaxSessionClients, the one that ends first.
+func (s *Store) makeRoomForSessionClient(tx *bolt.Tx, userID string, now time.Time) error {
+	b := tx.Bucket(bucketSessionClients)
+	prefix := userPrefix(userID)
+	var count int
+	var firstKey []byte
+	var first sessions.SessionClient
+	var dead [][]byte
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var sc sessions.SessionClient
+		if err := json.Unmarshal(v, &sc); err != nil || !live(sc.ExpiresAt, now) {
+			dead = append(dead, bytes.Clone(k))
+			continue
+		}
+		count++
+		if firstKey == nil || sc.ExpiresAt.Before(first.ExpiresAt) {
+			firstKey, first = bytes.Clone(k), sc
+		}
+	}
+	if count >= sessions.MaxSessionClients {
+		dead = append(dead, firstKey)
+	}
+	for _, k := range dead {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) SessionClients(ctx context.Context, userID string) ([]sessions.SessionClient, error) {
+	now := time.Now()
+	var out []sessions.SessionClient
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		prefix := userPrefix(userID)
+		c := tx.Bucket(bucketSessionClients).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var sc sessions.SessionClient
+			if err := json.Unmarshal(v, &sc); err != nil {
+				return fmt.Errorf("session client record: %w", err)
+			}
+			if live(sc.ExpiresAt, now) {
+				out = append(out, sc)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (s *Store) DeleteSessionClients(ctx context.Context, userID, sid string) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		prefix := userPrefix(userID)
+		if sid != "" {
+			prefix = pairKey(userID, sid+"\x00")
+		}
+		b := tx.Bucket(bucketSessionClients)
+		var keys [][]byte
+		c := b.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			keys = append(keys, bytes.Clone(k))
+		}
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }

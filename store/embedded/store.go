@@ -33,13 +33,15 @@ var (
 	bucketDenied         = []byte("denied")
 	bucketSessions       = []byte("sessions")
 	bucketConsents       = []byte("consents")
+	// pairKey(user ID, sid NUL client ID) -> sessions.SessionClient
+	bucketSessionClients = []byte("session_clients")
 	bucketIATs           = []byte("initial_access_tokens") // token SHA-256 -> limits
 	bucketKeyRotations   = []byte("key_rotations")         // claimed rotation slot -> claim expiry
 )
 
 var allBuckets = [][]byte{
 	bucketClients, bucketUsers, bucketUsernames, bucketKeys, bucketRateLimit,
-	bucketFamilies, bucketUserFamilies, bucketClientFamilies, bucketCodes, bucketDenied, bucketSessions, bucketConsents,
+	bucketFamilies, bucketUserFamilies, bucketClientFamilies, bucketCodes, bucketDenied, bucketSessions, bucketConsents, bucketSessionClients,
 	bucketIATs, bucketKeyRotations, bucketExpiry, bucketMeta,
 }
 

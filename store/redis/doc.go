@@ -80,6 +80,7 @@
 //	scriptDelIfEquals      {uname:name}            release a username only if this user holds it
 //	scriptPersistIfEquals  {uname:name}            confirm a username claim only if it has not lapsed
 //	scriptIATCreate        {iat:h}                 create only if absent, with its expiry
+//	scriptSessionClientAdd {slog:user}             prune, cap and add, stretching the key's expiry to its latest field
 //	scriptIATUse           {iat:h}                 spend one use; of racing callers exactly as many win as there are uses
 //
 // # Writes across slots

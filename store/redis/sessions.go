@@ -3,6 +3,8 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -89,4 +91,87 @@ func (s *Store) GetConsent(ctx context.Context, userID, clientID string) (sessio
 // DeleteConsent implements sessions.Store.
 func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) error {
 	return wrap("delete consent", s.rdb.HDel(ctx, s.key("consent", userID), clientID).Err())
+}
+
+// scriptSessionClientAdd: KEYS[1] = {slog:user} (sid NUL client -> expiry
+// in Unix ms); ARGV = field, expiry ms, now ms, the cap. Drops expired
+// fields, and the one ending first at the cap, keeps the later expiry of a
+// field added again, and stretches the key's expiry to its latest field, in
+// one step, so two sign-ins at once cannot shorten each other's.
+var scriptSessionClientAdd = redis.NewScript(`
+local now = tonumber(ARGV[3])
+local exp = ARGV[2]
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old and tonumber(old) > tonumber(exp) then exp = old end
+local latest = tonumber(exp)
+local count, firstField, firstExp = 0, nil, nil
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local f, e = all[i], tonumber(all[i + 1])
+  if e == nil or e <= now then
+    redis.call('HDEL', KEYS[1], f)
+  elseif f ~= ARGV[1] then
+    count = count + 1
+    if e > latest then latest = e end
+    if firstExp == nil or e < firstExp then firstField, firstExp = f, e end
+  end
+end
+if count >= tonumber(ARGV[4]) then redis.call('HDEL', KEYS[1], firstField) end
+redis.call('HSET', KEYS[1], ARGV[1], exp)
+redis.call('PEXPIREAT', KEYS[1], latest)
+return 1
+`)
+
+// sessionClientField names one (session, client) pair; a sid (base64url)
+// holds no NUL.
+func sessionClientField(sc sessions.SessionClient) string {
+	return sc.SessionID + "\x00" + sc.ClientID
+}
+
+// AddSessionClient implements sessions.Store (scriptSessionClientAdd).
+func (s *Store) AddSessionClient(ctx context.Context, userID string, sc sessions.SessionClient) error {
+	err := scriptSessionClientAdd.Run(ctx, s.rdb, []string{s.key("slog", userID)},
+		sessionClientField(sc), sc.ExpiresAt.UnixMilli(), time.Now().UnixMilli(), sessions.MaxSessionClients).Err()
+	return wrap("add session client", err)
+}
+
+// SessionClients implements sessions.Store.
+func (s *Store) SessionClients(ctx context.Context, userID string) ([]sessions.SessionClient, error) {
+	all, err := s.rdb.HGetAll(ctx, s.key("slog", userID)).Result()
+	if err != nil {
+		return nil, wrap("list session clients", err)
+	}
+	now := time.Now().UnixMilli()
+	var out []sessions.SessionClient
+	for f, v := range all {
+		sid, clientID, ok := strings.Cut(f, "\x00")
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if !ok || err != nil || ms <= now {
+			continue
+		}
+		out = append(out, sessions.SessionClient{SessionID: sid, ClientID: clientID, ExpiresAt: time.UnixMilli(ms).UTC()})
+	}
+	return out, nil
+}
+
+// DeleteSessionClients implements sessions.Store.
+func (s *Store) DeleteSessionClients(ctx context.Context, userID, sid string) error {
+	key := s.key("slog", userID)
+	if sid == "" {
+		return wrap("delete session clients", s.rdb.Del(ctx, key).Err())
+	}
+	fields, err := s.rdb.HKeys(ctx, key).Result()
+	if err != nil {
+		return wrap("delete session clients", err)
+	}
+	var drop []string
+	for _, f := range fields {
+		if strings.HasPrefix(f, sid+"\x00") {
+			drop = append(drop, f)
+		}
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	return wrap("delete session clients", s.rdb.HDel(ctx, key, drop...).Err())
 }

@@ -66,6 +66,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) store.Backend) {
 		{"Codes", testCodes},
 		{"DenyList", testDenyList},
 		{"Sessions", testSessions},
+		{"SessionClients", testSessionClients},
 		{"InitialAccessTokens", testInitialAccessTokens},
 		{"Consents", testConsents},
 		{"Expiry", testExpiry},
