@@ -224,7 +224,7 @@ func (a *App) build(ctx context.Context) error {
 	revoker := tokens.NewRevoker(a.Store, a.Users, a.Clients, cfg.Tokens.CodeTTL, cfg.Tokens.AccessTTL, a.Log)
 	a.logouts = backchannel.New(backchannel.Config{AllowLoopback: cfg.BackchannelLogout.AllowLoopback}, a.Issuer, a.Clients, a.Store, a.Log)
 	a.logouts.Start()
-	revoker.OnUserRevoked(a.logouts.SignedOut)
+	revoker.OnUserRevoked(a.logouts.UserSignedOut)
 	// One limiter for the token endpoint and the sign-in page, so the
 	// in-flight bound per address holds across both.
 	limiter := ratelimit.New(a.Store)
@@ -274,7 +274,7 @@ func (a *App) build(ctx context.Context) error {
 		DeviceCookieTTL: cfg.Sessions.DeviceCookieTTL,
 	}, server.AuthorizeDeps{
 		Clients: a.Clients, Users: a.Users, Sessions: a.Store, Limiter: limiter, Codes: token, Log: a.Log,
-		SignedOut: func(ctx context.Context, userID string) { a.logouts.SignedOut(ctx, userID, nil) },
+		SignedOut: a.logouts.SessionEnded,
 	})
 	a.Registration = registration.New(registration.Config{
 		Issuer: cfg.Issuer, Open: cfg.Registration.Open, AllowedGrantTypes: cfg.Registration.AllowedGrantTypes,

@@ -1,7 +1,9 @@
 // Package backchannel delivers OpenID Connect Back-Channel Logout 1.0
-// logout tokens: when a user's session ends, every client the user holds a
-// grant with and that registered a backchannel_logout_uri is told, from a
-// bounded queue, so no user request waits on a relying party.
+// logout tokens: when a user's session ends, every client that session
+// signed in to and that registered a backchannel_logout_uri is told (with
+// the session's sid), and when every session of a user ends, every client
+// the user signed in to or holds a grant with; from a bounded queue, so no
+// user request waits on a relying party.
 package backchannel
 
 import (
@@ -17,12 +19,12 @@ import (
 
 	"authserver/audit"
 	"authserver/clients"
-	"authserver/tokens"
+	"authserver/sessions"
 )
 
 // Signer mints logout tokens (*grants.Issuer).
 type Signer interface {
-	MintLogoutToken(c *clients.Client, userID string, now time.Time, ttl time.Duration) (string, error)
+	MintLogoutToken(c *clients.Client, userID, sid string, now time.Time, ttl time.Duration) (string, error)
 }
 
 // Clients finds a client's metadata (*clients.Registry).
@@ -30,10 +32,11 @@ type Clients interface {
 	Lookup(ctx context.Context, id string) (*clients.Client, error)
 }
 
-// Families lists a user's live refresh families: the clients the user is
-// signed in to (tokens.FamilyIndex).
-type Families interface {
-	ListUserFamilies(ctx context.Context, userID string) ([]tokens.Family, error)
+// Sessions lists which clients each of a user's sessions signed in to
+// (sessions.Store).
+type Sessions interface {
+	SessionClients(ctx context.Context, userID string) ([]sessions.SessionClient, error)
+	DeleteSessionClients(ctx context.Context, userID, sid string) error
 }
 
 // Config bounds delivery. Zero values take the defaults.
@@ -72,6 +75,7 @@ func (c *Config) defaults() {
 type delivery struct {
 	client                *clients.Client
 	clientID, uri, userID string
+	sid                   string // "" for every session of the user
 	requestID             string
 }
 
@@ -80,7 +84,7 @@ type Notifier struct {
 	cfg      Config
 	signer   Signer
 	clients  Clients
-	families Families
+	sessions Sessions
 	http     *http.Client
 	log      *slog.Logger
 	queue    chan delivery
@@ -91,14 +95,14 @@ type Notifier struct {
 }
 
 // New returns a Notifier; Start runs its workers.
-func New(cfg Config, s Signer, c Clients, f Families, log *slog.Logger) *Notifier {
+func New(cfg Config, s Signer, c Clients, ss Sessions, log *slog.Logger) *Notifier {
 	cfg.defaults()
 	if log == nil {
 		log = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Notifier{
-		cfg: cfg, signer: s, clients: c, families: f, log: log,
+		cfg: cfg, signer: s, clients: c, sessions: ss, log: log,
 		http:  NewHTTPClient(cfg.Timeout, cfg.AllowLoopback),
 		queue: make(chan delivery, cfg.QueueSize), ctx: ctx, cancel: cancel,
 	}
@@ -118,37 +122,65 @@ func (n *Notifier) Close() {
 	n.wg.Wait()
 }
 
-// ClientsOf names the clients userID holds refresh families with, read
-// before a revocation ends them.
-func (n *Notifier) ClientsOf(ctx context.Context, userID string) ([]string, error) {
-	fams, err := n.families.ListUserFamilies(ctx, userID)
+// SessionEnded tells the clients that session sid of userID signed in to
+// that it ended, each with the sid its ID Tokens carried, and forgets them.
+func (n *Notifier) SessionEnded(ctx context.Context, userID, sid string) {
+	if sid == "" {
+		return // a session from before sid: nothing was recorded
+	}
+	scs, err := n.sessions.SessionClients(ctx, userID)
 	if err != nil {
-		return nil, err
+		n.log.WarnContext(ctx, "back-channel logout: list the session's clients", "user_id", userID, "err", err)
+		return
 	}
-	var ids []string
-	for _, f := range fams {
-		ids = appendNew(ids, f.ClientID)
+	for _, sc := range scs {
+		if sc.SessionID == sid {
+			n.tell(ctx, userID, sc.ClientID, sid)
+		}
 	}
-	return ids, nil
+	n.forget(ctx, userID, sid)
 }
 
-// SignedOut tells the user's clients that the session ended; clientIDs nil
-// means every client the user holds families with now.
-func (n *Notifier) SignedOut(ctx context.Context, userID string, clientIDs []string) {
-	if clientIDs == nil {
-		ids, err := n.ClientsOf(ctx, userID)
-		if err != nil {
-			n.log.WarnContext(ctx, "back-channel logout: list clients", "user_id", userID, "err", err)
-			return
-		}
-		clientIDs = ids
+// UserSignedOut tells that every session of userID ended (sign out
+// everywhere, new password, disable, delete): each session's clients with
+// its sid, and the clients that held refresh families without a session
+// (familyClients; the password grant) with sub alone.
+func (n *Notifier) UserSignedOut(ctx context.Context, userID string, familyClients []string) {
+	scs, err := n.sessions.SessionClients(ctx, userID)
+	if err != nil {
+		n.log.WarnContext(ctx, "back-channel logout: list the user's session clients", "user_id", userID, "err", err)
 	}
-	for _, id := range clientIDs {
-		c, err := n.clients.Lookup(ctx, id)
-		if err != nil || c.BackchannelLogoutURI == "" {
-			continue // gone, disabled, or not listening
+	told := map[string]bool{}
+	for _, sc := range scs {
+		n.tell(ctx, userID, sc.ClientID, sc.SessionID)
+		told[sc.ClientID] = true
+	}
+	for _, id := range familyClients {
+		if !told[id] {
+			told[id] = true
+			n.tell(ctx, userID, id, "")
 		}
-		n.enqueue(ctx, delivery{client: c, clientID: id, uri: c.BackchannelLogoutURI, userID: userID, requestID: audit.RequestIDFrom(ctx)})
+	}
+	n.forget(ctx, userID, "")
+}
+
+// tell queues one logout token for the client, if it listens.
+func (n *Notifier) tell(ctx context.Context, userID, clientID, sid string) {
+	c, err := n.clients.Lookup(ctx, clientID)
+	if err != nil || c.BackchannelLogoutURI == "" {
+		return // gone, disabled, or not listening
+	}
+	if sid == "" && c.BackchannelLogoutSessionRequired {
+		return // it asked for a sid in every logout token, and there is none
+	}
+	n.enqueue(ctx, delivery{client: c, clientID: clientID, uri: c.BackchannelLogoutURI, userID: userID, sid: sid, requestID: audit.RequestIDFrom(ctx)})
+}
+
+// forget drops the records of ended sessions; one left behind only costs a
+// logout token the client ignores, and expires with its session.
+func (n *Notifier) forget(ctx context.Context, userID, sid string) {
+	if err := n.sessions.DeleteSessionClients(ctx, userID, sid); err != nil {
+		n.log.WarnContext(ctx, "back-channel logout: forget the session's clients", "user_id", userID, "err", err)
 	}
 }
 
@@ -197,7 +229,7 @@ func (n *Notifier) deliver(d delivery) {
 
 // post mints a fresh token (its iat and exp are per attempt) and sends it.
 func (n *Notifier) post(d delivery) error {
-	tok, err := n.signer.MintLogoutToken(d.client, d.userID, time.Now(), n.cfg.TokenTTL)
+	tok, err := n.signer.MintLogoutToken(d.client, d.userID, d.sid, time.Now(), n.cfg.TokenTTL)
 	if err != nil {
 		return err
 	}
@@ -221,13 +253,4 @@ func (n *Notifier) post(d delivery) error {
 		return fmt.Errorf("receiver answered %d", resp.StatusCode)
 	}
 	return nil
-}
-
-func appendNew(ids []string, id string) []string {
-	for _, x := range ids {
-		if x == id {
-			return ids
-		}
-	}
-	return append(ids, id)
 }

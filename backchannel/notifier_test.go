@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +24,7 @@ import (
 	"authserver/grants"
 	"authserver/keys"
 	"authserver/store/embedded"
-	"authserver/tokens"
+	"authserver/sessions"
 )
 
 const issuerURL = "https://issuer.test"
@@ -37,16 +38,27 @@ func (f fakeClients) Lookup(_ context.Context, id string) (*clients.Client, erro
 	return nil, clients.ErrAuthenticationFailed
 }
 
-type fakeFamilies []tokens.Family
+// fakeSessions holds the session-client records of users.
+type fakeSessions struct {
+	mu      sync.Mutex
+	records map[string][]sessions.SessionClient
+}
 
-func (f fakeFamilies) ListUserFamilies(_ context.Context, userID string) ([]tokens.Family, error) {
-	var out []tokens.Family
-	for _, fam := range f {
-		if fam.UserID == userID {
-			out = append(out, fam)
-		}
-	}
-	return out, nil
+func newSessions(user string, scs ...sessions.SessionClient) *fakeSessions {
+	return &fakeSessions{records: map[string][]sessions.SessionClient{user: scs}}
+}
+
+func (f *fakeSessions) SessionClients(_ context.Context, userID string) ([]sessions.SessionClient, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.records[userID]), nil
+}
+
+func (f *fakeSessions) DeleteSessionClients(_ context.Context, userID, sid string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.records[userID] = slices.DeleteFunc(f.records[userID], func(sc sessions.SessionClient) bool { return sid == "" || sc.SessionID == sid })
+	return nil
 }
 
 // receiver is a relying party's back-channel logout endpoint answering
@@ -108,7 +120,7 @@ func newKeys(t *testing.T) *keys.Set {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func start(t *testing.T, cfg backchannel.Config, ks *keys.Set, c fakeClients, f fakeFamilies) *backchannel.Notifier {
+func start(t *testing.T, cfg backchannel.Config, ks *keys.Set, c fakeClients, f *fakeSessions) *backchannel.Notifier {
 	t.Helper()
 	cfg.AllowLoopback = true
 	n := backchannel.New(cfg, grants.NewIssuer(issuerURL, nil, ks), c, f, quiet())
@@ -119,7 +131,8 @@ func start(t *testing.T, cfg backchannel.Config, ks *keys.Set, c fakeClients, f 
 
 // The logout token verifies against the published JWKS with the client's
 // ID Token alg and carries exactly the claims of Back-Channel Logout 1.0
-// §2.4; clients are found from the user's families.
+// §2.4, with the session's sid; only the clients that session signed in to
+// are told, and its records are forgotten.
 func TestLogoutTokenDelivered(t *testing.T) {
 	ks := newKeys(t)
 	rp := newReceiver(t, http.StatusOK)
@@ -127,8 +140,10 @@ func TestLogoutTokenDelivered(t *testing.T) {
 		"rp":    {ID: "rp", IDTokenAlg: "EdDSA", BackchannelLogoutURI: rp.srv.URL + "/bcl"},
 		"quiet": {ID: "quiet"},
 	}
-	n := start(t, backchannel.Config{}, ks, cs, fakeFamilies{{ClientID: "rp", UserID: "u1"}, {ClientID: "quiet", UserID: "u1"}, {ClientID: "rp", UserID: "u1"}})
-	n.SignedOut(context.Background(), "u1", nil)
+	ss := newSessions("u1", sessions.SessionClient{SessionID: "s1", ClientID: "rp"}, sessions.SessionClient{SessionID: "s1", ClientID: "quiet"},
+		sessions.SessionClient{SessionID: "s2", ClientID: "rp"})
+	n := start(t, backchannel.Config{}, ks, cs, ss)
+	n.SessionEnded(context.Background(), "u1", "s1")
 	rp.waitHits(t, 1, 2*time.Second)
 
 	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write(ks.JWKS()) }))
@@ -150,7 +165,7 @@ func TestLogoutTokenDelivered(t *testing.T) {
 	}
 	iat, exp := c["iat"].(float64), c["exp"].(float64)
 	events, _ := c["events"].(map[string]any)
-	if c["iss"] != issuerURL || c["aud"] != "rp" || c["sub"] != "u1" || c["jti"] == "" || exp <= iat || exp-iat > 300 {
+	if c["iss"] != issuerURL || c["aud"] != "rp" || c["sub"] != "u1" || c["sid"] != "s1" || c["jti"] == "" || exp <= iat || exp-iat > 300 {
 		t.Fatalf("claims %v", c)
 	}
 	if _, ok := events["http://schemas.openid.net/event/backchannel-logout"]; !ok || len(events) != 1 {
@@ -161,20 +176,68 @@ func TestLogoutTokenDelivered(t *testing.T) {
 	}
 	time.Sleep(50 * time.Millisecond)
 	if h := rp.hits.Load(); h != 1 {
-		t.Fatalf("%d deliveries for one client, want 1", h)
+		t.Fatalf("%d deliveries for one session's client, want 1 (s2 is still signed in)", h)
+	}
+	if left, _ := ss.SessionClients(context.Background(), "u1"); len(left) != 1 || left[0].SessionID != "s2" {
+		t.Fatalf("records left %v, want s2's alone", left)
 	}
 }
 
+// When every session of a user ends, each session's clients get a token
+// with its sid, and the clients that held a family without a session one
+// with sub alone, unless they require a sid.
+func TestUserSignedOutTellsEverySession(t *testing.T) {
+	rp, pw, strict := newReceiver(t, http.StatusOK), newReceiver(t, http.StatusOK), newReceiver(t, http.StatusOK)
+	cs := fakeClients{
+		"rp":     {ID: "rp", BackchannelLogoutURI: rp.srv.URL},
+		"pw":     {ID: "pw", BackchannelLogoutURI: pw.srv.URL},
+		"strict": {ID: "strict", BackchannelLogoutURI: strict.srv.URL, BackchannelLogoutSessionRequired: true},
+	}
+	ss := newSessions("u1", sessions.SessionClient{SessionID: "s1", ClientID: "rp"}, sessions.SessionClient{SessionID: "s2", ClientID: "rp"})
+	ks := newKeys(t)
+	n := start(t, backchannel.Config{}, ks, cs, ss)
+	n.UserSignedOut(context.Background(), "u1", []string{"rp", "pw", "strict"})
+	rp.waitHits(t, 2, 2*time.Second)
+	pw.waitHits(t, 1, 2*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	if rp.hits.Load() != 2 || pw.hits.Load() != 1 || strict.hits.Load() != 0 {
+		t.Fatalf("deliveries rp %d (want 2), pw %d (want 1), strict %d (want 0)", rp.hits.Load(), pw.hits.Load(), strict.hits.Load())
+	}
+	sids := []string{claimsOf(t, rp.token(0))["sid"].(string), claimsOf(t, rp.token(1))["sid"].(string)}
+	slices.Sort(sids)
+	if !slices.Equal(sids, []string{"s1", "s2"}) {
+		t.Fatalf("rp's sids %v", sids)
+	}
+	if c := claimsOf(t, pw.token(0)); c["sub"] != "u1" || c["sid"] != nil {
+		t.Fatalf("pw's logout token %v: want sub alone", c)
+	}
+	if left, _ := ss.SessionClients(context.Background(), "u1"); len(left) != 0 {
+		t.Fatalf("records left %v", left)
+	}
+}
+
+// claimsOf decodes a JWT's payload without checking it.
+func claimsOf(t *testing.T, raw string) map[string]any {
+	t.Helper()
+	parts := strings.Split(raw, ".")
+	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var c map[string]any
+	if err := json.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // A failing receiver is tried Attempts times with backoff, then given up;
-// SignedOut itself returns at once.
+// UserSignedOut itself returns at once.
 func TestFailingReceiverRetriedThenGivenUp(t *testing.T) {
 	rp := newReceiver(t, http.StatusInternalServerError)
 	cs := fakeClients{"rp": {ID: "rp", IDTokenAlg: "ES256", BackchannelLogoutURI: rp.srv.URL}}
-	n := start(t, backchannel.Config{Attempts: 3, Backoff: 20 * time.Millisecond, Timeout: time.Second}, newKeys(t), cs, nil)
+	n := start(t, backchannel.Config{Attempts: 3, Backoff: 20 * time.Millisecond, Timeout: time.Second}, newKeys(t), cs, newSessions("u1"))
 	began := time.Now()
-	n.SignedOut(context.Background(), "u1", []string{"rp"})
+	n.UserSignedOut(context.Background(), "u1", []string{"rp"})
 	if d := time.Since(began); d > 100*time.Millisecond {
-		t.Fatalf("SignedOut took %v: delivery must not block the caller", d)
+		t.Fatalf("UserSignedOut took %v: delivery must not block the caller", d)
 	}
 	rp.waitHits(t, 3, 2*time.Second)
 	time.Sleep(200 * time.Millisecond)

@@ -53,9 +53,11 @@ type Registration struct {
 	// PostLogoutRedirectURIs are checked as redirect URIs are.
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
 	// BackchannelLogoutURI: https, or http on loopback; no fragment.
-	BackchannelLogoutURI string   `json:"backchannel_logout_uri"`
-	Audience             []string `json:"audience"`
-	FirstParty           bool     `json:"first_party"`
+	BackchannelLogoutURI string `json:"backchannel_logout_uri"`
+	// BackchannelLogoutSessionRequired needs a BackchannelLogoutURI.
+	BackchannelLogoutSessionRequired bool     `json:"backchannel_logout_session_required"`
+	Audience                         []string `json:"audience"`
+	FirstParty                       bool     `json:"first_party"`
 	// IDTokenAlg is id_token_signed_response_alg; empty means RS256.
 	IDTokenAlg string `json:"id_token_signed_response_alg"`
 	// SubjectType is "public" (empty) or "pairwise"; a pairwise client's
@@ -311,6 +313,8 @@ func (r *Registry) validate(reg Registration) (*Client, error) {
 
 		PostLogoutRedirectURIs: dedupe(reg.PostLogoutRedirectURIs),
 		BackchannelLogoutURI:   strings.TrimSpace(reg.BackchannelLogoutURI),
+
+		BackchannelLogoutSessionRequired: reg.BackchannelLogoutSessionRequired,
 	}
 	if c.IDTokenAlg != "" && !slices.Contains(IDTokenAlgs, c.IDTokenAlg) {
 		return nil, &ValidationError{"id_token_signed_response_alg", fmt.Sprintf("unsupported %q (want RS256, ES256 or EdDSA)", c.IDTokenAlg)}
@@ -375,6 +379,8 @@ func (r *Registry) validate(reg Registration) (*Client, error) {
 		if err := ValidateBackchannelLogoutURI(u); err != nil {
 			return nil, &ValidationError{"backchannel_logout_uri", err.Error()}
 		}
+	} else if c.BackchannelLogoutSessionRequired {
+		return nil, &ValidationError{"backchannel_logout_session_required", "needs a backchannel_logout_uri"}
 	}
 	for _, a := range c.Audience {
 		if strings.TrimSpace(a) == "" {

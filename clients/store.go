@@ -37,8 +37,11 @@ type Client struct {
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 	// BackchannelLogoutURI receives a logout token when a user's session
 	// ends (Back-Channel Logout 1.0 §2.2); empty: none is sent.
-	BackchannelLogoutURI string   `json:"backchannel_logout_uri,omitempty"`
-	Audience             []string `json:"audience,omitempty"`
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+	// BackchannelLogoutSessionRequired: the client wants a sid in every
+	// logout token, so it is sent none without one (§2.2).
+	BackchannelLogoutSessionRequired bool     `json:"backchannel_logout_session_required,omitempty"`
+	Audience                         []string `json:"audience,omitempty"`
 	// FirstParty clients skip the consent page.
 	FirstParty bool `json:"first_party,omitempty"`
 	// IDTokenAlg is the JWS alg of the client's ID Tokens; empty means

@@ -67,7 +67,7 @@ func (e *Endpoint) authorizationCode(ctx context.Context, req *tokenRequest) (*i
 	if err != nil {
 		return nil, err
 	}
-	idToken, err := e.idToken(req, c.UserID, scope, access, c.Nonce, c.AuthTime)
+	idToken, err := e.idToken(req, c.UserID, scope, access, c.Nonce, c.SessionID, c.AuthTime)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func (e *Endpoint) authorizationCode(ctx context.Context, req *tokenRequest) (*i
 	if req.client.AllowsGrant(clients.GrantRefreshToken) {
 		out.refresh, err = e.startFamily(ctx, req, tokens.Family{
 			ID: c.FamilyID, UserID: c.UserID, UserGeneration: c.UserGeneration,
-			Scope: scope, AuthTime: c.AuthTime, LastJTI: jti,
+			Scope: scope, AuthTime: c.AuthTime, SessionID: c.SessionID, LastJTI: jti,
 		})
 		// ErrFamilyExists: a replay of this code got in first and left a
 		// tombstone. This is still the first redemption, so it is answered,

@@ -255,8 +255,9 @@ func (e *Endpoint) mint(req *tokenRequest, userID, scope, jti string) (string, e
 // idToken mints the ID Token of an answer that grants openid to a user
 // (Core §3.1.3.3, §12.2): every grant that signs a user in or refreshes
 // one calls it, so a family's refreshes carry one exactly when its first
-// answer did. Empty when the scope has no openid.
-func (e *Endpoint) idToken(req *tokenRequest, userID, scope, access, nonce string, authTime time.Time) (string, error) {
+// answer did. Empty when the scope has no openid. sid is the sign-in
+// session's, "" when the user signed in without one (the password grant).
+func (e *Endpoint) idToken(req *tokenRequest, userID, scope, access, nonce, sid string, authTime time.Time) (string, error) {
 	if !grantsOpenID(scope) {
 		return "", nil
 	}
@@ -266,7 +267,7 @@ func (e *Endpoint) idToken(req *tokenRequest, userID, scope, access, nonce strin
 	}
 	return e.issuer.MintIDToken(IDToken{
 		ClientID: req.client.ID, UserID: userID, Subject: e.issuer.Subject(req.client, userID), Alg: req.client.IDTokenSigningAlg(),
-		AuthTime: authTime, Nonce: nonce, AccessToken: access, IssuedAt: req.now, TTL: ttl,
+		AuthTime: authTime, Nonce: nonce, SessionID: sid, AccessToken: access, IssuedAt: req.now, TTL: ttl,
 	})
 }
 

@@ -35,6 +35,9 @@ type IDToken struct {
 	AuthTime time.Time
 	// Nonce is echoed exactly; empty (a refresh, or none sent) leaves it out.
 	Nonce string
+	// SessionID is the sid (Back-Channel Logout 1.0 §2.1) of the session
+	// the user signed in with; empty leaves it out.
+	SessionID string
 	// AccessToken is the access token issued beside it, for at_hash.
 	AccessToken string
 	IssuedAt    time.Time
@@ -52,6 +55,7 @@ type idClaims struct {
 	AuthTime  int64  `json:"auth_time,omitempty"`
 	Nonce     string `json:"nonce,omitempty"`
 	AtHash    string `json:"at_hash,omitempty"`
+	SessionID string `json:"sid,omitempty"`
 }
 
 // idTokenType is the typ of ID Tokens: plain JWT, never at+jwt, so an ID
@@ -71,6 +75,7 @@ func (i *Issuer) MintIDToken(t IDToken) (string, error) {
 	c := idClaims{
 		Issuer: i.issuer, Subject: sub, Audience: t.ClientID,
 		ExpiresAt: t.IssuedAt.Add(t.TTL).Unix(), IssuedAt: t.IssuedAt.Unix(), Nonce: t.Nonce,
+		SessionID: t.SessionID,
 	}
 	if !t.AuthTime.IsZero() {
 		c.AuthTime = t.AuthTime.Unix()

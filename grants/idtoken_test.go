@@ -41,7 +41,7 @@ func (s oidcSetup) redeem(t *testing.T, scope, nonce string) reply {
 	t.Helper()
 	code, err := s.h.endpoint.IssueCode(context.Background(), grants.CodeGrant{
 		ClientID: s.id, UserID: s.userID, RedirectURI: acRedirect, Scope: scope,
-		CodeChallenge: challengeOf(acVerifier), AuthTime: s.authTime, Nonce: nonce,
+		CodeChallenge: challengeOf(acVerifier), AuthTime: s.authTime, Nonce: nonce, SessionID: testSID,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,11 @@ func header(t *testing.T, raw string) map[string]string {
 	return h
 }
 
+// testSID is the sid of the session the test codes come from.
+const testSID = "c2Vzc2lvbi1vbmU"
+
 type extraClaims struct {
+	SessionID string `json:"sid"`
 	AuthTime int64  `json:"auth_time"`
 	Nonce    string `json:"nonce"`
 	Azp      string `json:"azp"`
@@ -119,6 +123,8 @@ func TestIDTokenClaims(t *testing.T) {
 		t.Errorf("nonce %q, want the request's", tok.Nonce)
 	case c.AuthTime != s.authTime.Unix():
 		t.Errorf("auth_time %d, want the sign-in time %d", c.AuthTime, s.authTime.Unix())
+	case c.SessionID != testSID:
+		t.Errorf("sid %q, want the session's %q", c.SessionID, testSID)
 	case tok.Expiry.Sub(tok.IssuedAt) != testConfig().AccessTTL:
 		t.Errorf("lifetime %v, want the access-token TTL", tok.Expiry.Sub(tok.IssuedAt))
 	}
@@ -205,7 +211,7 @@ func TestNoIDTokenForAnotherClientsCode(t *testing.T) {
 }
 
 // Core §12.2: a refresh of a family granted openid returns an ID Token
-// with the same sub and auth_time, and no nonce; narrowing away openid
+// with the same sub, auth_time and sid, and no nonce; narrowing away openid
 // drops it.
 func TestRefreshIDToken(t *testing.T) {
 	s := setupOIDC(t, "")
@@ -213,8 +219,8 @@ func TestRefreshIDToken(t *testing.T) {
 	r := s.h.post(t, rtForm(first.str("refresh_token")), s.id, s.secret)
 	wantToken(t, r)
 	tok := s.verify(t, r.str("id_token"), "RS256")
-	if c := claimsOf(t, tok); tok.Subject != s.userID || c.AuthTime != s.authTime.Unix() || tok.Nonce != "" {
-		t.Errorf("refreshed ID Token sub %q auth_time %d nonce %q", tok.Subject, c.AuthTime, tok.Nonce)
+	if c := claimsOf(t, tok); tok.Subject != s.userID || c.AuthTime != s.authTime.Unix() || tok.Nonce != "" || c.SessionID != testSID {
+		t.Errorf("refreshed ID Token sub %q auth_time %d nonce %q sid %q", tok.Subject, c.AuthTime, tok.Nonce, c.SessionID)
 	}
 	if err := tok.VerifyAccessToken(r.str("access_token")); err != nil {
 		t.Errorf("at_hash of the new access token: %v", err)
@@ -255,8 +261,8 @@ func TestPasswordGrantIDToken(t *testing.T) {
 	r := s.h.post(t, pwForm("alice", "alice's password", "scope", "openid"), id, secret)
 	wantToken(t, r)
 	tok := s.verify(t, r.str("id_token"), "RS256")
-	if c := claimsOf(t, tok); tok.Subject != s.userID || c.AuthTime < before || tok.Nonce != "" {
-		t.Errorf("password grant ID Token sub %q auth_time %d nonce %q", tok.Subject, c.AuthTime, tok.Nonce)
+	if c := claimsOf(t, tok); tok.Subject != s.userID || c.AuthTime < before || tok.Nonce != "" || c.SessionID != "" {
+		t.Errorf("password grant ID Token sub %q auth_time %d nonce %q sid %q (no session: none)", tok.Subject, c.AuthTime, tok.Nonce, c.SessionID)
 	}
 	plain := s.h.post(t, pwForm("alice", "alice's password", "scope", "read"), id, secret)
 	wantToken(t, plain)
@@ -377,7 +383,7 @@ func TestPairwiseSubjects(t *testing.T) {
 		t.Error("two users share a pairwise sub")
 	}
 	// The logout token names the user as the ID Token does.
-	lt, err := h.issuer.MintLogoutToken(ca, s.userID, time.Now(), time.Minute)
+	lt, err := h.issuer.MintLogoutToken(ca, s.userID, "", time.Now(), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

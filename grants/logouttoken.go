@@ -23,13 +23,15 @@ type logoutClaims struct {
 	IssuedAt  int64                     `json:"iat"`
 	ExpiresAt int64                     `json:"exp"`
 	ID        string                    `json:"jti"`
+	SessionID string                    `json:"sid,omitempty"`
 	Events    map[string]map[string]any `json:"events"`
 }
 
 // MintLogoutToken signs a logout token telling client c that userID's
-// session ended, with the client's ID Token alg; its sub is the one the
-// client's ID Tokens carry (Issuer.Subject).
-func (i *Issuer) MintLogoutToken(c *clients.Client, userID string, now time.Time, ttl time.Duration) (string, error) {
+// session sid ended, or every session of the user when sid is "", with the
+// client's ID Token alg; its sub is the one the client's ID Tokens carry
+// (Issuer.Subject), its sid the one they carried.
+func (i *Issuer) MintLogoutToken(c *clients.Client, userID, sid string, now time.Time, ttl time.Duration) (string, error) {
 	alg := c.IDTokenSigningAlg()
 	k, ok := i.keys.SigningKeyFor(alg)
 	if !ok {
@@ -41,7 +43,7 @@ func (i *Issuer) MintLogoutToken(c *clients.Client, userID string, now time.Time
 	}
 	s, err := signCompact(k, header, logoutClaims{
 		Issuer: i.issuer, Subject: i.Subject(c, userID), Audience: c.ID,
-		IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(), ID: tokens.NewJTI(),
+		IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(), ID: tokens.NewJTI(), SessionID: sid,
 		Events: map[string]map[string]any{backchannelLogoutEvent: {}},
 	})
 	if err != nil {

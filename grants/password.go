@@ -39,7 +39,7 @@ func (e *Endpoint) password(ctx context.Context, req *tokenRequest) (*issued, er
 	}
 	// The user signed in just now, with this request; an ID Token here
 	// keeps one rule with the refreshes of its family (endpoint.idToken).
-	idToken, err := e.idToken(req, u.ID, req.scope, access, "", req.now)
+	idToken, err := e.idToken(req, u.ID, req.scope, access, "", "", req.now)
 	if err != nil {
 		return nil, err
 	}

@@ -103,8 +103,9 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 	if err != nil {
 		return nil, err
 	}
-	// Core §12.2: the same sub and auth_time as at sign-in, and no nonce.
-	idToken, err := e.idToken(req, f.UserID, scope, access, "", f.AuthTime)
+	// Core §12.2: the same sub, auth_time and sid as at sign-in, and no
+	// nonce.
+	idToken, err := e.idToken(req, f.UserID, scope, access, "", f.SessionID, f.AuthTime)
 	if err != nil {
 		return nil, err
 	}

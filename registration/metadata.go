@@ -69,8 +69,9 @@ type Metadata struct {
 	// PostLogoutRedirectURIs is RP-Initiated Logout 1.0 §3.1, checked as
 	// redirect_uris are.
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
-	// BackchannelLogoutURI is Back-Channel Logout 1.0 §2.2; sid is not
-	// issued, so backchannel_logout_session_required must not be true.
+	// BackchannelLogoutURI is Back-Channel Logout 1.0 §2.2; logout tokens
+	// of a session carry its sid, so backchannel_logout_session_required
+	// may be true.
 	BackchannelLogoutURI             string `json:"backchannel_logout_uri"`
 	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required"`
 
@@ -210,10 +211,11 @@ func (md *Metadata) toRegistration(allowedGrants []string) (clients.Registration
 			return reg, desc, metadataErr("backchannel_logout_uri must be an https URL (http only on a loopback host) without a fragment")
 		}
 	}
-	if md.BackchannelLogoutSessionRequired {
-		return reg, desc, metadataErr("backchannel_logout_session_required is not supported: logout tokens carry no sid")
+	if md.BackchannelLogoutSessionRequired && md.BackchannelLogoutURI == "" {
+		return reg, desc, metadataErr("backchannel_logout_session_required needs a backchannel_logout_uri")
 	}
 	reg.BackchannelLogoutURI = md.BackchannelLogoutURI
+	reg.BackchannelLogoutSessionRequired = md.BackchannelLogoutSessionRequired
 
 	scopes, ok := clients.ParseScope(md.Scope)
 	if !ok && strings.TrimSpace(md.Scope) != "" {
@@ -354,6 +356,8 @@ type Information struct {
 	SubjectType              string   `json:"subject_type"`
 	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris,omitempty"`
 	BackchannelLogoutURI     string   `json:"backchannel_logout_uri,omitempty"`
+
+	BackchannelLogoutSessionRequired bool `json:"backchannel_logout_session_required,omitempty"`
 }
 
 func information(c *clients.Client, secret, regToken, uri string) *Information {
@@ -380,6 +384,8 @@ func information(c *clients.Client, secret, regToken, uri string) *Information {
 		SubjectType:              c.SubjectTypeOrDefault(),
 		PostLogoutRedirectURIs:   c.PostLogoutRedirectURIs,
 		BackchannelLogoutURI:     c.BackchannelLogoutURI,
+
+		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 	}
 	if c.AllowsGrant(clients.GrantAuthorizationCode) {
 		info.ResponseTypes = []string{"code"}

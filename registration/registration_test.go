@@ -189,7 +189,8 @@ func TestValidation(t *testing.T) {
 		{"backchannel fragment", with(webApp(), func(m *registration.Metadata) { m.BackchannelLogoutURI = "https://app.example/bcl#f" }), meta, "backchannel_logout_uri"},
 		{"backchannel sid required", with(webApp(), func(m *registration.Metadata) {
 			m.BackchannelLogoutURI, m.BackchannelLogoutSessionRequired = "https://app.example/bcl", true
-		}), meta, "backchannel_logout_session_required"},
+		}), "", ""},
+		{"backchannel sid required without uri", with(webApp(), func(m *registration.Metadata) { m.BackchannelLogoutSessionRequired = true }), meta, "backchannel_logout_session_required"},
 		{"backchannel https", with(webApp(), func(m *registration.Metadata) { m.BackchannelLogoutURI = "https://app.example/bcl" }), "", ""},
 		{"default grant needs redirect", registration.Metadata{ClientName: "x"}, redirect, "redirect_uris is required"},
 		{"default grant", registration.Metadata{RedirectURIs: []string{"https://app.example/cb"}}, "", ""},

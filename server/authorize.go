@@ -65,9 +65,9 @@ type AuthorizeDeps struct {
 	Limiter  *ratelimit.Limiter
 	Codes    CodeIssuer
 	Log      *slog.Logger
-	// SignedOut is told when a user signs out here (back-channel logout);
-	// nil tells no one. It must not block.
-	SignedOut func(ctx context.Context, userID string)
+	// SignedOut is told when a user's session sid ends here (back-channel
+	// logout); nil tells no one. It must not block.
+	SignedOut func(ctx context.Context, userID, sid string)
 }
 
 // Authorize serves the authorization endpoint (RFC 6749 §4.1, RFC 7636,
@@ -426,9 +426,20 @@ func (a *Authorize) needsConsent(ctx context.Context, req *authRequest, u *users
 }
 
 func (a *Authorize) issueCode(c *gin.Context, req *authRequest, si *signedIn) {
+	// Recorded before the code exists, so no client the session signed in
+	// to can miss the back-channel logout when the session ends.
+	if req.client.BackchannelLogoutURI != "" && si.sess.ID != "" {
+		err := a.d.Sessions.AddSessionClient(c.Request.Context(), si.user.ID, sessions.SessionClient{
+			SessionID: si.sess.ID, ClientID: req.client.ID, ExpiresAt: si.sess.ExpiresAt,
+		})
+		if err != nil {
+			a.serverError(c, req, err)
+			return
+		}
+	}
 	code, err := a.d.Codes.IssueCode(c.Request.Context(), grants.CodeGrant{
 		ClientID: req.client.ID, UserID: si.user.ID, RedirectURI: req.redirectURI,
-		Scope: req.scope, CodeChallenge: req.challenge, AuthTime: si.sess.AuthTime, Nonce: req.nonce,
+		Scope: req.scope, CodeChallenge: req.challenge, AuthTime: si.sess.AuthTime, Nonce: req.nonce, SessionID: si.sess.ID,
 		UserGeneration: si.sess.UserGeneration, ClientGeneration: req.client.Generation,
 	})
 	if err != nil {

@@ -112,10 +112,10 @@ func newStack(t *testing.T, tweak ...func(*stackConfig)) *stack {
 	logouts := backchannel.New(backchannel.Config{AllowLoopback: true, Backoff: 10 * time.Millisecond}, issuer, s.clients, st, log)
 	logouts.Start()
 	t.Cleanup(logouts.Close)
-	s.revoker.OnUserRevoked(logouts.SignedOut)
+	s.revoker.OnUserRevoked(logouts.UserSignedOut)
 	authz := server.NewAuthorize(cfg.authorize, server.AuthorizeDeps{
 		Clients: s.clients, Users: s.users, Sessions: sess, Limiter: ratelimit.New(st), Codes: s.token, Log: log,
-		SignedOut: func(ctx context.Context, userID string) { logouts.SignedOut(ctx, userID, nil) },
+		SignedOut: logouts.SessionEnded,
 	})
 	handler = server.NewPublic(server.Options{
 		Issuer: cfg.issuer, Scopes: []string{"openid", "profile"}, Token: s.token, Authorize: authz, JWKS: km.JWKS, Log: log,

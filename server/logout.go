@@ -201,6 +201,6 @@ func (e *EndSession) finish(c *gin.Context, req *logoutRequest) {
 // tellSignedOut passes an ended session on to back-channel logout.
 func (a *Authorize) tellSignedOut(c *gin.Context, si *signedIn) {
 	if a.d.SignedOut != nil {
-		a.d.SignedOut(c.Request.Context(), si.user.ID)
+		a.d.SignedOut(c.Request.Context(), si.user.ID, si.sess.ID)
 	}
 }

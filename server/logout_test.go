@@ -199,16 +199,79 @@ func bclReceiver(t *testing.T) (string, <-chan map[string]any) {
 	return srv.URL + "/backchannel", got
 }
 
-func wantLogoutToken(t *testing.T, got <-chan map[string]any, clientID, userID string) {
+func wantLogoutToken(t *testing.T, got <-chan map[string]any, clientID, userID string) map[string]any {
 	t.Helper()
 	select {
 	case c := <-got:
 		if c["aud"] != clientID || c["sub"] != userID {
 			t.Fatalf("logout token claims %v", c)
 		}
+		return c
 	case <-time.After(3 * time.Second):
 		t.Fatal("no logout token delivered")
 	}
+	return nil
+}
+
+// wantNoLogoutToken fails on any logout token within a short wait.
+func wantNoLogoutToken(t *testing.T, got <-chan map[string]any) {
+	t.Helper()
+	select {
+	case c := <-got:
+		t.Fatalf("unexpected logout token %v", c)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// Each session has its own sid, in its ID Tokens and in the logout token
+// when it ends; ending one session tells its clients only about it, and a
+// client the session never signed in to hears nothing.
+func TestBackchannelLogoutPerSession(t *testing.T) {
+	s := newStack(t)
+	uri, got := bclReceiver(t)
+	otherURI, otherGot := bclReceiver(t)
+	reg := func(name, bcl string) (string, string) {
+		c, secret, err := s.clients.Create(context.Background(), clients.Registration{
+			Name: name, GrantTypes: []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid"},
+			RedirectURIs: []string{appRedirect}, IDTokenAlg: "ES256", BackchannelLogoutURI: bcl,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.ID, secret
+	}
+	rp, secret := reg("RP", uri)
+	other, otherSecret := reg("Other", otherURI)
+	alice := s.user(t, "alice", "alice's long password")
+	laptop, phone := newBrowser(t), newBrowser(t)
+	laptopSID := payloadOf(t, s.signInForIDToken(t, laptop, rp, secret, "alice", "alice's long password"))["sid"]
+	phoneSID := payloadOf(t, s.signInForIDToken(t, phone, rp, secret, "alice", "alice's long password"))["sid"]
+	if laptopSID == nil || laptopSID == "" || laptopSID == phoneSID {
+		t.Fatalf("sids %v and %v: want two distinct ones", laptopSID, phoneSID)
+	}
+	// The phone signs in to the other client too; the laptop never does.
+	s.signInForIDToken(t, phone, other, otherSecret, "alice", "alice's long password")
+
+	_, csrf := laptop.get(s.srv.URL+"/logout").form(t, "")
+	laptop.post(s.srv.URL+"/logout", url.Values{"csrf": {csrf}})
+	if c := wantLogoutToken(t, got, rp, alice.ID); c["sid"] != laptopSID {
+		t.Fatalf("logout token sid %v, want the laptop's %v", c["sid"], laptopSID)
+	}
+	wantNoLogoutToken(t, got)
+	wantNoLogoutToken(t, otherGot)
+
+	// Sign out everywhere ends the phone's session: both its clients hear,
+	// with its sid.
+	if _, err := s.revoker.RevokeUser(context.Background(), alice.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if c := wantLogoutToken(t, got, rp, alice.ID); c["sid"] != phoneSID {
+		t.Fatalf("logout token sid %v, want the phone's %v", c["sid"], phoneSID)
+	}
+	if c := wantLogoutToken(t, otherGot, other, alice.ID); c["sid"] != phoneSID {
+		t.Fatalf("other client's logout token sid %v, want the phone's %v", c["sid"], phoneSID)
+	}
+	wantNoLogoutToken(t, got)
 }
 
 // Ending a session (RP-initiated logout, POST /logout, sign out

@@ -106,7 +106,7 @@ func TestOpenIDConfiguration(t *testing.T) {
 		"userinfo_endpoint":                     `"` + s.issuer + `/userinfo"`,
 		"end_session_endpoint":                  `"` + s.issuer + `/end_session"`,
 		"backchannel_logout_supported":          `true`,
-		"backchannel_logout_session_supported":  `false`,
+		"backchannel_logout_session_supported":  `true`,
 		"response_types_supported":              `["code"]`,
 		"response_modes_supported":              `["query"]`,
 		"subject_types_supported":               `["public","pairwise"]`,

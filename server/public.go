@@ -44,7 +44,7 @@ type Options struct {
 	// it out, and end_session_endpoint out of the OpenID metadata.
 	EndSession *EndSession
 	// BackchannelLogout says logout tokens are sent (Back-Channel Logout
-	// 1.0 §2.1), without sid.
+	// 1.0 §2.1), with the sid of the session that ended.
 	BackchannelLogout bool
 	// JWKS returns the current JSON Web Key Set.
 	JWKS func() []byte
@@ -130,7 +130,7 @@ func NewPublic(o Options) *gin.Engine {
 		}
 		if o.BackchannelLogout {
 			oidc["backchannel_logout_supported"] = true
-			oidc["backchannel_logout_session_supported"] = false
+			oidc["backchannel_logout_session_supported"] = true
 		}
 		serveDoc("/.well-known/openid-configuration", oidc)
 	}

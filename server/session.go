@@ -66,7 +66,7 @@ func (a *Authorize) startSession(c *gin.Context, u *users.User) error {
 	now := a.now()
 	id := newToken()
 	sess := sessions.Session{
-		UserID: u.ID, AuthTime: now.UTC(), ExpiresAt: now.Add(a.cfg.SessionTTL).UTC(),
+		ID: newSessionID(), UserID: u.ID, AuthTime: now.UTC(), ExpiresAt: now.Add(a.cfg.SessionTTL).UTC(),
 		UserGeneration: u.Generation,
 	}
 	if err := a.d.Sessions.SaveSession(ctx, hashToken(id), sess); err != nil {
@@ -106,6 +106,14 @@ func (a *Authorize) setCookie(c *gin.Context, name, value string, maxAge int) {
 func newToken() string {
 	b := make([]byte, tokenBytes)
 	rand.Read(b) // never fails (crypto/rand panics on failure since Go 1.24)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newSessionID returns a session's sid: 128 random bits, base64url, drawn
+// apart from the cookie, since relying parties are given it.
+func newSessionID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 

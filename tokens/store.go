@@ -15,6 +15,9 @@ type Family struct {
 	UserID   string    `json:"user_id"`
 	Scope    string    `json:"scope"`
 	AuthTime time.Time `json:"auth_time"`
+	// SessionID is the sid of the session the family's code came from: its
+	// refreshed ID Tokens carry it too. Empty for other grants.
+	SessionID string `json:"sid,omitempty"`
 	// CreatedAt is when the family started; ExpiresAt is its absolute end.
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
@@ -146,7 +149,10 @@ type Code struct {
 	AuthTime      time.Time `json:"auth_time"`
 	// Nonce is the OpenID Connect nonce of the authorization request,
 	// echoed in the ID Token; empty when none was sent.
-	Nonce     string    `json:"nonce,omitempty"`
+	Nonce string `json:"nonce,omitempty"`
+	// SessionID is the sid of the browser session that approved the code,
+	// for the ID Token; empty for sessions from before sid.
+	SessionID string    `json:"sid,omitempty"`
 	ExpiresAt time.Time `json:"expires_at"`
 	// FamilyID is chosen when the code is made: the refresh-token family its
 	// redemption starts, so a replay can revoke it.

@@ -28,14 +28,15 @@ type ClientView struct {
 	// PostLogoutRedirectURIs is RP-Initiated Logout 1.0 §3.1.
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
 	// BackchannelLogoutURI is Back-Channel Logout 1.0 §2.2.
-	BackchannelLogoutURI string    `json:"backchannel_logout_uri,omitempty"`
-	Audience             []string  `json:"audience"`
-	FirstParty           bool      `json:"first_party"`
-	IDTokenAlg           string    `json:"id_token_signed_response_alg"`
-	SubjectType          string    `json:"subject_type"`
-	Disabled             bool      `json:"disabled"`
-	CreatedAt            time.Time `json:"created_at"`
-	UpdatedAt            time.Time `json:"updated_at"`
+	BackchannelLogoutURI             string    `json:"backchannel_logout_uri,omitempty"`
+	BackchannelLogoutSessionRequired bool      `json:"backchannel_logout_session_required,omitempty"`
+	Audience                         []string  `json:"audience"`
+	FirstParty                       bool      `json:"first_party"`
+	IDTokenAlg                       string    `json:"id_token_signed_response_alg"`
+	SubjectType                      string    `json:"subject_type"`
+	Disabled                         bool      `json:"disabled"`
+	CreatedAt                        time.Time `json:"created_at"`
+	UpdatedAt                        time.Time `json:"updated_at"`
 
 	// SelfRegistered marks a client made through POST /register (RFC 7591).
 	SelfRegistered bool `json:"self_registered"`
@@ -63,13 +64,15 @@ func NewClientView(c *clients.Client) ClientView {
 		RedirectURIs:           nonNil(c.RedirectURIs),
 		PostLogoutRedirectURIs: nonNil(c.PostLogoutRedirectURIs),
 		BackchannelLogoutURI:   c.BackchannelLogoutURI,
-		Audience:               nonNil(c.Audience),
-		FirstParty:             c.FirstParty,
-		IDTokenAlg:             c.IDTokenSigningAlg(),
-		SubjectType:            c.SubjectTypeOrDefault(),
-		Disabled:               c.Disabled,
-		CreatedAt:              c.CreatedAt,
-		UpdatedAt:              c.UpdatedAt,
+
+		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
+		Audience:                         nonNil(c.Audience),
+		FirstParty:                       c.FirstParty,
+		IDTokenAlg:                       c.IDTokenSigningAlg(),
+		SubjectType:                      c.SubjectTypeOrDefault(),
+		Disabled:                         c.Disabled,
+		CreatedAt:                        c.CreatedAt,
+		UpdatedAt:                        c.UpdatedAt,
 
 		// Only dynamically registered clients hold a registration token.
 		SelfRegistered: len(c.RegistrationTokenHash) > 0,
