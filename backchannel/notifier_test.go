@@ -23,8 +23,8 @@ import (
 	"authserver/clients"
 	"authserver/grants"
 	"authserver/keys"
-	"authserver/store/embedded"
 	"authserver/sessions"
+	"authserver/store/embedded"
 )
 
 const issuerURL = "https://issuer.test"

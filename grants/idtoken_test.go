@@ -86,9 +86,9 @@ const testSID = "c2Vzc2lvbi1vbmU"
 
 type extraClaims struct {
 	SessionID string `json:"sid"`
-	AuthTime int64  `json:"auth_time"`
-	Nonce    string `json:"nonce"`
-	Azp      string `json:"azp"`
+	AuthTime  int64  `json:"auth_time"`
+	Nonce     string `json:"nonce"`
+	Azp       string `json:"azp"`
 }
 
 func claimsOf(t *testing.T, tok *oidc.IDToken) extraClaims {
