@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -30,7 +29,7 @@ type nodeRP struct {
 	cmd    *exec.Cmd
 	in     *json.Encoder
 	out    *bufio.Scanner
-	stderr *bytes.Buffer
+	stderr *syncBuffer // exec's copier writes it while a failure may read it
 }
 
 // nodeRPResult is what the script prints after a whole flow.
@@ -81,7 +80,7 @@ func startNodeRP(t *testing.T, dir string) *nodeRP {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp := &nodeRP{t: t, cmd: cmd, in: json.NewEncoder(stdin), out: bufio.NewScanner(stdout), stderr: &bytes.Buffer{}}
+	rp := &nodeRP{t: t, cmd: cmd, in: json.NewEncoder(stdin), out: bufio.NewScanner(stdout), stderr: &syncBuffer{}}
 	rp.out.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	cmd.Stderr = rp.stderr
 	if err := cmd.Start(); err != nil {

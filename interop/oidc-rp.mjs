@@ -106,7 +106,11 @@ try {
   await main();
   process.exit(0);
 } catch (err) {
-  const cause = err?.cause instanceof Error ? `: ${err.cause.message}` : "";
+  // The server's own words where openid-client kept them: an error
+  // response's body, a WWW-Authenticate challenge, a lower-level cause.
+  let cause = "";
+  if (err?.cause instanceof Error) cause = `: ${err.cause.message}`;
+  else if (err?.cause !== undefined) cause = `: ${JSON.stringify(err.cause)}`;
   write({ error: `${err?.name ?? "Error"}: ${err?.message ?? err}${cause}`, code: err?.code });
   process.exit(1);
 }
