@@ -26,7 +26,12 @@ test: deps
 
 # Test dependencies from Debian: real Redis for the store, Sentinel and
 # Cluster tests, Chromium for the browser tests, gcc for the race detector
-# (it needs cgo), podman to build and inspect the image (deploy/).
+# (it needs cgo), podman to build and inspect the image (deploy/), Node.js
+# and npm for the interop tests' third-party clients (the machine's own
+# Node 20 is kept when there is one: the packages want Node 20 or newer).
+# Then those clients from the npm registry, exactly as interop/
+# package-lock.json pins them: npm ci when interop/node_modules is missing
+# or older than the lock (npm's own copy of it in node_modules is the stamp).
 deps:
 	@missing=""; \
 	command -v gcc >/dev/null || missing="$$missing gcc"; \
@@ -34,9 +39,14 @@ deps:
 	command -v redis-cli >/dev/null || missing="$$missing redis-tools"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v podman >/dev/null || missing="$$missing podman"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing$$missing"; \
 		$(APT) update -qq && $(APT) install -y -qq --no-install-recommends $$missing; \
+	fi
+	@if [ interop/package-lock.json -nt interop/node_modules/.package-lock.json ]; then \
+		npm ci --prefix interop --no-audit --no-fund; \
 	fi
 
 run:
