@@ -1,0 +1,23 @@
+package resource_test
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+func decode(t *testing.T, s string) string {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func encode(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func header(t *testing.T, token string) string {
+	t.Helper()
+	return decode(t, strings.Split(token, ".")[0])
+}
