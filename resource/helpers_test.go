@@ -2,8 +2,11 @@ package resource_test
 
 import (
 	"encoding/base64"
+	"errors"
 	"strings"
 	"testing"
+
+	"authserver/resource"
 )
 
 func decode(t *testing.T, s string) string {
@@ -20,4 +23,13 @@ func encode(s string) string { return base64.RawURLEncoding.EncodeToString([]byt
 func header(t *testing.T, token string) string {
 	t.Helper()
 	return decode(t, strings.Split(token, ".")[0])
+}
+
+func errAs(err error, target **resource.Error) bool { return errors.As(err, target) }
+
+func refusedAs(t *testing.T, name string, err, reason error) {
+	t.Helper()
+	if !errors.Is(err, reason) {
+		t.Errorf("%s: %v, want %q", name, err, reason)
+	}
 }

@@ -13,9 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"authserver/app"
 	"authserver/config"
 )
+
+func init() { gin.SetMode(gin.TestMode) } // quiet route listings
 
 // node is a real authserver running in-process on loopback, with the
 // embedded store (no Redis).
