@@ -2,6 +2,7 @@ package resource_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -155,6 +156,7 @@ func TestClaimChecks(t *testing.T) {
 		{"no exp", with(func(c map[string]any) { delete(c, "exp") }), resource.ErrMalformed},
 		{"nbf ahead", with(func(c map[string]any) { c["nbf"] = now.Add(time.Minute).Unix() }), resource.ErrNotYetValid},
 		{"iat ahead", with(func(c map[string]any) { c["iat"] = now.Add(time.Minute).Unix() }), resource.ErrNotYetValid},
+		{"no iat", with(func(c map[string]any) { delete(c, "iat") }), resource.ErrMalformed},
 		{"no client_id", with(func(c map[string]any) { delete(c, "client_id") }), resource.ErrMalformed},
 		{"cnf without jkt", with(func(c map[string]any) { c["cnf"] = map[string]any{"x5t#S256": "abc"} }), resource.ErrMalformed},
 		{"garbage", "not.a.jwt", resource.ErrMalformed},
@@ -178,5 +180,48 @@ func TestClaimChecks(t *testing.T) {
 	}
 	if _, err := v.Validate(context.Background(), mint(t, k, claims(now), map[string]any{"typ": "application/at+jwt"})); err != nil {
 		t.Error(err)
+	}
+}
+
+// A caller that gives up waiting does not cancel the fetch the others
+// share.
+func TestFetchOutlivesCanceledCaller(t *testing.T) {
+	k := newKey(t, "k1", "ES256")
+	as := newStubAS(t, k)
+	as.set(func(s *stubAS) { s.delay = 200 * time.Millisecond })
+	clk := newClock()
+	v := stubValidator(t, as, clk)
+	tok := mint(t, k, claims(clk.Now()), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	var wg sync.WaitGroup
+	var patient error
+	wg.Go(func() { time.Sleep(5 * time.Millisecond); _, patient = v.Validate(context.Background(), tok) })
+	start := time.Now()
+	if _, err := v.Validate(ctx, tok); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 150*time.Millisecond {
+		t.Errorf("impatient caller: %v after %v", err, time.Since(start))
+	}
+	wg.Wait()
+	if patient != nil || as.hits.Load() != 1 {
+		t.Fatalf("patient caller: %v, %d fetches", patient, as.hits.Load())
+	}
+}
+
+// Error descriptions say what was wrong, in characters a challenge can
+// carry.
+func TestErrorDescriptions(t *testing.T) {
+	k := newKey(t, "k1", "ES256")
+	as := newStubAS(t, k)
+	clk := newClock()
+	v := stubValidator(t, as, clk)
+	for token, want := range map[string]string{
+		mint(t, k, claims(clk.Now()), map[string]any{"typ": "JWT"}):  "invalid_token: not an access token (typ): JWT",
+		mint(t, k, claims(clk.Now()), map[string]any{"typ": nil}):    "invalid_token: not an access token (typ): none",
+		mint(t, k, claims(clk.Now()), map[string]any{"kid": "nope"}): "invalid_token: unknown signing key",
+		mint(t, k, claims(clk.Now().Add(-time.Hour)), nil):           "invalid_token: token expired",
+	} {
+		if _, err := v.Validate(context.Background(), token); err == nil || err.Error() != want {
+			t.Errorf("%v, want %s", err, want)
+		}
 	}
 }

@@ -75,16 +75,15 @@ func (c *keyCache) key(ctx context.Context, kid string) (publicKey, error) {
 			// answers from what it got.
 			continue
 		}
+		// The fetch runs on its own, so a caller that gives up neither
+		// cancels it for the others nor waits past its own deadline.
 		c.inflight = make(chan struct{})
 		c.lastAttempt = now
-		c.mu.Unlock()
-		c.fetch(context.WithoutCancel(ctx))
-		c.mu.Lock()
+		go c.fetch(context.WithoutCancel(ctx))
 	}
 }
 
-// fetch refreshes the set and wakes the waiters. Called with mu unlocked
-// and inflight set.
+// fetch refreshes the set and wakes the waiters; inflight is set.
 func (c *keyCache) fetch(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()

@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -95,7 +96,7 @@ func (v *Validator) Validate(ctx context.Context, token string) (*Token, error) 
 func (v *Validator) keyFor(ctx context.Context, t *jwt.Token) (any, error) {
 	typ, _ := t.Header["typ"].(string)
 	if !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
-		return nil, fmt.Errorf("%w: %q", ErrType, typ)
+		return nil, fmt.Errorf("%w: %s", ErrType, cmp.Or(typ, "none"))
 	}
 	// RFC 7515 §4.1.11: no extension here is understood.
 	if _, ok := t.Header["crit"]; ok {
@@ -172,8 +173,8 @@ func detail(err, reason error) string {
 func tokenFrom(c jwt.MapClaims) (*Token, error) {
 	str := func(name string) string { s, _ := c[name].(string); return s }
 	t := &Token{Subject: str("sub"), ClientID: str("client_id"), JTI: str("jti"), Scopes: strings.Fields(str("scope")), Claims: c}
-	if t.Subject == "" || t.ClientID == "" || t.JTI == "" {
-		return nil, invalidToken(ErrMalformed, "sub, client_id and jti are required")
+	if _, iat := c["iat"]; !iat || t.Subject == "" || t.ClientID == "" || t.JTI == "" {
+		return nil, invalidToken(ErrMalformed, "sub, client_id, iat and jti are required")
 	}
 	if _, ok := c["scope"]; ok && str("scope") == "" {
 		return nil, invalidToken(ErrMalformed, "scope is not a string")
