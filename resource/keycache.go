@@ -30,14 +30,14 @@ type keyCache struct {
 	mu          sync.Mutex
 	keys        map[string]publicKey
 	expires     time.Time     // when keys should be refreshed
-	lastAttempt time.Time     // start of the latest fetch, good or bad
+	lastAttempt time.Time     // start, then end, of the latest fetch
 	lastErr     error         // of the latest fetch
 	inflight    chan struct{} // closed when the running fetch ends
-	discovered  bool          // jwksURL came from metadata
+	urlKnown    bool          // jwksURL is configured or discovered
 }
 
 func newKeyCache(cfg Config) *keyCache {
-	return &keyCache{issuer: cfg.Issuer, jwksURL: cfg.JWKSURL, discovered: cfg.JWKSURL != "",
+	return &keyCache{issuer: cfg.Issuer, jwksURL: cfg.JWKSURL, urlKnown: cfg.JWKSURL != "",
 		hc: cfg.HTTPClient, now: cfg.Now, log: cfg.Logger}
 }
 
@@ -52,12 +52,12 @@ func (c *keyCache) key(ctx context.Context, kid string) (publicKey, error) {
 		now := c.now()
 		due := c.keys == nil || !known || !now.Before(c.expires)
 		if !due || (now.Sub(c.lastAttempt) < refetchInterval && c.inflight == nil) {
-			err := c.lastErr
+			unsure := c.keys == nil || c.lastErr != nil
 			c.mu.Unlock()
 			switch {
 			case known:
 				return k, nil
-			case c.keys == nil || err != nil:
+			case unsure:
 				// Without a good fetch there is no telling whether kid is real.
 				return publicKey{}, ErrKeysUnavailable
 			}
@@ -91,7 +91,9 @@ func (c *keyCache) fetch(ctx context.Context) {
 	keys, ttl, err := fetchJWKS(ctx, c.hc, url)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.lastErr = err
+	// The interval counts from the end too, so a slow issuer is not
+	// asked again the moment it answers.
+	c.lastAttempt, c.lastErr = c.now(), err
 	if err != nil {
 		c.log.Warn("resource: fetching the issuer's keys failed", "url", url, "err", err)
 	} else {
@@ -105,7 +107,7 @@ func (c *keyCache) fetch(ctx context.Context) {
 // issuer's RFC 8414 metadata, else the issuer's /jwks.
 func (c *keyCache) url(ctx context.Context) string {
 	c.mu.Lock()
-	u, done := c.jwksURL, c.discovered
+	u, done := c.jwksURL, c.urlKnown
 	c.mu.Unlock()
 	if done {
 		return u
@@ -125,7 +127,7 @@ func (c *keyCache) url(ctx context.Context) string {
 		return fallback
 	}
 	c.mu.Lock()
-	c.jwksURL, c.discovered = md.JWKSURI, true
+	c.jwksURL, c.urlKnown = md.JWKSURI, true
 	c.mu.Unlock()
 	return md.JWKSURI
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -143,7 +144,7 @@ func refusal(err error) error {
 	}
 	switch {
 	case errors.Is(err, ErrKeysUnavailable):
-		return &Error{Status: 503, Description: ErrKeysUnavailable.Error(), err: ErrKeysUnavailable}
+		return &Error{Status: http.StatusServiceUnavailable, Description: ErrKeysUnavailable.Error(), err: ErrKeysUnavailable}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
