@@ -145,7 +145,7 @@ func TestNodeIDTokenRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logout, err := n.app.Issuer.MintLogoutToken(c, "user", time.Now(), time.Minute)
+	logout, err := n.app.Issuer.MintLogoutToken(c, "user", "", time.Now(), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
