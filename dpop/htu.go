@@ -27,6 +27,9 @@ func normalizeHTU(raw string) (string, error) {
 		return "", errors.New("URL has user information")
 	}
 	host := strings.ToLower(u.Hostname())
+	if !isPlainHost(host) {
+		return "", errors.New("URL host is not a plain name or address")
+	}
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
@@ -94,6 +97,22 @@ func removeDotSegments(path string) string {
 		}
 	}
 	return strings.Join(out, "/")
+}
+
+// isPlainHost reports whether host is a DNS name, an IPv4 address or an
+// IPv6 address without zone: the hosts a server is reached at. Anything
+// else (percent-encodings, sub-delims) has no one normal form.
+func isPlainHost(host string) bool {
+	if host == "" {
+		return false
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == ':') {
+			return false
+		}
+	}
+	return true
 }
 
 func isHex(c byte) bool {

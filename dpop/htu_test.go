@@ -11,6 +11,7 @@ func TestNormalizeHTU(t *testing.T) {
 		{"http://as.example.com:443/token", "http://as.example.com:443/token"},
 		{"https://as.example.com:80/token", "https://as.example.com:80/token"},
 		{"https://as.example.com", "https://as.example.com/"},
+		{"https://as.example.com:/token", "https://as.example.com/token"},
 		{"https://as.example.com/token?a=b#c", "https://as.example.com/token"},
 		{"https://as.example.com/token?", "https://as.example.com/token"},
 		{"https://as.example.com/Token", "https://as.example.com/Token"},
@@ -38,7 +39,8 @@ func TestNormalizeHTURefuses(t *testing.T) {
 	for _, in := range []string{
 		"", "/token", "as.example.com/token", "ftp://as.example.com/token",
 		"https:///token", "https:as.example.com", "https://user:pw@as.example.com/token",
-		"https://as.example.com/%zz", "urn:x:y",
+		"https://as.example.com/%zz", "urn:x:y", "http://%25", "https://[fe80::1%25en0]/t",
+		"https://a!b.example.com/t",
 	} {
 		if got, err := normalizeHTU(in); err == nil {
 			t.Errorf("normalizeHTU(%q) = %q, want an error", in, got)

@@ -101,14 +101,14 @@ func parseRSA(jwk map[string]any) (crypto.PublicKey, error) {
 	if len(e) > 4 {
 		return nil, errors.New("jwk RSA exponent is too large")
 	}
-	exponent := 0
+	var exponent uint64
 	for _, b := range e {
-		exponent = exponent<<8 | int(b)
+		exponent = exponent<<8 | uint64(b)
 	}
 	if exponent < 3 || exponent%2 == 0 || exponent > 1<<31-1 {
 		return nil, errors.New("jwk RSA exponent is not valid")
 	}
-	return &rsa.PublicKey{N: modulus, E: exponent}, nil
+	return &rsa.PublicKey{N: modulus, E: int(exponent)}, nil
 }
 
 func parseOKP(jwk map[string]any) (crypto.PublicKey, error) {

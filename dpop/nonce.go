@@ -17,6 +17,9 @@ type Nonces struct {
 	window time.Duration
 }
 
+// minNonceSecret is the shortest secret that keeps nonces unguessable.
+const minNonceSecret = 32
+
 // nonceLabel keeps these MACs apart from anything else the secret keys.
 const nonceLabel = "authserver dpop nonce v1"
 
@@ -25,6 +28,9 @@ const nonceLabel = "authserver dpop nonce v1"
 func NewNonces(secret []byte, window time.Duration) *Nonces {
 	if window <= 0 {
 		panic("dpop: nonce window must be positive")
+	}
+	if len(secret) < minNonceSecret {
+		panic("dpop: nonce secret is shorter than 32 bytes")
 	}
 	return &Nonces{secret: append([]byte(nil), secret...), window: window}
 }

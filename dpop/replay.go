@@ -26,8 +26,8 @@ var ErrReplayCacheFull = errors.New("dpop: replay cache is full")
 // MemoryReplayCache is a ReplayCache in memory, bounded and expiring, for a
 // single node and for tests.
 type MemoryReplayCache struct {
-	// Now is the cache's clock (nil: time.Now). It must agree with the
-	// Verifier's, or entries expire at the wrong time.
+	// Now is the cache's clock (nil: time.Now), set before first use. It
+	// must agree with the Verifier's, or entries expire at the wrong time.
 	Now func() time.Time
 
 	mu         sync.Mutex

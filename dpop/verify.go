@@ -103,7 +103,8 @@ func (v *Verifier) Verify(ctx context.Context, r Request) (*Proof, error) {
 	if claims.JTI == "" || len(claims.JTI) > maxJTIBytes {
 		return nil, invalid(fmt.Sprintf("jti is missing or longer than %d bytes", maxJTIBytes))
 	}
-	if claims.HTM != r.Method {
+	// An empty htm never matches, even a caller's empty Method.
+	if claims.HTM == "" || claims.HTM != r.Method {
 		return nil, invalid("htm does not match the request method")
 	}
 	if htu, err := normalizeHTU(claims.HTU); err != nil || htu != wantHTU {

@@ -132,6 +132,7 @@ func TestVerifyRefuses(t *testing.T) {
 
 		{name: "htm missing", proof: proofSpec{key: es256, claims: map[string]any{"htm": nil}}.make(t), why: "htm"},
 		{name: "htm GET for POST", proof: proofSpec{key: es256, claims: map[string]any{"htm": "GET"}}.make(t), why: "htm"},
+		{name: "htm empty for an empty method", proof: proofSpec{key: es256, claims: map[string]any{"htm": ""}}.make(t), request: func(r *Request) { r.Method = "" }, why: "htm"},
 		{name: "htm lower case", proof: proofSpec{key: es256, claims: map[string]any{"htm": "post"}}.make(t), why: "htm"},
 
 		{name: "htu missing", proof: proofSpec{key: es256, claims: map[string]any{"htu": nil}}.make(t), why: "htu"},
