@@ -1,0 +1,448 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"authserver/config"
+	"authserver/store/redistest"
+)
+
+// mcpResult is what interop/mcp-client.mjs prints at the end.
+type mcpResult struct {
+	AuthorizationURL      string         `json:"authorization_url"`
+	CallbackIss           string         `json:"callback_iss"`
+	RedirectURI           string         `json:"redirect_uri"`
+	ClientID              string         `json:"client_id"`
+	ClientSecret          *string        `json:"client_secret"`
+	RegisteredAuthMethod  *string        `json:"registered_auth_method"`
+	Registrations         int            `json:"registrations"`
+	Tools                 []string       `json:"tools"`
+	Whoami                mcpWhoami      `json:"whoami"`
+	AccessToken           string         `json:"access_token"`
+	RefreshToken          string         `json:"refresh_token"`
+	Claims                map[string]any `json:"claims"`
+	WhoamiAfterRefresh    mcpWhoami      `json:"whoami_after_refresh"`
+	TokenResponses        int            `json:"token_responses"`
+	RefreshedAccessToken  string         `json:"refreshed_access_token"`
+	RefreshedRefreshToken string         `json:"refreshed_refresh_token"`
+	RefreshedClaims       map[string]any `json:"refreshed_claims"`
+}
+
+// mcpWhoami is the whoami tool's answer: who the MCP server was told the
+// caller is.
+type mcpWhoami struct {
+	Sub      string   `json:"sub"`
+	ClientID string   `json:"client_id"`
+	Scope    []string `json:"scope"`
+}
+
+type mcpOptions struct {
+	// metadataDocument has the client use a client ID metadata document
+	// (an https URL as its client_id) instead of registering.
+	metadataDocument bool
+	// fixedAudience configures the node's tokens.audience as the MCP URL,
+	// so tokens name it without resource indicators.
+	fixedAudience bool
+	redisURL      string
+}
+
+// mcpRun is one run of the SDK client against a node.
+type mcpRun struct {
+	n       *node
+	front   *mcpFront
+	userID  string
+	res     mcpResult
+	issued  map[string]any // the first token response
+	docURL  string         // the client ID metadata document, if any
+	docHits int
+}
+
+const mcpClientName = "Interop MCP Client"
+
+// runMCPClient starts a node, the Node MCP server behind the Go front, and
+// the SDK client with only the front's URL; it drives the sign-in in
+// Chromium when the client asks, and returns what the client saw.
+func runMCPClient(t *testing.T, o mcpOptions) *mcpRun {
+	t.Helper()
+	dir := mcpInteropDir(t)
+	front := listenMCPFront(t)
+	r := &mcpRun{front: front}
+
+	// The client ID metadata document, on https (a client_id URL must be),
+	// with a CA the node is told to trust. Its redirect URI is the
+	// client's loopback port, known once the client runs.
+	var (
+		docMu       sync.Mutex
+		docRedirect string
+		caFile      string
+	)
+	if o.metadataDocument {
+		doc := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.URL.Path != "/mcp-client.json" {
+				http.NotFound(w, req)
+				return
+			}
+			docMu.Lock()
+			r.docHits++
+			redirect := docRedirect
+			docMu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{
+				"client_id": r.docURL, "client_name": mcpClientName,
+				"redirect_uris": []string{redirect}, "grant_types": []string{"authorization_code", "refresh_token"},
+				"response_types": []string{"code"}, "token_endpoint_auth_method": "none",
+			})
+		}))
+		t.Cleanup(doc.Close)
+		r.docURL = doc.URL + "/mcp-client.json"
+		caFile = filepath.Join(t.TempDir(), "ca.pem")
+		if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: doc.Certificate().Raw}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	r.n = startNode(t, func(c *config.Config) {
+		c.Scopes = append(c.Scopes, mcpScope)
+		// Short, so the client sees its token expire and refreshes.
+		c.Tokens.AccessTTL = 5 * time.Second
+		if o.fixedAudience {
+			c.Tokens.Audience = front.URL
+		}
+		if o.redisURL != "" {
+			c.Redis.URL = o.redisURL
+		}
+		if o.metadataDocument {
+			// The fetcher's test knobs (branch fetch, with cimd).
+			for key, v := range map[string]any{"fetch.ca_file": caFile, "fetch.allow_loopback": true} {
+				if !setConfig(c, key, v) {
+					t.Fatalf("config has no %s: client ID metadata documents need the fetcher's config (branches fetch and cimd)", key)
+				}
+			}
+			return
+		}
+		// Registration with no initial access token; registration.anonymous
+		// (branch cimd) is the policy meant for clients like this one.
+		if !setConfig(c, "registration.anonymous", true) {
+			t.Log("config has no registration.anonymous yet (branch cimd): using registration.open")
+			c.Registration.Open = true
+		}
+	})
+	// The MCP URL as a registered resource (RFC 8707; branch rind adds the
+	// registry). Without it the node ignores the client's resource
+	// parameter, and the aud checks below say so.
+	if status, body := r.n.adminTry(t, http.MethodPost, "/admin/resources", map[string]any{
+		"id": front.URL, "name": "Interop MCP server", "scopes": []string{mcpScope},
+	}); status == http.StatusNotFound {
+		t.Log("no /admin/resources on this node (resource indicators: branch rind)")
+	} else if status >= 300 {
+		t.Fatalf("register the MCP resource: %d %s", status, body)
+	}
+	const pass = "mcp user's long password"
+	u := r.n.admin(t, "POST", "/admin/users", map[string]any{"username": "mcp-user", "password": pass})
+	r.userID = u["id"].(string)
+	front.serve(t, r.n.app.Config.Issuer, startMCPServer(t, dir))
+
+	client := startScript(t, dir, "mcp-client.mjs", 90*time.Second)
+	var redirect string
+	lineField(t, client.next(15*time.Second), "redirect_uri", &redirect)
+	docMu.Lock()
+	docRedirect = redirect
+	docMu.Unlock()
+	in := map[string]any{"server_url": front.URL, "client_name": mcpClientName}
+	if r.docURL != "" {
+		in["client_metadata_url"] = r.docURL
+	}
+	client.send(in)
+
+	var authURL string
+	lineField(t, client.next(20*time.Second), "authorization_url", &authURL)
+	chrome := newChrome(t)
+	steps(t, chrome, "open the authorization URL the SDK built",
+		chromedp.Navigate(authURL), chromedp.WaitVisible(chromedp.CSS("#username")))
+	if got := text(t, chrome, "main"); !strings.Contains(got, mcpClientName) {
+		t.Errorf("the sign-in page should name the client %q: %q", mcpClientName, got)
+	}
+	signInOnPage(t, chrome, "mcp-user", pass, "#allow")
+	if got := text(t, chrome, "main"); !strings.Contains(got, mcpClientName) || !strings.Contains(got, mcpScope) {
+		t.Errorf("the consent page should name the client and %s: %q", mcpScope, got)
+	}
+	steps(t, chrome, "allow, and land on the client's loopback callback",
+		chromedp.Click(chromedp.CSS("#allow")), chromedp.WaitVisible(chromedp.CSS("#back")))
+
+	lineField(t, client.next(15*time.Second), "token", &r.issued)
+	// Checked as soon as it arrives, while it is fresh: without resource
+	// indicators the rest of the run cannot work (the front refuses it).
+	access, _ := r.issued["access_token"].(string)
+	claims, err := r.n.app.Issuer.Verify(access)
+	if err != nil {
+		t.Fatalf("the access token the SDK got does not verify: %v", err)
+	}
+	if aud := []string(claims.Audience); !slices.Equal(aud, []string{front.URL}) {
+		t.Fatalf("the access token's aud is %q, want exactly [%s]: the node did not make the resource the SDK asked for (RFC 8707 resource indicators, branch rind) its audience", aud, front.URL)
+	}
+
+	lineField(t, client.next(45*time.Second), "result", &r.res)
+	if code := client.exit(); code != 0 {
+		t.Fatalf("mcp-client.mjs exited %d after its result; stderr: %s", code, client.stderr)
+	}
+	return r
+}
+
+// check asserts what every run shares: the request the SDK built, the
+// tool call's identity, the tokens the front let through and the refresh.
+func (r *mcpRun) check(t *testing.T) {
+	t.Helper()
+	res, n, front := r.res, r.n, r.front
+	issuer := n.app.Config.Issuer
+
+	// The authorization request: PKCE S256, state, the resource indicator
+	// (RFC 8707) and the scope the protected resource metadata names.
+	au, err := url.Parse(res.AuthorizationURL)
+	if err != nil || !strings.HasPrefix(res.AuthorizationURL, n.base+"/authorize?") {
+		t.Fatalf("authorization URL %q (%v), want one at %s/authorize", res.AuthorizationURL, err, n.base)
+	}
+	q := au.Query()
+	if q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" ||
+		q.Get("state") == "" || q.Get("client_id") != res.ClientID || q.Get("redirect_uri") != res.RedirectURI {
+		t.Errorf("authorization request %v: want code, PKCE S256, a state, client_id %s, redirect_uri %s", q, res.ClientID, res.RedirectURI)
+	}
+	if q.Get("resource") != front.URL {
+		t.Errorf("authorization request resource %q, want the MCP URL %s (from the protected resource metadata)", q.Get("resource"), front.URL)
+	}
+	if q.Get("scope") != mcpScope {
+		t.Errorf("authorization request scope %q, want %s (scopes_supported of the protected resource metadata)", q.Get("scope"), mcpScope)
+	}
+	if res.CallbackIss != issuer {
+		t.Errorf("callback iss %q, want %s (RFC 9207)", res.CallbackIss, issuer)
+	}
+	if res.ClientSecret != nil {
+		t.Errorf("a public client got a client_secret")
+	}
+
+	// The tool call reached the MCP server as the user, through the SDK's
+	// client, with the scope.
+	if !slices.Contains(res.Tools, "whoami") {
+		t.Errorf("tools %v, want whoami", res.Tools)
+	}
+	for name, w := range map[string]mcpWhoami{"first": res.Whoami, "after the refresh": res.WhoamiAfterRefresh} {
+		if w.Sub != r.userID || w.ClientID != res.ClientID || !slices.Contains(w.Scope, mcpScope) {
+			t.Errorf("whoami %s: %+v, want sub %s, client_id %s and scope %s", name, w, r.userID, res.ClientID, mcpScope)
+		}
+	}
+	if res.Claims["sub"] != r.userID || res.Claims["client_id"] != res.ClientID || res.Claims["iss"] != issuer || !audIs(res.Claims["aud"], front.URL) {
+		t.Errorf("access token claims %v, want sub %s, client_id %s, iss %s, aud exactly %s", res.Claims, r.userID, res.ClientID, issuer, front.URL)
+	}
+	if res.RefreshToken == "" {
+		t.Fatal("the token response has no refresh_token")
+	}
+	if res.AccessToken != r.issued["access_token"] {
+		t.Errorf("the result's first access token is not the one printed after the code")
+	}
+
+	// The refresh: two token responses (the code, then the refresh the
+	// SDK made on the front's 401 for the expired token), a new access
+	// token and a rotated refresh token, for the same user and resource.
+	if res.TokenResponses != 2 {
+		t.Errorf("%d token responses saved, want 2 (the code, then one refresh)", res.TokenResponses)
+	}
+	if res.RefreshedAccessToken == res.AccessToken || res.RefreshedRefreshToken == "" || res.RefreshedRefreshToken == res.RefreshToken {
+		t.Errorf("the refresh did not give a new access token and a rotated refresh token")
+	}
+	refreshed, err := n.app.Issuer.Verify(res.RefreshedAccessToken)
+	if err != nil {
+		t.Fatalf("the refreshed access token does not verify: %v", err)
+	}
+	if refreshed.Subject != r.userID || !slices.Equal([]string(refreshed.Audience), []string{front.URL}) || refreshed.Scope != mcpScope {
+		t.Errorf("refreshed token sub %s aud %q scope %q, want %s, exactly [%s], %s", refreshed.Subject, refreshed.Audience, refreshed.Scope, r.userID, front.URL, mcpScope)
+	}
+
+	// What the front saw: the first token until it expired, then the
+	// refreshed one; 401s for the first, tokenless request and for the
+	// expired token.
+	accepted, refused := front.tokens()
+	firstJTI, _ := res.Claims["jti"].(string)
+	refreshedJTI, _ := res.RefreshedClaims["jti"].(string)
+	if len(accepted) < 2 || firstJTI == "" || refreshedJTI == "" || firstJTI == refreshedJTI {
+		t.Fatalf("the front let through %d requests; jti %q then %q", len(accepted), firstJTI, refreshedJTI)
+	}
+	seenRefreshed := false
+	for i, tok := range accepted {
+		switch tok.JTI {
+		case firstJTI:
+			if seenRefreshed {
+				t.Errorf("request %d used the first token after the refreshed one", i)
+			}
+		case refreshedJTI:
+			seenRefreshed = true
+		default:
+			t.Errorf("request %d carried a token (jti %s) the client never got", i, tok.JTI)
+		}
+		if !slices.Equal(tok.Audience, []string{front.URL}) || tok.Subject != r.userID {
+			t.Errorf("request %d: token aud %q sub %s", i, tok.Audience, tok.Subject)
+		}
+	}
+	if accepted[0].JTI != firstJTI || !seenRefreshed {
+		t.Errorf("the front did not see the first token first and the refreshed one later")
+	}
+	if refused < 2 {
+		t.Errorf("the front answered 401 %d times, want at least 2 (no token, then the expired one)", refused)
+	}
+}
+
+// checkFront asserts the front's answers to requests the SDK did not
+// make: its metadata, no token, and a token for the node's default
+// audience when that is not the MCP URL.
+func checkFront(t *testing.T, n *node, front *mcpFront) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	challenge := `resource_metadata="` + front.validator.MetadataURL() + `"`
+
+	meta := frontJSON(t, front.validator.MetadataURL())
+	if meta["resource"] != front.URL || !audIs(meta["authorization_servers"], n.app.Config.Issuer) {
+		t.Errorf("protected resource metadata %v, want resource %s and authorization_servers [%s]", meta, front.URL, n.app.Config.Issuer)
+	}
+	if status, www := mcpPost(t, front.URL, ""); status != http.StatusUnauthorized || !strings.Contains(www, challenge) {
+		t.Errorf("no token: %d %q, want 401 with %s", status, www, challenge)
+	}
+	if n.app.Config.Tokens.Audience == front.URL {
+		return
+	}
+	tok, err := machineClient(t, n).Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, www := mcpPost(t, front.URL, tok.AccessToken); status != http.StatusUnauthorized ||
+		!strings.Contains(www, `error="invalid_token"`) || !strings.Contains(www, challenge) {
+		t.Errorf("a token for the node's audience %s: %d %q, want 401 invalid_token with %s", n.app.Config.Tokens.Audience, status, www, challenge)
+	}
+}
+
+// machineClient registers a client_credentials client with the MCP scope.
+func machineClient(t *testing.T, n *node) *clientcredentials.Config {
+	t.Helper()
+	m2m := n.admin(t, "POST", "/admin/clients", map[string]any{
+		"name": "machine", "grant_types": []string{"client_credentials"}, "scopes": []string{mcpScope},
+	})
+	return &clientcredentials.Config{ClientID: m2m["id"].(string), ClientSecret: m2m["client_secret"].(string),
+		TokenURL: n.base + "/token", AuthStyle: oauth2.AuthStyleInHeader, Scopes: []string{mcpScope}}
+}
+
+// checkOtherResource asks the node for a token for another registered
+// resource (RFC 8707 at /token, branch rind) and presents it to the front,
+// which must refuse it.
+func checkOtherResource(t *testing.T, n *node, front *mcpFront) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	other := "http://127.0.0.1:1/other-api"
+	if status, body := n.adminTry(t, http.MethodPost, "/admin/resources", map[string]any{
+		"id": other, "name": "Another API", "scopes": []string{mcpScope},
+	}); status >= 300 && status != http.StatusNotFound {
+		t.Fatalf("register another resource: %d %s", status, body)
+	}
+	cc := machineClient(t, n)
+	cc.EndpointParams = url.Values{"resource": {other}}
+	tok, err := cc.Token(ctx)
+	if err != nil {
+		t.Fatalf("a client_credentials token for %s: %v", other, err)
+	}
+	claims, err := n.app.Issuer.Verify(tok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal([]string(claims.Audience), []string{other}) {
+		t.Errorf("a token asked for resource %s has aud %q (RFC 8707 resource indicators, branch rind)", other, claims.Audience)
+	}
+	if status, www := mcpPost(t, front.URL, tok.AccessToken); status != http.StatusUnauthorized || !strings.Contains(www, `error="invalid_token"`) {
+		t.Errorf("a token for %s (aud %q): %d %q, want 401 invalid_token", other, claims.Audience, status, www)
+	}
+}
+
+// The official MCP TypeScript SDK, unmodified, connects to an MCP server
+// behind package resource with nothing but its URL: discovery from the
+// 401, dynamic registration, authorization with PKCE and resource
+// through the sign-in pages in Chromium, a tool call, and a refresh when
+// the token expires. The node's tokens.audience is left as it is: the
+// MCP URL must become the aud because the SDK asked for it as resource.
+func TestMCPClientConnects(t *testing.T) {
+	r := runMCPClient(t, mcpOptions{})
+	r.check(t)
+	if r.res.Registrations != 1 || r.res.ClientID == "" || r.res.ClientID == r.docURL {
+		t.Errorf("registrations %d, client_id %q: want one dynamic registration", r.res.Registrations, r.res.ClientID)
+	}
+	if r.res.RegisteredAuthMethod == nil || *r.res.RegisteredAuthMethod != "none" {
+		t.Errorf("registered token_endpoint_auth_method %v, want none", r.res.RegisteredAuthMethod)
+	}
+	c := r.n.admin(t, "GET", "/admin/clients/"+r.res.ClientID, nil)
+	if c["name"] != mcpClientName || !audIs(c["redirect_uris"], r.res.RedirectURI) {
+		t.Errorf("the registered client %v, want name %q and redirect_uris [%s]", c, mcpClientName, r.res.RedirectURI)
+	}
+	checkFront(t, r.n, r.front)
+	checkOtherResource(t, r.n, r.front)
+}
+
+// The same on Redis.
+func TestMCPClientConnectsRedis(t *testing.T) {
+	rs := redistest.StartStandalone(t)
+	r := runMCPClient(t, mcpOptions{redisURL: rs.URL()})
+	r.check(t)
+	checkFront(t, r.n, r.front)
+}
+
+// The SDK with a client ID metadata document: its client_id is an https
+// URL the node fetches the client's metadata from, so nothing registers.
+func TestMCPClientConnectsMetadataDocument(t *testing.T) {
+	r := runMCPClient(t, mcpOptions{metadataDocument: true})
+	r.check(t)
+	if r.res.ClientID != r.docURL || r.res.Whoami.ClientID != r.docURL {
+		t.Errorf("client_id %q (whoami %q), want the metadata document's URL %s", r.res.ClientID, r.res.Whoami.ClientID, r.docURL)
+	}
+	if r.res.RegisteredAuthMethod != nil {
+		t.Errorf("the SDK registered (token_endpoint_auth_method %v) instead of using the document", *r.res.RegisteredAuthMethod)
+	}
+	if r.docHits == 0 {
+		t.Error("the node never fetched the client ID metadata document")
+	}
+}
+
+// A node whose tokens.audience is the MCP URL: a deployment with one
+// protected resource. Everything but resource indicators: this passes on
+// a node that ignores the resource parameter.
+func TestMCPClientConnectsFixedAudience(t *testing.T) {
+	r := runMCPClient(t, mcpOptions{fixedAudience: true})
+	r.check(t)
+	if r.res.Registrations != 1 || r.res.RegisteredAuthMethod == nil || *r.res.RegisteredAuthMethod != "none" {
+		t.Errorf("registrations %d, auth method %v: want one dynamic registration of a public client", r.res.Registrations, r.res.RegisteredAuthMethod)
+	}
+	checkFront(t, r.n, r.front)
+}
+
+// The front refuses requests without a token and tokens for another
+// audience, with the challenge an MCP client starts its discovery from.
+func TestMCPFrontRefusesOtherAudiences(t *testing.T) {
+	dir := mcpInteropDir(t)
+	front := listenMCPFront(t)
+	n := startNode(t, func(c *config.Config) { c.Scopes = append(c.Scopes, mcpScope) })
+	front.serve(t, n.app.Config.Issuer, startMCPServer(t, dir))
+	checkFront(t, n, front)
+	if accepted, _ := front.tokens(); len(accepted) != 0 {
+		t.Errorf("the front let %d requests through", len(accepted))
+	}
+}
