@@ -234,6 +234,7 @@ func (a *App) build(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fetch: %w", err)
 	}
+	a.Clients.CheckSectorsWith(sectorDocuments{fetcher.NewCache(a.Fetcher, fetcher.CacheConfig{MaxEntries: 256, MinTTL: time.Minute, MaxTTL: time.Hour})})
 	a.logouts = backchannel.New(backchannel.Config{Fetcher: a.Fetcher}, a.Issuer, a.Clients, a.Store, a.Log)
 	a.logouts.Start()
 	revoker.OnUserRevoked(a.logouts.UserSignedOut)
