@@ -128,12 +128,7 @@ func runMCPClient(t *testing.T, o mcpOptions) *mcpRun {
 			c.Redis.URL = o.redisURL
 		}
 		if o.metadataDocument {
-			// The fetcher's test knobs (branch fetch, with cimd).
-			for key, v := range map[string]any{"fetch.ca_file": caFile, "fetch.allow_loopback": true} {
-				if !setConfig(c, key, v) {
-					t.Fatalf("config has no %s: client ID metadata documents need the fetcher's config (branches fetch and cimd)", key)
-				}
-			}
+			c.Fetch.CAFile, c.Fetch.AllowLoopback = caFile, true
 			return
 		}
 		// Registration with no initial access token; registration.anonymous
@@ -143,6 +138,14 @@ func runMCPClient(t *testing.T, o mcpOptions) *mcpRun {
 			c.Registration.Open = true
 		}
 	})
+	if o.metadataDocument {
+		// The SDK uses its client_metadata_url only when the server says
+		// it takes one; otherwise it registers, which this node refuses.
+		meta := frontJSON(t, r.n.base+"/.well-known/oauth-authorization-server")
+		if meta["client_id_metadata_document_supported"] != true {
+			t.Fatalf("the node's metadata lacks client_id_metadata_document_supported: true (client ID metadata documents, branch cimd)")
+		}
+	}
 	// The MCP URL as a registered resource (RFC 8707; branch rind adds the
 	// registry). Without it the node ignores the client's resource
 	// parameter, and the aud checks below say so.
