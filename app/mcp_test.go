@@ -129,6 +129,9 @@ func runMCPClient(t *testing.T, o mcpOptions) *mcpRun {
 		}
 		if o.metadataDocument {
 			c.Fetch.CAFile, c.Fetch.AllowLoopback = caFile, true
+			// On by default where it exists (branch cimd); the metadata
+			// check below fails while it does not.
+			setConfig(c, "client_id_metadata.enabled", true)
 			return
 		}
 		// Registration with no initial access token; registration.anonymous
@@ -150,7 +153,7 @@ func runMCPClient(t *testing.T, o mcpOptions) *mcpRun {
 	// registry). Without it the node ignores the client's resource
 	// parameter, and the aud checks below say so.
 	if status, body := r.n.adminTry(t, http.MethodPost, "/admin/resources", map[string]any{
-		"id": front.URL, "name": "Interop MCP server", "scopes": []string{mcpScope},
+		"uri": front.URL, "name": "Interop MCP server", "scopes": []string{mcpScope},
 	}); status == http.StatusNotFound {
 		t.Log("no /admin/resources on this node (resource indicators: branch rind)")
 	} else if status >= 300 {
@@ -356,7 +359,7 @@ func checkOtherResource(t *testing.T, n *node, front *mcpFront) {
 	defer cancel()
 	other := "http://127.0.0.1:1/other-api"
 	if status, body := n.adminTry(t, http.MethodPost, "/admin/resources", map[string]any{
-		"id": other, "name": "Another API", "scopes": []string{mcpScope},
+		"uri": other, "name": "Another API", "scopes": []string{mcpScope},
 	}); status >= 300 && status != http.StatusNotFound {
 		t.Fatalf("register another resource: %d %s", status, body)
 	}
