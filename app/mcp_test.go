@@ -311,6 +311,23 @@ func (r *mcpRun) check(t *testing.T) {
 	}
 }
 
+// checkRegistered asserts the SDK registered once, as a public client
+// with its loopback redirect URI, and that the node holds that client.
+func (r *mcpRun) checkRegistered(t *testing.T) {
+	t.Helper()
+	res := r.res
+	if res.Registrations != 1 || res.ClientID == "" {
+		t.Errorf("registrations %d, client_id %q: want one dynamic registration", res.Registrations, res.ClientID)
+	}
+	if res.RegisteredAuthMethod == nil || *res.RegisteredAuthMethod != "none" {
+		t.Errorf("registered token_endpoint_auth_method %v, want none", res.RegisteredAuthMethod)
+	}
+	c := r.n.admin(t, "GET", "/admin/clients/"+res.ClientID, nil)
+	if c["name"] != mcpClientName || !audIs(c["redirect_uris"], res.RedirectURI) {
+		t.Errorf("the registered client %v, want name %q and redirect_uris [%s]", c, mcpClientName, res.RedirectURI)
+	}
+}
+
 // checkFront asserts the front's answers to requests the SDK did not
 // make: its metadata, no token, and a token for the node's default
 // audience when that is not the MCP URL.
@@ -390,16 +407,7 @@ func checkOtherResource(t *testing.T, n *node, front *mcpFront) {
 func TestMCPClientConnects(t *testing.T) {
 	r := runMCPClient(t, mcpOptions{})
 	r.check(t)
-	if r.res.Registrations != 1 || r.res.ClientID == "" || r.res.ClientID == r.docURL {
-		t.Errorf("registrations %d, client_id %q: want one dynamic registration", r.res.Registrations, r.res.ClientID)
-	}
-	if r.res.RegisteredAuthMethod == nil || *r.res.RegisteredAuthMethod != "none" {
-		t.Errorf("registered token_endpoint_auth_method %v, want none", r.res.RegisteredAuthMethod)
-	}
-	c := r.n.admin(t, "GET", "/admin/clients/"+r.res.ClientID, nil)
-	if c["name"] != mcpClientName || !audIs(c["redirect_uris"], r.res.RedirectURI) {
-		t.Errorf("the registered client %v, want name %q and redirect_uris [%s]", c, mcpClientName, r.res.RedirectURI)
-	}
+	r.checkRegistered(t)
 	checkFront(t, r.n, r.front)
 	checkOtherResource(t, r.n, r.front)
 }
@@ -409,6 +417,7 @@ func TestMCPClientConnectsRedis(t *testing.T) {
 	rs := redistest.StartStandalone(t)
 	r := runMCPClient(t, mcpOptions{redisURL: rs.URL()})
 	r.check(t)
+	r.checkRegistered(t)
 	checkFront(t, r.n, r.front)
 }
 
@@ -434,9 +443,7 @@ func TestMCPClientConnectsMetadataDocument(t *testing.T) {
 func TestMCPClientConnectsFixedAudience(t *testing.T) {
 	r := runMCPClient(t, mcpOptions{fixedAudience: true})
 	r.check(t)
-	if r.res.Registrations != 1 || r.res.RegisteredAuthMethod == nil || *r.res.RegisteredAuthMethod != "none" {
-		t.Errorf("registrations %d, auth method %v: want one dynamic registration of a public client", r.res.Registrations, r.res.RegisteredAuthMethod)
-	}
+	r.checkRegistered(t)
 	checkFront(t, r.n, r.front)
 }
 
