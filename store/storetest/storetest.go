@@ -70,6 +70,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) store.Backend) {
 		{"InitialAccessTokens", testInitialAccessTokens},
 		{"Consents", testConsents},
 		{"Expiry", testExpiry},
+		{"RememberOnce", testRememberOnce},
 		{"Ping", testPing},
 	}
 	// The parallel groups run inside one subtest so that Run returns only
