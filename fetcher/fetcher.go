@@ -189,6 +189,9 @@ func (f *Fetcher) do(ctx context.Context, method, rawURL string, prepare func(*h
 	}
 	// Counted as read, whatever Content-Length said.
 	b, err := io.ReadAll(io.LimitReader(resp.Body, f.cfg.MaxBytes+1))
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err() // cut off at the deadline: the body may be incomplete, whatever the read said
+	}
 	if err != nil {
 		return nil, fail(fmt.Errorf("reading the body: %w", err))
 	}
