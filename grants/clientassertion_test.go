@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log/slog"
 	"math/big"
@@ -33,6 +34,7 @@ import (
 	"authserver/fetcher"
 	"authserver/grants"
 	"authserver/ratelimit"
+	"authserver/store"
 )
 
 const (
@@ -144,13 +146,23 @@ func (l *lockedBuffer) String() string {
 
 func newAssertionStack(t *testing.T, keys grants.KeysFetcher) *assertionStack {
 	t.Helper()
+	return newAssertionStackWith(t, keys, nil)
+}
+
+// newAssertionStackWith is newAssertionStack with replay in place of the
+// store's RememberOnce (nil: the store's).
+func newAssertionStackWith(t *testing.T, keys grants.KeysFetcher, replay grants.ReplayStore) *assertionStack {
+	t.Helper()
 	h := newHarness(t)
+	if replay == nil {
+		replay = h.store
+	}
 	s := &assertionStack{harness: h, audit: &lockedBuffer{}}
 	e := grants.NewEndpoint(testConfig(), grants.Deps{
 		Clients: h.clients, Users: h.users, Families: h.store, Codes: h.store, Deny: h.store,
 		Limiter: ratelimit.New(h.store), Issuer: h.issuer, Revoker: h.endpointRevoker(), Chain: testChain,
 		Audit:  slog.New(slog.NewTextHandler(s.audit, nil)),
-		Replay: h.store, ClientKeys: keys,
+		Replay: replay, ClientKeys: keys,
 	})
 	s.base = serveAll(t, e)
 	return s
@@ -521,4 +533,26 @@ func TestClientAssertionJWKSURIWithoutFetcher(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantError(t, s.withAssertion(t, "/token", clientCredentials, k.sign(t, claimsFor(c.ID))), http.StatusUnauthorized, "invalid_client")
+}
+
+// downReplay is a replay store in an outage.
+type downReplay struct{}
+
+func (downReplay) RememberOnce(context.Context, string, time.Time) (bool, error) {
+	return false, store.Unavailable(errors.New("connection refused"))
+}
+
+// When the replay record cannot be written, the assertion is neither
+// accepted nor blamed on the client: 503 with Retry-After, as every outage.
+func TestClientAssertionStoreOutage(t *testing.T) {
+	s := newAssertionStackWith(t, nil, downReplay{})
+	k := newSigningKey(t, "ES256", "k1")
+	id := s.pkClient(t, jwksOf(k.jwk(nil)))
+	r, err := s.tryAssertion("/token", clientCredentials, k.sign(t, claimsFor(id)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.status != http.StatusServiceUnavailable || r.str("error") != "temporarily_unavailable" || r.header.Get("Retry-After") != "2" {
+		t.Fatalf("outage: %d %v Retry-After %q; want 503 temporarily_unavailable, Retry-After 2", r.status, r.body, r.header.Get("Retry-After"))
+	}
 }
