@@ -41,6 +41,17 @@ func TestRegisterPrivateKeyJWT(t *testing.T) {
 		t.Fatalf("stored client: %+v, %v", c, err)
 	}
 
+	// RFC 7592: the client moves its keys to a URL; it cannot turn into a
+	// secret client (it would have no secret).
+	upd := machine()
+	upd.TokenEndpointAuthMethod, upd.JWKSURI = clients.AuthPrivateKeyJWT, "https://partner.example/keys.json"
+	u, err := e.svc.Update(context.Background(), info.ClientID, info.RegistrationAccessToken, registration.UpdateRequest{Metadata: upd, ClientID: info.ClientID})
+	if err != nil || u.JWKSURI != upd.JWKSURI || len(u.JWKS) != 0 || u.ClientSecret != "" {
+		t.Fatalf("update to jwks_uri: %+v, %v", u, err)
+	}
+	_, err = e.svc.Update(context.Background(), info.ClientID, info.RegistrationAccessToken, registration.UpdateRequest{Metadata: machine(), ClientID: info.ClientID})
+	wantCode(t, err, registration.CodeInvalidClientMetadata, "private_key_jwt")
+
 	md = machine()
 	md.TokenEndpointAuthMethod, md.JWKSURI = clients.AuthPrivateKeyJWT, "https://partner.example/jwks.json"
 	if info := e.register(md); info.JWKSURI != md.JWKSURI || info.ClientSecret != "" {
