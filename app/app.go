@@ -22,6 +22,7 @@ import (
 	"authserver/cache"
 	"authserver/clients"
 	"authserver/config"
+	"authserver/dpop"
 	"authserver/grants"
 	"authserver/health"
 	"authserver/keys"
@@ -251,6 +252,10 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.Issuer.SetSubjects(pairwise)
+	proofs, err := newDPoPVerifier(cfg, secret)
+	if err != nil {
+		return err
+	}
 	token := grants.NewEndpoint(grants.Config{
 		AccessTTL:               cfg.Tokens.AccessTTL,
 		RefreshIdleTTL:          cfg.Tokens.RefreshIdleTTL,
@@ -265,6 +270,7 @@ func (a *App) build(ctx context.Context) error {
 	}, grants.Deps{
 		Clients: a.Clients, Users: a.Users, Families: a.Store, Codes: a.Store, Deny: a.Store,
 		Revoker: revoker, Limiter: limiter, Issuer: a.Issuer, Chain: chain, Audit: a.Log, Issued: a.Metrics.TokenIssued,
+		DPoP: proofs,
 	})
 	authorize := server.NewAuthorize(server.AuthorizeConfig{
 		Issuer:          cfg.Issuer,
@@ -287,7 +293,7 @@ func (a *App) build(ctx context.Context) error {
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, Authorize: authorize, JWKS: km.JWKS, JWKSMaxAge: cfg.Signing.JWKSMaxAge, Log: a.Log,
 		Registration: server.NewRegistration(a.Registration, cfg.Limits.MaxBodyBytes, a.Log),
 		Revocation:   token.RevocationHandler(), Introspection: token.IntrospectionHandler(), UserInfo: token.UserInfoHandler(),
-		EndSession: server.NewEndSession(authorize, a.Issuer), BackchannelLogout: true,
+		EndSession: server.NewEndSession(authorize, a.Issuer), BackchannelLogout: true, DPoPAlgs: dpop.DefaultAlgorithms,
 		AccessLog: accessLog, Metrics: a.Metrics.Gin("public"),
 	})
 	a.Admin = admin.New(admin.Options{

@@ -28,6 +28,9 @@ type Introspection struct {
 	// refresh token for an access token.
 	TokenType string `json:"token_type,omitempty"`
 	JTI       string `json:"jti,omitempty"`
+	// Cnf is the key a DPoP-bound access token is bound to (RFC 9449
+	// §6.2), whose token_type is then "DPoP".
+	Cnf *Confirmation `json:"cnf,omitempty"`
 }
 
 // Token types in introspection answers.
@@ -116,11 +119,16 @@ func (e *Endpoint) introspectAccess(ctx context.Context, token string) (out Intr
 	if err != nil || denied {
 		return Introspection{}, true, err
 	}
-	return Introspection{
+	out = Introspection{
 		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject,
 		Audience: claims.Audience, Issuer: claims.Issuer, Expires: claims.ExpiresAt.Unix(),
 		IssuedAt: claims.IssuedAt.Unix(), TokenType: TokenTypeAccess, JTI: claims.ID,
-	}, true, nil
+		Cnf: claims.Cnf,
+	}
+	if claims.Cnf != nil {
+		out.TokenType = TokenTypeDPoP
+	}
+	return out, true, nil
 }
 
 // introspectRefresh: found reports whether token is shaped like a refresh
