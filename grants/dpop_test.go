@@ -90,7 +90,7 @@ func TestDPoPProofRefusals(t *testing.T) {
 	cases := map[string][]string{
 		// The URL the test server is reached at, as the Host header says:
 		// not the token endpoint the issuer names.
-		"htu of the Host header": {k.proofFor(t, http.MethodPost, h.srv.URL+"/token", "", "", now)},
+		"htu of the Host header":  {k.proofFor(t, http.MethodPost, h.srv.URL+"/token", "", "", now)},
 		"htu of another endpoint": {k.proofFor(t, http.MethodPost, "https://issuer.test/revoke", "", "", now)},
 		"wrong htm":               {k.proofFor(t, http.MethodGet, tokenURL, "", "", now)},
 		"stale iat":               {k.proofFor(t, http.MethodPost, tokenURL, "", "", now.Add(-5*time.Minute))},
