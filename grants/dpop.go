@@ -54,6 +54,9 @@ func tokenType(jkt string) string {
 // dpop_jkt of an authorization request, §10): 43 base64url characters.
 func ValidJKT(s string) bool { return ValidS256Challenge(s) }
 
+// dpopHeader is "DPoP" as net/http keys it.
+var dpopHeader = http.CanonicalHeaderKey("DPoP")
+
 // offerNonce sends the current server nonce on every answer when nonces
 // are required (§8.2), so a client has the next one before it needs it.
 func (e *Endpoint) offerNonce(w http.ResponseWriter) {
@@ -75,8 +78,8 @@ func (e *Endpoint) dpopNow() time.Time {
 // a Verifier the server offers no DPoP and ignores the header, as a server
 // that does not know it would.
 func (e *Endpoint) tokenProof(r *http.Request, req *tokenRequest) error {
-	if e.dpop == nil {
-		return nil
+	if _, ok := r.Header[dpopHeader]; !ok || e.dpop == nil {
+		return nil // the common case, without HeaderValue's key canonicalization
 	}
 	value, err := dpop.HeaderValue(r.Header)
 	if err != nil {
