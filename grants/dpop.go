@@ -36,6 +36,14 @@ type Confirmation struct {
 	JKT string `json:"jkt"`
 }
 
+// jkt is c's thumbprint; "" for no confirmation (a nil c).
+func (c *Confirmation) jkt() string {
+	if c == nil {
+		return ""
+	}
+	return c.JKT
+}
+
 func confirmation(jkt string) *Confirmation {
 	if jkt == "" {
 		return nil

@@ -119,16 +119,12 @@ func (e *Endpoint) introspectAccess(ctx context.Context, token string) (out Intr
 	if err != nil || denied {
 		return Introspection{}, true, err
 	}
-	out = Introspection{
+	return Introspection{
 		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject,
 		Audience: claims.Audience, Issuer: claims.Issuer, Expires: claims.ExpiresAt.Unix(),
-		IssuedAt: claims.IssuedAt.Unix(), TokenType: TokenTypeAccess, JTI: claims.ID,
+		IssuedAt: claims.IssuedAt.Unix(), TokenType: tokenType(claims.Cnf.jkt()), JTI: claims.ID,
 		Cnf: claims.Cnf,
-	}
-	if claims.Cnf != nil {
-		out.TokenType = TokenTypeDPoP
-	}
-	return out, true, nil
+	}, true, nil
 }
 
 // introspectRefresh: found reports whether token is shaped like a refresh
