@@ -49,7 +49,7 @@ func (e *Endpoint) authorizationCode(ctx context.Context, req *tokenRequest) (*i
 	if err := e.checkCode(ctx, req.client, c, redirectURI, req.form.Get("code_verifier")); err != nil {
 		return nil, err
 	}
-	if err := codeKeyMatches(c, req); err != nil {
+	if err := e.codeKeyMatches(ctx, c, req); err != nil {
 		return nil, err
 	}
 	// A code outlives neither its client's nor its user's revocation.

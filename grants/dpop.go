@@ -3,11 +3,13 @@ package grants
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"time"
 
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
+	"authserver/audit"
 	"authserver/dpop"
 	"authserver/store"
 	"authserver/tokens"
@@ -147,26 +149,29 @@ func (e *Endpoint) checkFamilyKey(ctx context.Context, req *tokenRequest, family
 	case f.ClientID != req.client.ID:
 		return nil // likewise: another client learns nothing of the binding
 	}
-	return familyKeyMatches(f, req)
+	return e.familyKeyMatches(ctx, f, req)
 }
 
 // familyKeyMatches is the binding rule of a family (§5): a bound family
 // needs a proof of its key; an unbound one takes any proof or none.
-func familyKeyMatches(f tokens.Family, req *tokenRequest) error {
-	return boundKeyMatches(f.JKT, req.jkt, "refresh token")
+func (e *Endpoint) familyKeyMatches(ctx context.Context, f tokens.Family, req *tokenRequest) error {
+	return e.boundKeyMatches(ctx, req, f.JKT, "refresh token", audit.FamilyID(f.ID), audit.UserID(f.UserID))
 }
 
 // codeKeyMatches holds the dpop_jkt of the authorization request (§10):
 // the exchange must prove that key.
-func codeKeyMatches(c tokens.Code, req *tokenRequest) error {
-	return boundKeyMatches(c.DPoPJKT, req.jkt, "authorization code")
+func (e *Endpoint) codeKeyMatches(ctx context.Context, c tokens.Code, req *tokenRequest) error {
+	return e.boundKeyMatches(ctx, req, c.DPoPJKT, "authorization code", audit.UserID(c.UserID))
 }
 
-func boundKeyMatches(bound, proved, what string) error {
-	switch {
-	case bound == "" || bound == proved:
+// boundKeyMatches refuses, and audits, a request that does not prove the
+// key a token is bound to: most likely a stolen token.
+func (e *Endpoint) boundKeyMatches(ctx context.Context, req *tokenRequest, bound, what string, attrs ...any) error {
+	if bound == "" || bound == req.jkt {
 		return nil
-	case proved == "":
+	}
+	e.events.Warn(ctx, audit.DPoPKeyMismatch, append(attrs, audit.ClientID(req.client.ID), slog.String("what", what))...)
+	if req.jkt == "" {
 		return oauthErr(ErrInvalidDPoPProof, "this %s is bound to a DPoP key: send a DPoP proof made with it", what)
 	}
 	return oauthErr(ErrInvalidDPoPProof, "the DPoP proof key is not the key this %s is bound to", what)

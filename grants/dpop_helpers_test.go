@@ -1,6 +1,7 @@
 package grants_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,24 +87,32 @@ func (k dpopKey) forgedProof(t testing.TB, signer dpopKey) string {
 // testNonces are the nonces of a harness that requires them.
 var testNonces = dpop.NewNonces([]byte("test dpop nonce key, 32 bytes or more"), time.Minute)
 
+// dpopOptions vary newDPoPHarness.
+type dpopOptions struct {
+	nonces bool               // every proof needs a nonce
+	replay grants.ReplayStore // nil: in memory
+	audit  io.Writer          // nil: discarded
+}
+
 // newDPoPHarness is newOIDCHarness with DPoP offered at /token, /userinfo
-// and /introspect (all served by h.srv), proofs one-time in memory;
-// nonces makes every proof need one. replay, when set, replaces the
-// memory store.
-func newDPoPHarness(t *testing.T, nonces bool, replay grants.ReplayStore) *harness {
+// and /introspect (all served by h.srv), proofs one-time in memory.
+func newDPoPHarness(t *testing.T, o dpopOptions) *harness {
 	t.Helper()
 	h := newOIDCHarness(t)
-	if replay == nil {
-		replay = grants.MemoryReplayStore(10_000)
+	if o.replay == nil {
+		o.replay = grants.MemoryReplayStore(10_000)
 	}
-	v := &dpop.Verifier{Replay: grants.ProofReplay(replay)}
-	if nonces {
+	if o.audit == nil {
+		o.audit = io.Discard
+	}
+	v := &dpop.Verifier{Replay: grants.ProofReplay(o.replay)}
+	if o.nonces {
 		v.Nonces = testNonces
 	}
 	h.endpoint = grants.NewEndpoint(testConfig(), grants.Deps{
 		Clients: h.clients, Users: h.users, Families: h.store, Codes: h.store, Deny: h.store,
 		Limiter: ratelimit.New(h.store), Issuer: h.issuer, Revoker: h.revoker, Chain: testChain,
-		Audit: slog.New(slog.NewTextHandler(io.Discard, nil)), DPoP: v,
+		Audit: slog.New(slog.NewJSONHandler(o.audit, nil)), DPoP: v,
 	})
 	h.srv.Close()
 	mux := http.NewServeMux()
@@ -153,4 +163,22 @@ func (h *harness) wantDPoPToken(t *testing.T, r reply, jkt string) {
 	if claims.Cnf == nil || claims.Cnf.JKT != jkt {
 		t.Fatalf("cnf %+v, want jkt %s", claims.Cnf, jkt)
 	}
+}
+
+// lockedBuffer is an audit log the server's goroutines may write to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 )
 
 func TestDPoPClientCredentialsBindsToken(t *testing.T) {
-	h := newDPoPHarness(t, false, nil)
+	h := newDPoPHarness(t, dpopOptions{})
 	id, secret := h.client(t, clients.Registration{GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
 	k := newDPoPKey(t)
 
@@ -35,7 +36,7 @@ func TestDPoPClientCredentialsBindsToken(t *testing.T) {
 }
 
 func TestDPoPProofReplayRefused(t *testing.T) {
-	h := newDPoPHarness(t, false, nil)
+	h := newDPoPHarness(t, dpopOptions{})
 	id, secret := h.client(t, clients.Registration{GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
 	k := newDPoPKey(t)
 	p := k.proof(t)
@@ -47,7 +48,7 @@ func TestDPoPProofReplayRefused(t *testing.T) {
 
 // Of 30 requests carrying one proof at once, exactly one gets a token.
 func TestDPoPProofReplayConcurrent(t *testing.T) {
-	h := newDPoPHarness(t, false, nil)
+	h := newDPoPHarness(t, dpopOptions{})
 	id, secret := h.client(t, clients.Registration{GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
 	k := newDPoPKey(t)
 	p := k.proof(t)
@@ -83,7 +84,7 @@ func TestDPoPProofReplayConcurrent(t *testing.T) {
 
 // Each case breaks one rule; none gets a token.
 func TestDPoPProofRefusals(t *testing.T) {
-	h := newDPoPHarness(t, false, nil)
+	h := newDPoPHarness(t, dpopOptions{})
 	id, secret := h.client(t, clients.Registration{GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
 	k, other := newDPoPKey(t), newDPoPKey(t)
 	now := time.Now()
@@ -116,7 +117,7 @@ func TestDPoPProofRefusals(t *testing.T) {
 
 // A refused proof burns no code: the exchange with a good proof still works.
 func TestDPoPBadProofKeepsCode(t *testing.T) {
-	h := newDPoPHarness(t, false, nil)
+	h := newDPoPHarness(t, dpopOptions{})
 	id, secret := h.client(t, clients.Registration{GrantTypes: codeAndRefresh, Scopes: []string{"read"}, RedirectURIs: []string{acRedirect}})
 	u := h.user(t, "alice", "alice's password")
 	code, err := h.endpoint.IssueCode(context.Background(), grants.CodeGrant{
@@ -138,11 +139,13 @@ type publicDPoPSetup struct {
 	id      string
 	key     dpopKey
 	refresh string
+	audit   *lockedBuffer
 }
 
 func setupPublicDPoP(t *testing.T) publicDPoPSetup {
 	t.Helper()
-	h := newDPoPHarness(t, false, nil)
+	log := &lockedBuffer{}
+	h := newDPoPHarness(t, dpopOptions{audit: log})
 	id, _ := h.client(t, clients.Registration{Public: true, GrantTypes: codeAndRefresh, Scopes: []string{"read"}, RedirectURIs: []string{acRedirect}})
 	u := h.user(t, "bob", "bob's password!")
 	code, err := h.endpoint.IssueCode(context.Background(), grants.CodeGrant{
@@ -157,7 +160,7 @@ func setupPublicDPoP(t *testing.T) publicDPoPSetup {
 	if r.str("refresh_token") == "" {
 		t.Fatal("no refresh token")
 	}
-	return publicDPoPSetup{h: h, id: id, key: k, refresh: r.str("refresh_token")}
+	return publicDPoPSetup{h: h, id: id, key: k, refresh: r.str("refresh_token"), audit: log}
 }
 
 func (s publicDPoPSetup) family(t *testing.T) tokens.Family {
@@ -184,8 +187,13 @@ func TestDPoPStolenRefreshTokenRefused(t *testing.T) {
 	form := rtForm(s.refresh, "client_id", s.id)
 	wantError(t, s.h.postProof(t, form, "", ""), http.StatusBadRequest, "invalid_dpop_proof")
 	wantError(t, s.h.postProof(t, form, "", "", thief.proof(t)), http.StatusBadRequest, "invalid_dpop_proof")
-	if f := s.family(t); f.Generation != 0 || f.Revoked {
+	f := s.family(t)
+	if f.Generation != 0 || f.Revoked {
 		t.Fatalf("refused refreshes changed the family: %+v", f)
+	}
+	if got := strings.Count(s.audit.String(), `"event":"dpop_key_mismatch"`); got != 2 ||
+		!strings.Contains(s.audit.String(), `"family_id":"`+f.ID+`"`) {
+		t.Fatalf("%d dpop_key_mismatch audit records, want 2 naming the family: %s", got, s.audit)
 	}
 
 	r := s.h.postProof(t, form, "", "", s.key.proof(t))
@@ -247,7 +255,7 @@ func TestDPoPStolenRefreshTokenRace(t *testing.T) {
 // A confidential client's refresh tokens are not bound (§5); its access
 // tokens are, to whichever key the request proves.
 func TestDPoPConfidentialRefreshNotBound(t *testing.T) {
-	h := newDPoPHarness(t, false, nil)
+	h := newDPoPHarness(t, dpopOptions{})
 	id, secret := h.client(t, clients.Registration{GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read"}})
 	h.user(t, "alice", "alice's password")
 	k, other := newDPoPKey(t), newDPoPKey(t)
@@ -265,7 +273,7 @@ func TestDPoPConfidentialRefreshNotBound(t *testing.T) {
 // A code whose authorization request sent dpop_jkt (§10) is exchanged only
 // with a proof of that key.
 func TestDPoPCodeBoundByDPoPJKT(t *testing.T) {
-	h := newDPoPHarness(t, false, nil)
+	h := newDPoPHarness(t, dpopOptions{})
 	id, _ := h.client(t, clients.Registration{Public: true, GrantTypes: codeAndRefresh, Scopes: []string{"read"}, RedirectURIs: []string{acRedirect}})
 	u := h.user(t, "bob", "bob's password!")
 	k, other := newDPoPKey(t), newDPoPKey(t)
@@ -294,7 +302,7 @@ func TestDPoPCodeBoundByDPoPJKT(t *testing.T) {
 // RFC 9449 §8: without the server's nonce a proof gets use_dpop_nonce and
 // the nonce to retry with.
 func TestDPoPNonceFlow(t *testing.T) {
-	h := newDPoPHarness(t, true, nil)
+	h := newDPoPHarness(t, dpopOptions{nonces: true})
 	id, secret := h.client(t, clients.Registration{GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
 	k := newDPoPKey(t)
 
@@ -319,7 +327,7 @@ func TestDPoPNonceFlow(t *testing.T) {
 
 // RFC 9449 §6.2: introspection shows the binding.
 func TestDPoPIntrospection(t *testing.T) {
-	h := newDPoPHarness(t, false, nil)
+	h := newDPoPHarness(t, dpopOptions{})
 	id, secret := h.client(t, clients.Registration{GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
 	k := newDPoPKey(t)
 	bound := h.postProof(t, ccForm(), id, secret, k.proof(t)).str("access_token")
@@ -340,7 +348,7 @@ func TestDPoPIntrospection(t *testing.T) {
 // A replay store that cannot answer is an outage: 503 with Retry-After,
 // and no token.
 func TestDPoPReplayStoreOutage(t *testing.T) {
-	h := newDPoPHarness(t, false, failingReplay{})
+	h := newDPoPHarness(t, dpopOptions{replay: failingReplay{}})
 	id, secret := h.client(t, clients.Registration{GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
 	r, _ := h.tryPostProof(ccForm(), id, secret, newDPoPKey(t).proof(t))
 	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || r.str("error") != "temporarily_unavailable" {
@@ -358,7 +366,7 @@ func (failingReplay) RememberOnce(context.Context, string, time.Time) (bool, err
 
 // A full in-memory replay cache refuses (503) rather than forget a proof.
 func TestDPoPReplayCacheFull(t *testing.T) {
-	h := newDPoPHarness(t, false, grants.MemoryReplayStore(1))
+	h := newDPoPHarness(t, dpopOptions{replay: grants.MemoryReplayStore(1)})
 	id, secret := h.client(t, clients.Registration{GrantTypes: []string{"client_credentials"}, Scopes: []string{"read"}})
 	k := newDPoPKey(t)
 	h.wantDPoPToken(t, h.postProof(t, ccForm(), id, secret, k.proof(t)), k.jkt)

@@ -97,7 +97,7 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 		return nil, err
 	}
 	// A family bound while its client was public stays bound.
-	if err := familyKeyMatches(f, req); err != nil {
+	if err := e.familyKeyMatches(ctx, f, req); err != nil {
 		return nil, err
 	}
 

@@ -62,7 +62,7 @@ func (c userInfoCall) wantDPoPRefusal(t *testing.T, code string) {
 }
 
 func TestDPoPUserInfo(t *testing.T) {
-	h := newDPoPHarness(t, false, nil)
+	h := newDPoPHarness(t, dpopOptions{})
 	id, _ := h.client(t, clients.Registration{GrantTypes: []string{"password"}})
 	u := h.user(t, "alice", "alice's long password")
 	k, other := newDPoPKey(t), newDPoPKey(t)
@@ -120,7 +120,7 @@ func TestDPoPUserInfo(t *testing.T) {
 
 // A bound token in a form body is a bearer use, and refused.
 func TestDPoPUserInfoBoundTokenInBody(t *testing.T) {
-	h := newDPoPHarness(t, false, nil)
+	h := newDPoPHarness(t, dpopOptions{})
 	id, _ := h.client(t, clients.Registration{GrantTypes: []string{"password"}})
 	u := h.user(t, "alice", "alice's long password")
 	k := newDPoPKey(t)
@@ -143,7 +143,7 @@ func TestDPoPUserInfoBoundTokenInBody(t *testing.T) {
 
 // With nonces required, /userinfo asks for one too (RFC 9449 §9).
 func TestDPoPUserInfoNonce(t *testing.T) {
-	h := newDPoPHarness(t, true, nil)
+	h := newDPoPHarness(t, dpopOptions{nonces: true})
 	id, _ := h.client(t, clients.Registration{GrantTypes: []string{"password"}})
 	u := h.user(t, "alice", "alice's long password")
 	k := newDPoPKey(t)
