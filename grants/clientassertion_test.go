@@ -127,6 +127,7 @@ type assertionStack struct {
 	audit *lockedBuffer
 }
 
+// lockedBuffer is an audit log the server's goroutines may write to.
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

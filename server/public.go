@@ -46,6 +46,9 @@ type Options struct {
 	// BackchannelLogout says logout tokens are sent (Back-Channel Logout
 	// 1.0 §2.1), with the sid of the session that ended.
 	BackchannelLogout bool
+	// DPoPAlgs are the DPoP proof algorithms /token accepts (RFC 9449
+	// §5.1, dpop_signing_alg_values_supported); empty offers no DPoP.
+	DPoPAlgs []string
 	// JWKS returns the current JSON Web Key Set.
 	JWKS func() []byte
 	// JWKSMaxAge is how long clients may cache /jwks (signing.jwks_max_age);
@@ -83,6 +86,9 @@ func NewPublic(o Options) *gin.Engine {
 
 	r.POST("/token", gin.WrapH(o.Token))
 	doc := Metadata(o.Issuer, o.Scopes)
+	if len(o.DPoPAlgs) > 0 {
+		doc["dpop_signing_alg_values_supported"] = o.DPoPAlgs
+	}
 	if o.Authorize != nil {
 		o.Authorize.routes(r)
 	} else {
