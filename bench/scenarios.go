@@ -40,6 +40,9 @@ type setupParams struct {
 
 // setupJob prepares one run of a scenario on t.
 func setupJob(ctx context.Context, name string, t *target, p setupParams) (job, error) {
+	if why, ok := t.unsupported[name]; ok {
+		return nil, &unsupported{why}
+	}
 	switch name {
 	case ClientCredentials:
 		return fixedJob(reqSpec{method: http.MethodPost, url: t.tokenURL, auth: t.basic,
@@ -206,7 +209,11 @@ const tokensPerWorker = 4
 func newIntrospectJob(ctx context.Context, t *target, workers int) (job, error) {
 	j := &introspectJob{t: t, per: tokensPerWorker, pos: make([]int, workers)}
 	for range workers * tokensPerWorker {
-		resp, err := t.tokenRequest(ctx, url.Values{"grant_type": {"client_credentials"}})
+		mint := url.Values{"grant_type": {"client_credentials"}}
+		for k, v := range t.introspectMint {
+			mint[k] = v
+		}
+		resp, err := t.tokenRequest(ctx, mint)
 		if err != nil {
 			return nil, fmt.Errorf("mint access tokens to introspect: %w", err)
 		}
