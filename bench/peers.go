@@ -104,9 +104,10 @@ func packageVersion(path string) string {
 const oidcProviderOpaque = "urn:bench:opaque"
 
 // startOIDCProvider starts node-oidc-provider with a client of its own. It
-// has no password grant, and its authorization endpoint needs a sign-in
-// and consent through its interaction pages, which the benchmark does not
-// script: those scenarios are n/a.
+// has no password grant (that scenario is n/a); its codes are minted
+// through its interaction redirects (the script's interaction route signs
+// the user in and grants the request), and its refresh-token families
+// start with a code exchange.
 func startOIDCProvider(ctx context.Context, node, script, dir string, cpu int, alg string, conns int) (*target, error) {
 	port, err := freePort()
 	if err != nil {
@@ -119,10 +120,9 @@ func startOIDCProvider(ctx context.Context, node, script, dir string, cpu int, a
 	t := &target{name: PeerOIDCProvider, store: storeMemory, peer: PeerOIDCProvider, http: newHTTPClient(conns),
 		introspectMint: url.Values{"resource": {oidcProviderOpaque}},
 		introspectNote: "oidc-provider refuses to introspect JWT access tokens (unsupported_token_type): it introspects opaque ones (a lookup in its in-memory adapter, no signature check)",
+		interactive:    true, refreshFromCodes: true,
 		unsupported: map[string]string{
-			Password:          "oidc-provider has no password grant (dropped by OAuth 2.1)",
-			RefreshToken:      "oidc-provider issues refresh tokens only through the authorization code flow, which needs its interactive sign-in",
-			AuthorizationCode: "oidc-provider's authorization endpoint needs a sign-in and consent through its interaction pages, not scripted here",
+			Password: "oidc-provider has no password grant (dropped by OAuth 2.1)",
 		}}
 	t.setClient("bench-"+randomString(8), randomString(32))
 	args := []string{script, "--port", strconv.Itoa(port), "--client-id", t.clientID, "--client-secret", t.secret, "--alg", alg}

@@ -104,6 +104,27 @@ type refreshJob struct {
 
 func newRefreshJob(ctx context.Context, t *target, workers int) (job, error) {
 	j := &refreshJob{t: t, tokens: make([]string, workers)}
+	if t.refreshFromCodes {
+		codes, err := t.mintCodes(ctx, workers, workers)
+		if err != nil {
+			return nil, fmt.Errorf("start refresh families: mint codes: %w", err)
+		}
+		for w, c := range codes {
+			resp, err := t.tokenRequest(ctx, url.Values{
+				"grant_type": {"authorization_code"}, "code": {c.code},
+				"redirect_uri": {redirectURI}, "code_verifier": {c.verifier},
+			})
+			rt, _ := resp["refresh_token"].(string)
+			if err == nil && rt == "" {
+				err = errors.New("the code exchange gave no refresh token")
+			}
+			if err != nil {
+				return nil, fmt.Errorf("start refresh families: %w", err)
+			}
+			j.tokens[w] = rt
+		}
+		return j, nil
+	}
 	form := url.Values{"grant_type": {"password"}, "username": {t.username}, "password": {t.password}}
 	var (
 		wg   sync.WaitGroup

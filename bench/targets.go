@@ -49,6 +49,12 @@ type target struct {
 	// why, for the report.
 	introspectMint url.Values
 	introspectNote string
+	// interactive: the authorization endpoint sends the browser through
+	// interaction pages (cookies, redirects) before the code.
+	interactive bool
+	// refreshFromCodes: refresh-token families start with a code exchange,
+	// not a password grant.
+	refreshFromCodes bool
 
 	tokenURL, introspectURL, jwksURL, authorizeURL string
 
@@ -290,17 +296,40 @@ func (t *target) mintCodes(ctx context.Context, n, workers int) ([]codePair, err
 		return nil, errors.New("the server has no authorization endpoint")
 	}
 	client := t.http
-	if t.peer == "" {
+	out := make([]codePair, n)
+	next := 0
+	switch {
+	case t.peer == "":
 		if t.signIn == nil {
 			if err := t.startSession(ctx); err != nil {
 				return nil, fmt.Errorf("sign in: %w", err)
 			}
 		}
 		client = t.signIn
+	case t.interactive:
+		// The first code alone: its interaction signs the user in and
+		// stores the grant; the codes after it reuse that session.
+		if t.signIn == nil {
+			jar, err := cookiejar.New(nil)
+			if err != nil {
+				return nil, err
+			}
+			c := newHTTPClient(64)
+			c.Jar = jar
+			verifier := randomString(32)
+			code, err := t.authorizeOnce(ctx, c, s256(verifier))
+			if err != nil {
+				return nil, fmt.Errorf("sign in through the interaction: %w", err)
+			}
+			t.signIn = c
+			if n > 0 {
+				out[0] = codePair{code: code, verifier: verifier}
+				next = 1
+			}
+		}
+		client = t.signIn
 	}
-	out := make([]codePair, n)
 	var (
-		next     int
 		mu       sync.Mutex
 		firstErr error
 		wg       sync.WaitGroup
@@ -365,6 +394,27 @@ func (t *target) authorizeOnce(ctx context.Context, client *http.Client, challen
 	loc, err := resp.Location()
 	if err != nil || resp.StatusCode/100 != 3 {
 		return "", fmt.Errorf("authorize: %w", statusError(resp.StatusCode, body))
+	}
+	// A server with interaction pages (oidc-provider) sends the browser
+	// through them first: follow its redirects, within bounds, until one
+	// goes to the client.
+	for hops := 0; t.interactive && !strings.HasPrefix(loc.String(), redirectURI); hops++ {
+		if hops == 8 || loc.Scheme != "http" || loc.Hostname() != "127.0.0.1" {
+			return "", fmt.Errorf("authorize: redirected to %s", loc)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if loc, err = resp.Location(); err != nil || resp.StatusCode/100 != 3 {
+			return "", fmt.Errorf("authorize, at %s: %w", req.URL.Path, statusError(resp.StatusCode, body))
+		}
 	}
 	code := loc.Query().Get("code")
 	if code == "" {
