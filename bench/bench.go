@@ -1,11 +1,12 @@
 // Package bench is the load benchmark behind `authserver bench`: it starts
-// our server (on the embedded store and on a Redis of its own) and a
-// go-oauth2 baseline server, each pinned to one core with GOMAXPROCS=1,
-// provisions a client and a user, drives every scenario from a second core
-// with a fixed number of keep-alive connections, and prints one table with
-// requests/s, latency percentiles, server CPU per request (from
-// /proc/<pid>/stat), peak RSS and Redis commands per request, ours beside
-// the baseline's from the same run.
+// our server (on the embedded store, on a Redis of its own and, with
+// --store cluster, on a 3-master Redis Cluster of its own) and the peer
+// servers (a go-oauth2 baseline, node-oidc-provider), each pinned to one
+// core with GOMAXPROCS=1, provisions a client and a user, drives every
+// scenario from a second core with a fixed number of keep-alive
+// connections, and prints one table with requests/s, latency percentiles,
+// server CPU per request (from /proc/<pid>/stat), peak RSS and Redis
+// commands per request, ours beside each peer's from the same run.
 //
 // Traffic goes only to 127.0.0.1, to processes the benchmark started (or
 // to the one server --target names); everything stops itself.

@@ -246,3 +246,15 @@ func TestParseErrorStats(t *testing.T) {
 		t.Errorf("infoValue %q", v)
 	}
 }
+
+func TestOIDCProviderPeerSkippedWithoutItsFiles(t *testing.T) {
+	if p, why := oidcProviderPeer("", t.TempDir(), "ES256", 1); p != nil || why == "" {
+		t.Errorf("no source tree: peer %v, reason %q", p, why)
+	}
+	// A source tree without the script or without node_modules: skipped,
+	// saying which (when node itself is missing, that is the reason).
+	src := t.TempDir()
+	if p, why := oidcProviderPeer(src, t.TempDir(), "ES256", 1); p != nil || why == "" {
+		t.Errorf("empty source tree: peer %v, reason %q", p, why)
+	}
+}
