@@ -164,7 +164,7 @@ func Run(ctx context.Context, o *Options, stdout, stderr io.Writer) error {
 			return err
 		}
 	} else if len(o.Peers) > 0 {
-		src, _ = sourceRoot(o.Src) // a peer that needs it is skipped without
+		src, _ = sourceRoot(o.Src) // without it, a peer that needs it is skipped
 	}
 	peers, skipped, err := preparePeers(ctx, o, src, work, logf)
 	if err != nil {
