@@ -1,11 +1,12 @@
 // A node-oidc-provider authorization server for `authserver bench` to
-// measure beside ours: an in-memory adapter (the library's own, without
-// its bound of 1000 entries: see MapAdapter), one
-// confidential client (client_secret_basic) allowed client_credentials,
-// authorization_code (PKCE S256) and refresh_token, ES256 (or --alg)
-// signing keys generated at start, JWT access tokens for the default
-// resource (features.resourceIndicators, accessTokenFormat 'jwt'), and
-// introspection on.
+// measure beside ours: an in-memory adapter (the library's own without
+// its bound of 1000 entries: see MapAdapter), one confidential client
+// (client_secret_basic) allowed client_credentials, authorization_code
+// (PKCE S256) and refresh_token, ES256 (or --alg) signing keys generated
+// at start, JWT access tokens for the default resource
+// (features.resourceIndicators, accessTokenFormat 'jwt'), and
+// introspection on. Errors of the token endpoint go to stderr, which the
+// benchmark keeps in its work directory (--keep).
 //
 // There is no sign-in page: its interaction route signs the one user in
 // and grants what the client asked for, the way a user who always clicks
