@@ -22,6 +22,7 @@ import (
 	"authserver/cache"
 	"authserver/clients"
 	"authserver/config"
+	"authserver/dpop"
 	"authserver/fetcher"
 	"authserver/grants"
 	"authserver/health"
@@ -264,6 +265,10 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	a.Issuer.SetSubjects(pairwise)
+	proofs, err := newDPoPVerifier(cfg, secret, a.Store)
+	if err != nil {
+		return err
+	}
 	token := grants.NewEndpoint(grants.Config{
 		AccessTTL:               cfg.Tokens.AccessTTL,
 		RefreshIdleTTL:          cfg.Tokens.RefreshIdleTTL,
@@ -278,6 +283,10 @@ func (a *App) build(ctx context.Context) error {
 	}, grants.Deps{
 		Clients: a.Clients, Users: a.Users, Families: a.Store, Codes: a.Store, Deny: a.Store,
 		Revoker: revoker, Limiter: limiter, Issuer: a.Issuer, Chain: chain, Audit: a.Log, Issued: a.Metrics.TokenIssued,
+		// private_key_jwt: one-time jtis, and client jwks_uri sets fetched
+		// through the node's fetcher, cached apart from other documents.
+		Replay: a.Store, ClientKeys: fetcher.NewCache(a.Fetcher, fetcher.CacheConfig{MaxEntries: 1024, MinTTL: time.Minute, MaxTTL: time.Hour}),
+		DPoP: proofs,
 	})
 	authorize := server.NewAuthorize(server.AuthorizeConfig{
 		Issuer:          cfg.Issuer,
@@ -300,7 +309,7 @@ func (a *App) build(ctx context.Context) error {
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, Authorize: authorize, JWKS: km.JWKS, JWKSMaxAge: cfg.Signing.JWKSMaxAge, Log: a.Log,
 		Registration: server.NewRegistration(a.Registration, cfg.Limits.MaxBodyBytes, a.Log),
 		Revocation:   token.RevocationHandler(), Introspection: token.IntrospectionHandler(), UserInfo: token.UserInfoHandler(),
-		EndSession: server.NewEndSession(authorize, a.Issuer), BackchannelLogout: true,
+		EndSession: server.NewEndSession(authorize, a.Issuer), BackchannelLogout: true, DPoPAlgs: dpop.DefaultAlgorithms,
 		AccessLog: accessLog, Metrics: a.Metrics.Gin("public"),
 	})
 	a.Admin = admin.New(admin.Options{

@@ -49,6 +49,9 @@ func (e *Endpoint) authorizationCode(ctx context.Context, req *tokenRequest) (*i
 	if err := e.checkCode(ctx, req.client, c, redirectURI, req.form.Get("code_verifier")); err != nil {
 		return nil, err
 	}
+	if err := e.codeKeyMatches(ctx, c, req); err != nil {
+		return nil, err
+	}
 	// A code outlives neither its client's nor its user's revocation.
 	if c.ClientGeneration != req.client.Generation {
 		return nil, invalid

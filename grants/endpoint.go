@@ -16,6 +16,9 @@
 //     last, then its one atomic store step;
 //  6. mint the access token (Issuer) and write the answer.
 //
+// A DPoP proof (dpop.go) is verified between steps 4 and 5, so a bad proof
+// burns no code and rotates no refresh token.
+//
 // So a request that fails an early step never reaches a later one: a
 // disallowed scope with a wrong password is invalid_scope, and no argon2id
 // runs (TestPipelineOrder).
@@ -44,6 +47,7 @@ import (
 
 	"authserver/audit"
 	"authserver/clients"
+	"authserver/dpop"
 	"authserver/ratelimit"
 	"authserver/store"
 	"authserver/tokens"
@@ -96,6 +100,15 @@ type Deps struct {
 	// Issued is told the grant type of every token response sent; nil
 	// tells no one.
 	Issued func(grantType string)
+
+	// Replay keeps client assertion jtis one-time; nil refuses
+	// private_key_jwt. ClientKeys fetches jwks_uri key sets; nil refuses
+	// clients that registered one.
+	Replay     ReplayStore
+	ClientKeys KeysFetcher
+	// DPoP verifies DPoP proofs (RFC 9449) at /token and /userinfo; nil
+	// offers no DPoP (see dpop.go).
+	DPoP *dpop.Verifier
 }
 
 // Endpoint serves POST /token.
@@ -115,6 +128,11 @@ type Endpoint struct {
 	events   *audit.Logger
 	grants   map[string]grantFunc
 	now      func() time.Time
+
+	// Client assertions (clientassertion.go).
+	replay     ReplayStore
+	clientKeys clientKeys
+	dpop       *dpop.Verifier
 }
 
 // grantFunc is one grant's own work (step 5 on): its checks, its store
@@ -126,6 +144,7 @@ func NewEndpoint(cfg Config, d Deps) *Endpoint {
 	e := &Endpoint{
 		cfg: cfg, clients: d.Clients, users: d.Users, families: d.Families, codes: d.Codes,
 		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, chain: d.Chain, audit: d.Audit, issued: d.Issued, now: time.Now,
+		replay: d.Replay, clientKeys: clientKeys{d.ClientKeys}, dpop: d.DPoP,
 	}
 	if e.audit == nil {
 		e.audit = slog.Default()
@@ -158,6 +177,9 @@ type tokenRequest struct {
 	// under.
 	clientIP string
 	now      time.Time
+	// jkt is the thumbprint of the request's verified DPoP proof key, ""
+	// without one: what is issued is bound to it.
+	jkt string
 }
 
 // issued is what a grant hands out.
@@ -170,9 +192,13 @@ type issued struct {
 
 // ServeHTTP runs the pipeline of the package doc.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.offerNonce(w)
 	req, err := e.parse(w, r)
 	if err == nil {
 		err = e.authorize(r, req)
+	}
+	if err == nil {
+		err = e.tokenProof(r, req)
 	}
 	var out *issued
 	if err == nil {
@@ -182,7 +208,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.writeError(w, r, err)
 		return
 	}
-	e.writeToken(w, out)
+	e.writeToken(w, req, out)
 	if e.issued != nil {
 		e.issued(req.grantType)
 	}
@@ -248,7 +274,7 @@ func required(req *tokenRequest, name string) (string, error) {
 func (e *Endpoint) mint(req *tokenRequest, userID, scope, jti string) (string, error) {
 	return e.issuer.Mint(Access{
 		ClientID: req.client.ID, Audience: req.client.Audience, UserID: userID,
-		Scope: scope, JTI: jti, IssuedAt: req.now, TTL: e.cfg.AccessTTL,
+		Scope: scope, JTI: jti, IssuedAt: req.now, TTL: e.cfg.AccessTTL, JKT: req.jkt,
 	})
 }
 
@@ -281,9 +307,9 @@ type tokenAnswer struct {
 	IDToken      string `json:"id_token,omitempty"`
 }
 
-func (e *Endpoint) writeToken(w http.ResponseWriter, out *issued) {
+func (e *Endpoint) writeToken(w http.ResponseWriter, req *tokenRequest, out *issued) {
 	writeJSON(w, http.StatusOK, tokenAnswer{
-		AccessToken: out.access, TokenType: "Bearer", ExpiresIn: int64(e.cfg.AccessTTL / time.Second),
+		AccessToken: out.access, TokenType: tokenType(req.jkt), ExpiresIn: int64(e.cfg.AccessTTL / time.Second),
 		RefreshToken: out.refresh, Scope: out.scope, IDToken: out.idToken,
 	})
 }
@@ -335,7 +361,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // its first token (also with the store's error, for the caller to judge).
 func (e *Endpoint) startFamily(ctx context.Context, req *tokenRequest, f tokens.Family) (string, error) {
 	exp := req.now.Add(e.cfg.RefreshAbsoluteTTL)
-	f.ClientID, f.ClientGeneration = req.client.ID, req.client.Generation
+	f.ClientID, f.ClientGeneration, f.JKT = req.client.ID, req.client.Generation, familyJKT(req)
 	f.CreatedAt, f.ExpiresAt, f.IdleExpiresAt = req.now, exp, minTime(req.now.Add(e.cfg.RefreshIdleTTL), exp)
 	token, hash := tokens.NewRefreshToken(f.ID)
 	return token, e.families.CreateFamily(ctx, f, hash)

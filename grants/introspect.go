@@ -28,6 +28,9 @@ type Introspection struct {
 	// refresh token for an access token.
 	TokenType string `json:"token_type,omitempty"`
 	JTI       string `json:"jti,omitempty"`
+	// Cnf is the key a DPoP-bound access token is bound to (RFC 9449
+	// §6.2), whose token_type is then "DPoP".
+	Cnf *Confirmation `json:"cnf,omitempty"`
 }
 
 // Token types in introspection answers.
@@ -58,7 +61,7 @@ func (e *Endpoint) IntrospectionHandler() http.Handler {
 
 func (e *Endpoint) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	c, token, ok := e.readAuthenticated(w, r, func(c *clients.Client, creds credentials) error {
-		if c.Public || !creds.hasSecret {
+		if c.Public || !creds.proven() {
 			// RFC 7662 §2.1: the endpoint must not be open to anyone; a
 			// public client's id is no proof of anything.
 			const desc = "introspection requires a confidential client"
@@ -119,7 +122,8 @@ func (e *Endpoint) introspectAccess(ctx context.Context, token string) (out Intr
 	return Introspection{
 		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject,
 		Audience: claims.Audience, Issuer: claims.Issuer, Expires: claims.ExpiresAt.Unix(),
-		IssuedAt: claims.IssuedAt.Unix(), TokenType: TokenTypeAccess, JTI: claims.ID,
+		IssuedAt: claims.IssuedAt.Unix(), TokenType: tokenType(claims.Cnf.jkt()), JTI: claims.ID,
+		Cnf: claims.Cnf,
 	}, true, nil
 }
 

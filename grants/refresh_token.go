@@ -35,6 +35,9 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 	if err != nil {
 		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
 	}
+	if err := e.checkFamilyKey(ctx, req, familyID); err != nil {
+		return nil, err
+	}
 	var narrowed []string
 	if req.scope != "" {
 		// Only a request that narrows the scope pays a second round trip:
@@ -91,6 +94,10 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 		e.events.Warn(ctx, audit.RefreshRecovered, audit.FamilyID(familyID), audit.ClientID(req.client.ID), audit.UserID(f.UserID))
 	}
 	if err := e.familyStillGranted(ctx, req.client, f); err != nil {
+		return nil, err
+	}
+	// A family bound while its client was public stays bound.
+	if err := e.familyKeyMatches(ctx, f, req); err != nil {
 		return nil, err
 	}
 

@@ -129,6 +129,8 @@ type authRequest struct {
 	state       string
 	scope       string // what is granted: the request's, or all the client's
 	challenge   string
+	// dpopJKT is the dpop_jkt the code is bound to (RFC 9449 §10).
+	dpopJKT string
 	// nonce is the OpenID Connect nonce, echoed in the ID Token; the
 	// query it came in is carried through sign-in and consent (encode).
 	nonce  string
@@ -247,6 +249,10 @@ func (a *Authorize) parseRequest(c *gin.Context) (*authRequest, bool) {
 		return a.refuse(c, req, "invalid_request", "code_challenge is not a valid S256 challenge")
 	}
 	req.challenge = challenge
+	if jkt := q.Get("dpop_jkt"); jkt != "" && !grants.ValidJKT(jkt) {
+		return a.refuse(c, req, "invalid_request", "dpop_jkt is not a JWK SHA-256 thumbprint")
+	}
+	req.dpopJKT = q.Get("dpop_jkt")
 
 	for _, p := range strings.Fields(q.Get("prompt")) {
 		switch p {
@@ -440,7 +446,7 @@ func (a *Authorize) issueCode(c *gin.Context, req *authRequest, si *signedIn) {
 	code, err := a.d.Codes.IssueCode(c.Request.Context(), grants.CodeGrant{
 		ClientID: req.client.ID, UserID: si.user.ID, RedirectURI: req.redirectURI,
 		Scope: req.scope, CodeChallenge: req.challenge, AuthTime: si.sess.AuthTime, Nonce: req.nonce, SessionID: si.sess.ID,
-		UserGeneration: si.sess.UserGeneration, ClientGeneration: req.client.Generation,
+		UserGeneration: si.sess.UserGeneration, ClientGeneration: req.client.Generation, DPoPJKT: req.dpopJKT,
 	})
 	if err != nil {
 		a.serverError(c, req, err)

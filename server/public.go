@@ -46,6 +46,9 @@ type Options struct {
 	// BackchannelLogout says logout tokens are sent (Back-Channel Logout
 	// 1.0 §2.1), with the sid of the session that ended.
 	BackchannelLogout bool
+	// DPoPAlgs are the DPoP proof algorithms /token accepts (RFC 9449
+	// §5.1, dpop_signing_alg_values_supported); empty offers no DPoP.
+	DPoPAlgs []string
 	// JWKS returns the current JSON Web Key Set.
 	JWKS func() []byte
 	// JWKSMaxAge is how long clients may cache /jwks (signing.jwks_max_age);
@@ -83,6 +86,9 @@ func NewPublic(o Options) *gin.Engine {
 
 	r.POST("/token", gin.WrapH(o.Token))
 	doc := Metadata(o.Issuer, o.Scopes)
+	if len(o.DPoPAlgs) > 0 {
+		doc["dpop_signing_alg_values_supported"] = o.DPoPAlgs
+	}
 	if o.Authorize != nil {
 		o.Authorize.routes(r)
 	} else {
@@ -95,13 +101,15 @@ func NewPublic(o Options) *gin.Engine {
 	if o.Revocation != nil {
 		r.POST("/revoke", gin.WrapH(o.Revocation))
 		doc["revocation_endpoint"] = o.Issuer + "/revoke"
-		doc["revocation_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post", "none"}
+		doc["revocation_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
+		doc["revocation_endpoint_auth_signing_alg_values_supported"] = clients.AssertionAlgs
 	}
 	if o.Introspection != nil {
 		r.POST("/introspect", gin.WrapH(o.Introspection))
 		doc["introspection_endpoint"] = o.Issuer + "/introspect"
 		// Public clients ("none") may not introspect.
-		doc["introspection_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post"}
+		doc["introspection_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+		doc["introspection_endpoint_auth_signing_alg_values_supported"] = clients.AssertionAlgs
 	}
 	if o.EndSession != nil && o.Authorize != nil {
 		o.EndSession.routes(r)
@@ -162,12 +170,15 @@ func Metadata(issuer string, scopes []string) map[string]any {
 		"jwks_uri":                              issuer + "/jwks",
 		"grant_types_supported":                 []string{"authorization_code", "client_credentials", "password", "refresh_token"},
 		"scopes_supported":                      scopes,
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 		"response_types_supported":              []string{"code"},
 		"response_modes_supported":              []string{"query"},
 		"code_challenge_methods_supported":      []string{"S256"},
 		// RFC 9207: every authorization response carries iss.
 		"authorization_response_iss_parameter_supported": true,
+
+		// What private_key_jwt assertions may be signed with.
+		"token_endpoint_auth_signing_alg_values_supported": clients.AssertionAlgs,
 	}
 }
 

@@ -38,6 +38,10 @@ type Family struct {
 	// refused (see Revoker).
 	UserGeneration   int64 `json:"user_generation,omitempty"`
 	ClientGeneration int64 `json:"client_generation,omitempty"`
+	// JKT is the thumbprint of the DPoP key a public client's family is
+	// bound to (RFC 9449 §5): every refresh must prove that key. Empty for
+	// an unbound family.
+	JKT string `json:"jkt,omitempty"`
 }
 
 // Rotation asks the store to consume the presented refresh token of a family
@@ -162,6 +166,9 @@ type Code struct {
 	// either moved on fails (see Revoker).
 	UserGeneration   int64 `json:"user_generation,omitempty"`
 	ClientGeneration int64 `json:"client_generation,omitempty"`
+	// DPoPJKT is the dpop_jkt of the authorization request (RFC 9449 §10):
+	// the exchange must prove that key. Empty when none was sent.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 }
 
 // Code store errors.
