@@ -70,6 +70,7 @@ type Registry struct {
 	store           Store
 	supportedScopes []string
 	now             func() time.Time
+	resolver        Resolver // nil: the store only (see UseResolver)
 }
 
 // NewRegistry returns a Registry over store. supportedScopes are the
@@ -205,6 +206,9 @@ func (c *Client) LiveScope(granted string) string {
 // without authenticating it (the authorization endpoint, public clients).
 func (r *Registry) Lookup(ctx context.Context, id string) (*Client, error) {
 	c, err := r.store.GetClient(ctx, id)
+	if rc, ok, rerr := r.resolve(ctx, id, err); ok {
+		return rc, rerr
+	}
 	if errors.Is(err, ErrNotFound) || (err == nil && c.Disabled) {
 		return nil, ErrAuthenticationFailed
 	}

@@ -72,7 +72,7 @@ func (e *Endpoint) authorizationCode(ctx context.Context, req *tokenRequest) (*i
 		return nil, err
 	}
 	out := &issued{access: access, scope: scope, idToken: idToken}
-	if req.client.AllowsGrant(clients.GrantRefreshToken) {
+	if e.issuesRefresh(req.client, scope) {
 		out.refresh, err = e.startFamily(ctx, req, tokens.Family{
 			ID: c.FamilyID, UserID: c.UserID, UserGeneration: c.UserGeneration,
 			Scope: scope, AuthTime: c.AuthTime, SessionID: c.SessionID, LastJTI: jti,

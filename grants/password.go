@@ -8,7 +8,6 @@ import (
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
 	"authserver/audit"
-	"authserver/clients"
 	"authserver/ratelimit"
 	"authserver/tokens"
 	"authserver/users"
@@ -44,7 +43,7 @@ func (e *Endpoint) password(ctx context.Context, req *tokenRequest) (*issued, er
 		return nil, err
 	}
 	out := &issued{access: access, scope: req.scope, idToken: idToken}
-	if req.client.AllowsGrant(clients.GrantRefreshToken) {
+	if e.issuesRefresh(req.client, req.scope) {
 		out.refresh, err = e.startFamily(ctx, req, tokens.Family{
 			ID: tokens.NewFamilyID(), UserID: u.ID, UserGeneration: u.Generation,
 			Scope: req.scope, AuthTime: req.now, LastJTI: jti,

@@ -1,0 +1,4 @@
+package backchannel
+
+// CheckAddress is checkAddress, for the table of what the dialer refuses.
+var CheckAddress = checkAddress
