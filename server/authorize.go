@@ -194,7 +194,7 @@ func (a *Authorize) parseRequest(c *gin.Context) (*authRequest, bool) {
 	}
 	client, err := a.d.Clients.Lookup(c.Request.Context(), clientID)
 	if errors.Is(err, clients.ErrAuthenticationFailed) {
-		a.errorPage(c, http.StatusBadRequest, "invalid_client", "The application that sent you here is not registered.")
+		a.errorPage(c, http.StatusBadRequest, "invalid_client", unknownClientMessage(err))
 		return nil, false
 	}
 	if err != nil {
@@ -403,6 +403,9 @@ func (a *Authorize) afterSignIn(c *gin.Context, req *authRequest, si *signedIn) 
 func (a *Authorize) needsConsent(ctx context.Context, req *authRequest, u *users.User) (bool, error) {
 	if req.prompts("consent") {
 		return true, nil
+	}
+	if req.client.Unverified() {
+		return true, nil // its document may change: a stored consent would outlive what the user saw
 	}
 	if req.client.FirstParty {
 		return false, nil
@@ -648,6 +651,7 @@ func (a *Authorize) renderConsent(c *gin.Context, req *authRequest, si *signedIn
 		d.Scopes = []scopeView{{Description: "Know who you are"}}
 	}
 	d.RedirectHost = redirectHost(req.redirectURI)
+	describeUnverified(&d, req.client)
 	a.pages.render(c, http.StatusOK, "consent", d, req.redirectURI)
 }
 
