@@ -46,6 +46,9 @@ type Options struct {
 	// BackchannelLogout says logout tokens are sent (Back-Channel Logout
 	// 1.0 §2.1), with the sid of the session that ended.
 	BackchannelLogout bool
+	// ClientIDMetadata says a client_id may be the URL of a client
+	// metadata document (package cimd), advertised with /authorize.
+	ClientIDMetadata bool
 	// JWKS returns the current JSON Web Key Set.
 	JWKS func() []byte
 	// JWKSMaxAge is how long clients may cache /jwks (signing.jwks_max_age);
@@ -85,6 +88,9 @@ func NewPublic(o Options) *gin.Engine {
 	doc := Metadata(o.Issuer, o.Scopes)
 	if o.Authorize != nil {
 		o.Authorize.routes(r)
+		if o.ClientIDMetadata {
+			doc["client_id_metadata_document_supported"] = true
+		}
 	} else {
 		withoutAuthorize(doc)
 	}
