@@ -235,6 +235,7 @@ func (a *App) build(ctx context.Context) error {
 		return fmt.Errorf("fetch: %w", err)
 	}
 	a.Clients.CheckSectorsWith(sectorDocuments{fetcher.NewCache(a.Fetcher, fetcher.CacheConfig{MaxEntries: 256, MinTTL: time.Minute, MaxTTL: time.Hour})})
+	a.useClientIDMetadata()
 	a.logouts = backchannel.New(backchannel.Config{Fetcher: a.Fetcher}, a.Issuer, a.Clients, a.Store, a.Log)
 	a.logouts.Start()
 	revoker.OnUserRevoked(a.logouts.UserSignedOut)
@@ -265,16 +266,17 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.Issuer.SetSubjects(pairwise)
 	token := grants.NewEndpoint(grants.Config{
-		AccessTTL:               cfg.Tokens.AccessTTL,
-		RefreshIdleTTL:          cfg.Tokens.RefreshIdleTTL,
-		RefreshAbsoluteTTL:      cfg.Tokens.RefreshAbsoluteTTL,
-		RefreshGrace:            cfg.Tokens.RefreshReuseGrace,
-		CodeTTL:                 cfg.Tokens.CodeTTL,
-		IDTokenTTL:              cfg.Tokens.IDTokenTTL,
-		RequirePKCEConfidential: cfg.PKCE.RequireForConfidential,
-		MaxBodyBytes:            cfg.Limits.MaxBodyBytes,
-		PasswordLimits:          passwordLimits,
-		ClientAuthLimit:         ratelimit.Policy{Max: int64(cfg.Limits.ClientAuthFailures), Window: window},
+		AccessTTL:                 cfg.Tokens.AccessTTL,
+		RefreshIdleTTL:            cfg.Tokens.RefreshIdleTTL,
+		RefreshAbsoluteTTL:        cfg.Tokens.RefreshAbsoluteTTL,
+		RefreshGrace:              cfg.Tokens.RefreshReuseGrace,
+		CodeTTL:                   cfg.Tokens.CodeTTL,
+		IDTokenTTL:                cfg.Tokens.IDTokenTTL,
+		RequirePKCEConfidential:   cfg.PKCE.RequireForConfidential,
+		RefreshNeedsOfflineAccess: !cfg.Tokens.RefreshWithoutOfflineAccess,
+		MaxBodyBytes:              cfg.Limits.MaxBodyBytes,
+		PasswordLimits:            passwordLimits,
+		ClientAuthLimit:           ratelimit.Policy{Max: int64(cfg.Limits.ClientAuthFailures), Window: window},
 	}, grants.Deps{
 		Clients: a.Clients, Users: a.Users, Families: a.Store, Codes: a.Store, Deny: a.Store,
 		Revoker: revoker, Limiter: limiter, Issuer: a.Issuer, Chain: chain, Audit: a.Log, Issued: a.Metrics.TokenIssued,
@@ -301,7 +303,8 @@ func (a *App) build(ctx context.Context) error {
 		Registration: server.NewRegistration(a.Registration, cfg.Limits.MaxBodyBytes, a.Log),
 		Revocation:   token.RevocationHandler(), Introspection: token.IntrospectionHandler(), UserInfo: token.UserInfoHandler(),
 		EndSession: server.NewEndSession(authorize, a.Issuer), BackchannelLogout: true,
-		AccessLog: accessLog, Metrics: a.Metrics.Gin("public"),
+		ClientIDMetadata: cfg.ClientIDMetadata.Enabled,
+		AccessLog:        accessLog, Metrics: a.Metrics.Gin("public"),
 	})
 	a.Admin = admin.New(admin.Options{
 		Token: a.AdminToken, Clients: a.Clients, Users: a.Users, Families: a.Store, Keys: km, Audit: a.Log,

@@ -54,7 +54,7 @@ func (c *Config) Validate() error {
 	v.positive("sessions.ttl", c.Sessions.TTL)
 	v.positive("sessions.device_cookie_ttl", c.Sessions.DeviceCookieTTL)
 	v.registration(&c.Registration)
-	v.clientIDMetadata(&c.ClientIDMetadata)
+	v.clientIDMetadata(&c.ClientIDMetadata, c.Scopes)
 	v.fetch(&c.Fetch)
 	if c.Shutdown.DrainDelay < 0 {
 		v.add("shutdown.drain_delay", "cannot be negative")

@@ -1,5 +1,10 @@
 package config
 
+import (
+	"fmt"
+	"slices"
+)
+
 // anonymous checks registration.anonymous_*: they matter only when
 // registration.anonymous is on, but are checked always so turning it on
 // cannot meet a bad value.
@@ -10,7 +15,7 @@ func (v *validator) anonymous(r *Registration) {
 	v.positive("registration.anonymous_unused_ttl", r.AnonymousUnusedTTL)
 }
 
-func (v *validator) clientIDMetadata(m *ClientIDMetadata) {
+func (v *validator) clientIDMetadata(m *ClientIDMetadata, scopes []string) {
 	v.positive("client_id_metadata.min_cache_ttl", m.MinCacheTTL)
 	v.positive("client_id_metadata.max_cache_ttl", m.MaxCacheTTL)
 	v.positive("client_id_metadata.error_cache_ttl", m.ErrorCacheTTL)
@@ -18,8 +23,8 @@ func (v *validator) clientIDMetadata(m *ClientIDMetadata) {
 		v.add("client_id_metadata.max_cache_ttl", "must be at least client_id_metadata.min_cache_ttl")
 	}
 	for _, s := range m.Scopes {
-		if s == "" {
-			v.add("client_id_metadata.scopes", "must not hold an empty scope")
+		if !slices.Contains(scopes, s) {
+			v.add("client_id_metadata.scopes", fmt.Sprintf("%q is not one of the server's scopes", s))
 		}
 	}
 }
