@@ -72,7 +72,8 @@ type Registry struct {
 	store           Store
 	supportedScopes []string
 	now             func() time.Time
-	resolver        Resolver // nil: the store only (see UseResolver)
+	resolver        Resolver      // nil: the store only (see UseResolver)
+	anonymousTTL    time.Duration // 0: anonymous clients never expire
 	// sectors fetches sector_identifier_uri documents; nil refuses them.
 	sectors SectorDocuments
 }
@@ -216,7 +217,7 @@ func (r *Registry) Lookup(ctx context.Context, id string) (*Client, error) {
 	if rc, ok, rerr := r.resolve(ctx, id, err); ok {
 		return rc, rerr
 	}
-	if errors.Is(err, ErrNotFound) || (err == nil && c.Disabled) {
+	if errors.Is(err, ErrNotFound) || (err == nil && (c.Disabled || r.anonymousExpired(c))) {
 		return nil, ErrAuthenticationFailed
 	}
 	return c, err

@@ -187,6 +187,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.writeToken(w, out)
+	e.noteUse(r.Context(), req.client)
 	if e.issued != nil {
 		e.issued(req.grantType)
 	}
