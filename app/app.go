@@ -293,7 +293,9 @@ func (a *App) build(ctx context.Context) error {
 	})
 	a.Registration = registration.New(registration.Config{
 		Issuer: cfg.Issuer, Open: cfg.Registration.Open, AllowedGrantTypes: cfg.Registration.AllowedGrantTypes,
+		Anonymous: cfg.Registration.Anonymous, AnonymousPerIPPerHour: cfg.Registration.AnonymousPerIPPerHour, Limiter: limiter,
 	}, a.Clients, a.Store, revoker, a.Log)
+	a.Clients.ExpireAnonymousAfter(cfg.Registration.AnonymousUnusedTTL)
 	var accessLog *slog.Logger
 	if cfg.AccessLog {
 		accessLog = a.Log
@@ -444,6 +446,11 @@ func (a *App) Serve(ctx context.Context, pub, adm net.Listener) error {
 		attrs = append(attrs, "revision", b.Revision, "modified", b.Modified)
 	}
 	a.Log.Info("serving", attrs...)
+
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() { defer close(swept); a.sweepAnonymous(sweepCtx) }()
+	defer func() { stopSweep(); <-swept }() // before the store closes
 
 	tick := time.NewTicker(config.KeyReloadInterval)
 	defer tick.Stop()

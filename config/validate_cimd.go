@@ -13,6 +13,9 @@ func (v *validator) anonymous(r *Registration) {
 		v.add("registration.anonymous_per_ip_per_hour", "must be at least 1")
 	}
 	v.positive("registration.anonymous_unused_ttl", r.AnonymousUnusedTTL)
+	if r.Open && r.Anonymous {
+		v.add("registration.anonymous", "cannot be set with registration.open: open already takes any client without a token, anonymous only public ones")
+	}
 }
 
 func (v *validator) clientIDMetadata(m *ClientIDMetadata, scopes []string) {
