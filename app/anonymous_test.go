@@ -3,11 +3,18 @@ package app_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"authserver/clients"
 	"authserver/config"
+	"authserver/store/redistest"
 )
 
 func register(t *testing.T, n *node, md map[string]any) (*http.Response, map[string]any) {
@@ -39,9 +46,20 @@ func TestAnonymousRegistrationOverHTTP(t *testing.T) {
 	if resp, _ := register(t, closed, publicMetadata()); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("anonymous registration is off by default: %d", resp.StatusCode)
 	}
+	anonymousOverHTTP(t, nil)
+}
 
+func TestAnonymousRegistrationOverHTTPRedis(t *testing.T) {
+	r := redistest.StartStandalone(t)
+	anonymousOverHTTP(t, func(c *config.Config) { c.Redis.URL = r.URL() })
+}
+
+func anonymousOverHTTP(t *testing.T, store func(*config.Config)) {
 	n := startNode(t, func(c *config.Config) {
 		c.Registration.Anonymous, c.Registration.AnonymousPerIPPerHour = true, 3
+		if store != nil {
+			store(c)
+		}
 	})
 	confidential := publicMetadata()
 	confidential["token_endpoint_auth_method"] = "client_secret_basic"
@@ -63,5 +81,86 @@ func TestAnonymousRegistrationOverHTTP(t *testing.T) {
 	retry, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 	if resp.StatusCode != http.StatusTooManyRequests || retry < 1 || b["error"] == nil {
 		t.Fatalf("over the quota: %d Retry-After %q %v", resp.StatusCode, resp.Header.Get("Retry-After"), b)
+	}
+}
+
+// Forty registrations at once from one address: at most the quota pass,
+// on either store.
+func TestAnonymousRegistrationQuotaConcurrent(t *testing.T) {
+	r := redistest.StartStandalone(t)
+	for name, store := range map[string]func(*config.Config){"embedded": nil, "redis": func(c *config.Config) { c.Redis.URL = r.URL() }} {
+		t.Run(name, func(t *testing.T) {
+			n := startNode(t, func(c *config.Config) {
+				c.Registration.Anonymous, c.Registration.AnonymousPerIPPerHour = true, 20
+				if store != nil {
+					store(c)
+				}
+			})
+			codes := make(chan int, 40)
+			var wg sync.WaitGroup
+			body, _ := json.Marshal(publicMetadata())
+			for range 40 {
+				wg.Go(func() {
+					resp, err := http.Post(n.base+"/register", "application/json", bytes.NewReader(body))
+					if err != nil {
+						codes <- 0
+						return
+					}
+					resp.Body.Close()
+					codes <- resp.StatusCode
+				})
+			}
+			wg.Wait()
+			close(codes)
+			created, limited := 0, 0
+			for c := range codes {
+				switch c {
+				case http.StatusCreated:
+					created++
+				case http.StatusTooManyRequests:
+					limited++
+				}
+			}
+			if created > 20 || created+limited != 40 {
+				t.Fatalf("%d created, %d limited of 40", created, limited)
+			}
+		})
+	}
+}
+
+// An anonymous client unused past registration.anonymous_unused_ttl is
+// unknown at /authorize at once and removed by the sweep, on either store.
+func TestAnonymousClientExpires(t *testing.T) {
+	r := redistest.StartStandalone(t)
+	for name, store := range map[string]func(*config.Config){"embedded": nil, "redis": func(c *config.Config) { c.Redis.URL = r.URL() }} {
+		t.Run(name, func(t *testing.T) {
+			n := startNode(t, func(c *config.Config) {
+				c.Registration.Anonymous, c.Registration.AnonymousUnusedTTL = true, time.Second
+				if store != nil {
+					store(c)
+				}
+			})
+			resp, b := register(t, n, publicMetadata())
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("register: %d %v", resp.StatusCode, b)
+			}
+			id := b["client_id"].(string)
+			authorize := n.base + "/authorize?response_type=code&client_id=" + id + "&redirect_uri=" + url.QueryEscape("http://127.0.0.1:33418/callback")
+			read, browser := pageReader(t), pageClient()
+			// Known, it is told at its redirect URI what is wrong (no PKCE).
+			if resp, body := read(browser.Get(authorize)); resp.StatusCode != http.StatusFound {
+				t.Fatalf("a fresh anonymous client: %d %s", resp.StatusCode, body)
+			}
+			time.Sleep(1100 * time.Millisecond)
+			if resp, body := read(browser.Get(authorize)); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "not registered") {
+				t.Fatalf("an expired anonymous client: %d %s", resp.StatusCode, body)
+			}
+			if n, err := n.app.Registration.DeleteUnused(t.Context()); n != 1 || err != nil {
+				t.Fatalf("sweep: %d %v", n, err)
+			}
+			if _, err := n.app.Clients.Get(t.Context(), id); !errors.Is(err, clients.ErrNotFound) {
+				t.Fatalf("after the sweep: %v", err)
+			}
+		})
 	}
 }
