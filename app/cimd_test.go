@@ -55,12 +55,36 @@ func submit(t *testing.T, c *http.Client, base, body string, form url.Values) (*
 // TLS server (trusted through fetch.ca_file), and the node signs a user in
 // for it, asks consent on a page marking it unverified, and exchanges the
 // code with PKCE for tokens, a refresh token among them though
-// offline_access was never asked for.
+// offline_access was never asked for (cimdFlow).
 func TestClientIDMetadataDocumentEndToEnd(t *testing.T) {
+	tok, conf := cimdFlow(t, nil)
+	if tok.RefreshToken == "" {
+		t.Fatalf("no refresh token without offline_access: %+v", tok)
+	}
+	if _, err := conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+}
+
+// tokens.refresh_without_offline_access false: the same client, which
+// never asks for offline_access, gets no refresh token.
+func TestRefreshNeedsOfflineAccessEndToEnd(t *testing.T) {
+	tok, _ := cimdFlow(t, func(c *config.Config) { c.Tokens.RefreshWithoutOfflineAccess = false })
+	if tok.AccessToken == "" || tok.RefreshToken != "" {
+		t.Fatalf("token %+v", tok)
+	}
+}
+
+// cimdFlow signs alice in for a metadata document client and redeems the
+// code.
+func cimdFlow(t *testing.T, tweak func(*config.Config)) (*oauth2.Token, oauth2.Config) {
 	origin := cimdtest.New(t)
 	read := pageReader(t)
 	n := startNode(t, func(c *config.Config) {
 		c.Fetch.AllowLoopback, c.Fetch.CAFile = true, origin.CAFile
+		if tweak != nil {
+			tweak(c)
+		}
 	})
 	const redirect = "http://127.0.0.1:40123/callback"
 	id := origin.Document("/mcp/client.json", []string{redirect}, func(d map[string]any) { d["scope"] = "profile" })
@@ -96,15 +120,13 @@ func TestClientIDMetadataDocumentEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.RefreshToken == "" || verify(t, n, tok.AccessToken).Scope != "profile" {
+	if verify(t, n, tok.AccessToken).Scope != "profile" {
 		t.Fatalf("token %+v", tok)
-	}
-	if _, err := conf.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
-		t.Fatalf("refresh: %v", err)
 	}
 	if origin.Hits() != 1 {
 		t.Fatalf("the document was fetched %d times, want once", origin.Hits())
 	}
+	return tok, conf
 }
 
 // Off, a URL client_id is an unknown client and the metadata says nothing.
