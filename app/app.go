@@ -266,17 +266,17 @@ func (a *App) build(ctx context.Context) error {
 	}
 	a.Issuer.SetSubjects(pairwise)
 	token := grants.NewEndpoint(grants.Config{
-		AccessTTL:                 cfg.Tokens.AccessTTL,
-		RefreshIdleTTL:            cfg.Tokens.RefreshIdleTTL,
-		RefreshAbsoluteTTL:        cfg.Tokens.RefreshAbsoluteTTL,
-		RefreshGrace:              cfg.Tokens.RefreshReuseGrace,
-		CodeTTL:                   cfg.Tokens.CodeTTL,
-		IDTokenTTL:                cfg.Tokens.IDTokenTTL,
-		RequirePKCEConfidential:   cfg.PKCE.RequireForConfidential,
-		RefreshNeedsOfflineAccess: !cfg.Tokens.RefreshWithoutOfflineAccess,
-		MaxBodyBytes:              cfg.Limits.MaxBodyBytes,
-		PasswordLimits:            passwordLimits,
-		ClientAuthLimit:           ratelimit.Policy{Max: int64(cfg.Limits.ClientAuthFailures), Window: window},
+		AccessTTL:               cfg.Tokens.AccessTTL,
+		RefreshIdleTTL:          cfg.Tokens.RefreshIdleTTL,
+		RefreshAbsoluteTTL:      cfg.Tokens.RefreshAbsoluteTTL,
+		RefreshGrace:            cfg.Tokens.RefreshReuseGrace,
+		CodeTTL:                 cfg.Tokens.CodeTTL,
+		IDTokenTTL:              cfg.Tokens.IDTokenTTL,
+		RequirePKCEConfidential: cfg.PKCE.RequireForConfidential,
+		OfflineAccessForRefresh: !cfg.Tokens.RefreshWithoutOfflineAccess,
+		MaxBodyBytes:            cfg.Limits.MaxBodyBytes,
+		PasswordLimits:          passwordLimits,
+		ClientAuthLimit:         ratelimit.Policy{Max: int64(cfg.Limits.ClientAuthFailures), Window: window},
 	}, grants.Deps{
 		Clients: a.Clients, Users: a.Users, Families: a.Store, Codes: a.Store, Deny: a.Store,
 		Revoker: revoker, Limiter: limiter, Issuer: a.Issuer, Chain: chain, Audit: a.Log, Issued: a.Metrics.TokenIssued,
@@ -304,9 +304,8 @@ func (a *App) build(ctx context.Context) error {
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, Authorize: authorize, JWKS: km.JWKS, JWKSMaxAge: cfg.Signing.JWKSMaxAge, Log: a.Log,
 		Registration: server.NewRegistration(a.Registration, cfg.Limits.MaxBodyBytes, a.Log),
 		Revocation:   token.RevocationHandler(), Introspection: token.IntrospectionHandler(), UserInfo: token.UserInfoHandler(),
-		EndSession: server.NewEndSession(authorize, a.Issuer), BackchannelLogout: true,
-		ClientIDMetadata: cfg.ClientIDMetadata.Enabled,
-		AccessLog:        accessLog, Metrics: a.Metrics.Gin("public"),
+		EndSession: server.NewEndSession(authorize, a.Issuer), BackchannelLogout: true, ClientIDMetadata: cfg.ClientIDMetadata.Enabled,
+		AccessLog: accessLog, Metrics: a.Metrics.Gin("public"),
 	})
 	a.Admin = admin.New(admin.Options{
 		Token: a.AdminToken, Clients: a.Clients, Users: a.Users, Families: a.Store, Keys: km, Audit: a.Log,

@@ -68,7 +68,7 @@ func TestClientIDMetadataDocumentEndToEnd(t *testing.T) {
 
 // tokens.refresh_without_offline_access false: the same client, which
 // never asks for offline_access, gets no refresh token.
-func TestRefreshNeedsOfflineAccessEndToEnd(t *testing.T) {
+func TestOfflineAccessForRefreshEndToEnd(t *testing.T) {
 	tok, _ := cimdFlow(t, func(c *config.Config) { c.Tokens.RefreshWithoutOfflineAccess = false })
 	if tok.AccessToken == "" || tok.RefreshToken != "" {
 		t.Fatalf("token %+v", tok)

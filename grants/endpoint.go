@@ -63,11 +63,11 @@ type Config struct {
 	IDTokenTTL time.Duration
 	// RequirePKCEConfidential requires PKCE of confidential clients too.
 	RequirePKCEConfidential bool
-	// RefreshNeedsOfflineAccess issues refresh tokens only when the
+	// OfflineAccessForRefresh issues refresh tokens only when the
 	// offline_access scope was granted; false: to every client allowed
 	// the refresh_token grant.
-	RefreshNeedsOfflineAccess bool
-	MaxBodyBytes              int64
+	OfflineAccessForRefresh bool
+	MaxBodyBytes            int64
 
 	PasswordLimits  ratelimit.PasswordLimits
 	ClientAuthLimit ratelimit.Policy

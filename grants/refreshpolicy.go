@@ -19,5 +19,5 @@ func (e *Endpoint) issuesRefresh(c *clients.Client, scope string) bool {
 	if !c.AllowsGrant(clients.GrantRefreshToken) {
 		return false
 	}
-	return !e.cfg.RefreshNeedsOfflineAccess || slices.Contains(strings.Fields(scope), ScopeOfflineAccess)
+	return !e.cfg.OfflineAccessForRefresh || slices.Contains(strings.Fields(scope), ScopeOfflineAccess)
 }

@@ -44,8 +44,8 @@ func TestRefreshWithoutOfflineAccessByDefault(t *testing.T) {
 }
 
 // Required: no offline_access, no refresh token; with it, one.
-func TestRefreshNeedsOfflineAccess(t *testing.T) {
-	s := setupOffline(t, func(c *grants.Config) { c.RefreshNeedsOfflineAccess = true })
+func TestOfflineAccessForRefresh(t *testing.T) {
+	s := setupOffline(t, func(c *grants.Config) { c.OfflineAccessForRefresh = true })
 	r := s.h.post(t, acForm(issueScope(t, s, "read"), acVerifier), s.id, s.secret)
 	wantToken(t, r)
 	if r.str("refresh_token") != "" {
