@@ -1,6 +1,10 @@
 package app_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"html"
 	"io"
@@ -10,7 +14,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
 
 	"authserver/cimd/cimdtest"
@@ -57,7 +63,7 @@ func submit(t *testing.T, c *http.Client, base, body string, form url.Values) (*
 // code with PKCE for tokens, a refresh token among them though
 // offline_access was never asked for (cimdFlow).
 func TestClientIDMetadataDocumentEndToEnd(t *testing.T) {
-	tok, conf := cimdFlow(t, nil)
+	tok, conf := cimdFlow(t, nil, nil, nil)
 	if tok.RefreshToken == "" {
 		t.Fatalf("no refresh token without offline_access: %+v", tok)
 	}
@@ -69,15 +75,16 @@ func TestClientIDMetadataDocumentEndToEnd(t *testing.T) {
 // tokens.refresh_without_offline_access false: the same client, which
 // never asks for offline_access, gets no refresh token.
 func TestOfflineAccessForRefreshEndToEnd(t *testing.T) {
-	tok, _ := cimdFlow(t, func(c *config.Config) { c.Tokens.RefreshWithoutOfflineAccess = false })
+	tok, _ := cimdFlow(t, func(c *config.Config) { c.Tokens.RefreshWithoutOfflineAccess = false }, nil, nil)
 	if tok.AccessToken == "" || tok.RefreshToken != "" {
 		t.Fatalf("token %+v", tok)
 	}
 }
 
-// cimdFlow signs alice in for a metadata document client and redeems the
-// code.
-func cimdFlow(t *testing.T, tweak func(*config.Config)) (*oauth2.Token, oauth2.Config) {
+// cimdFlow signs alice in for a metadata document client (its document
+// changed by edit) and redeems the code, with what auth adds to the
+// token request.
+func cimdFlow(t *testing.T, tweak func(*config.Config), edit func(map[string]any), auth func(issuer, clientID string) []oauth2.AuthCodeOption) (*oauth2.Token, oauth2.Config) {
 	origin := cimdtest.New(t)
 	read := pageReader(t)
 	n := startNode(t, func(c *config.Config) {
@@ -87,7 +94,12 @@ func cimdFlow(t *testing.T, tweak func(*config.Config)) (*oauth2.Token, oauth2.C
 		}
 	})
 	const redirect = "http://127.0.0.1:40123/callback"
-	id := origin.Document("/mcp/client.json", []string{redirect}, func(d map[string]any) { d["scope"] = "profile" })
+	id := origin.Document("/mcp/client.json", []string{redirect}, func(d map[string]any) {
+		d["scope"] = "profile"
+		if edit != nil {
+			edit(d)
+		}
+	})
 	n.admin(t, "POST", "/admin/users", map[string]any{"username": "alice", "password": "alice's long password"})
 
 	_, body := read(http.Get(n.base + "/.well-known/oauth-authorization-server"))
@@ -116,7 +128,11 @@ func cimdFlow(t *testing.T, tweak func(*config.Config)) (*oauth2.Token, oauth2.C
 	if err != nil || loc.Query().Get("code") == "" || !strings.HasPrefix(loc.String(), redirect) {
 		t.Fatalf("authorization response %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	tok, err := conf.Exchange(t.Context(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}
+	if auth != nil {
+		opts = append(opts, auth(n.base, id)...)
+	}
+	tok, err := conf.Exchange(t.Context(), loc.Query().Get("code"), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,5 +161,42 @@ func TestClientIDMetadataDocumentDisabled(t *testing.T) {
 	_, body = read(http.Get(n.base + "/.well-known/oauth-authorization-server"))
 	if strings.Contains(body, "client_id_metadata_document_supported") {
 		t.Fatalf("disabled, the metadata must not advertise it: %s", body)
+	}
+}
+
+// A document may describe a private_key_jwt client by its public keys: it
+// authenticates at /token with an assertion signed by its own key.
+func TestClientIDMetadataDocumentPrivateKeyJWT(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := func(b []byte) string {
+		return base64.RawURLEncoding.EncodeToString(append(make([]byte, 32-len(b)), b...))
+	}
+	jwk := map[string]any{"kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
+		"x": pad(key.X.Bytes()), "y": pad(key.Y.Bytes())}
+	assertion := func(issuer, clientID string) []oauth2.AuthCodeOption {
+		now := time.Now()
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.RegisteredClaims{
+			Issuer: clientID, Subject: clientID, Audience: jwt.ClaimStrings{issuer}, ID: oauth2.GenerateVerifier(),
+			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)),
+		})
+		tok.Header["kid"] = "k1"
+		signed, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []oauth2.AuthCodeOption{
+			oauth2.SetAuthURLParam("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+			oauth2.SetAuthURLParam("client_assertion", signed),
+		}
+	}
+	tok, _ := cimdFlow(t, nil, func(d map[string]any) {
+		d["token_endpoint_auth_method"] = "private_key_jwt"
+		d["jwks"] = map[string]any{"keys": []any{jwk}}
+	}, assertion)
+	if tok.AccessToken == "" {
+		t.Fatalf("token %+v", tok)
 	}
 }

@@ -49,17 +49,24 @@ func parse(id string, body []byte, allowed []string) (*clients.Client, string) {
 	case present(d.ClientSecret) || present(d.ClientSecretExpiresAt):
 		return nil, "the document has a client_secret; a metadata document client cannot have a shared secret"
 	}
+	method := clients.AuthNone
+	var jwks []byte
+	var jwksURI string
 	switch d.TokenEndpointAuthMethod {
 	case "", clients.AuthNone:
-	case "private_key_jwt":
-		return nil, "token_endpoint_auth_method private_key_jwt is not supported yet; use \"none\" (a public client with PKCE)"
+		if present(d.JWKS) || present(d.JWKSURI) {
+			return nil, "jwks and jwks_uri are only for token_endpoint_auth_method private_key_jwt"
+		}
+	case clients.AuthPrivateKeyJWT:
+		method = clients.AuthPrivateKeyJWT
+		var reason string
+		if jwks, jwksURI, reason = keys(d); reason != "" {
+			return nil, reason
+		}
 	case clients.AuthSecretBasic, clients.AuthSecretPost, "client_secret_jwt":
 		return nil, "token_endpoint_auth_method " + d.TokenEndpointAuthMethod + " rests on a shared secret, which a metadata document client cannot have"
 	default:
-		return nil, "unsupported token_endpoint_auth_method; use \"none\""
-	}
-	if present(d.JWKS) || present(d.JWKSURI) {
-		return nil, "jwks and jwks_uri (private_key_jwt) are not supported yet; publish a public client (token_endpoint_auth_method \"none\")"
+		return nil, "unsupported token_endpoint_auth_method; use \"none\" or \"private_key_jwt\""
 	}
 	grantTypes, reason := grantTypes(d.GrantTypes)
 	if reason != "" {
@@ -85,7 +92,7 @@ func parse(id string, body []byte, allowed []string) (*clients.Client, string) {
 		name = Host(id)
 	}
 	return &clients.Client{
-		ID: id, Name: name, Public: true, AuthMethod: clients.AuthNone,
+		ID: id, Name: name, Public: method == clients.AuthNone, AuthMethod: method, JWKS: jwks, JWKSURI: jwksURI,
 		GrantTypes: grantTypes, Scopes: scopes, RedirectURIs: slices.Clone(d.RedirectURIs),
 		Metadata:         clients.Metadata{ClientURI: d.ClientURI, LogoURI: d.LogoURI},
 		MetadataDocument: true,
@@ -136,4 +143,30 @@ func scopes(asked string, allowed []string) ([]string, string) {
 		}
 	}
 	return out, ""
+}
+
+// keys are a private_key_jwt client's public keys: exactly one of jwks
+// (checked and kept compacted) and jwks_uri (https, fetched when an
+// assertion needs it).
+func keys(d document) (jwks []byte, jwksURI, reason string) {
+	switch {
+	case present(d.JWKS) == present(d.JWKSURI):
+		return nil, "", "a private_key_jwt document needs exactly one of jwks and jwks_uri"
+	case present(d.JWKSURI):
+		if err := json.Unmarshal(d.JWKSURI, &jwksURI); err != nil {
+			return nil, "", "jwks_uri must be a string"
+		}
+		if err := clients.ValidateJWKSURI(jwksURI); err != nil || len(jwksURI) > 2000 {
+			return nil, "", "jwks_uri must be an https URL"
+		}
+		return nil, jwksURI, ""
+	}
+	if _, err := clients.ParsePublicJWKS(d.JWKS); err != nil {
+		return nil, "", "jwks: " + err.Error()
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, d.JWKS); err != nil {
+		return nil, "", "jwks is not valid JSON"
+	}
+	return compact.Bytes(), "", ""
 }

@@ -93,8 +93,17 @@ func TestResolveRefusesDocuments(t *testing.T) {
 		{"client_secret", "client_secret", func(d map[string]any) { d["client_secret"] = "s3cret" }},
 		{"client_secret_expires_at", "client_secret", func(d map[string]any) { d["client_secret_expires_at"] = 0 }},
 		{"secret method", "shared secret", func(d map[string]any) { d["token_endpoint_auth_method"] = "client_secret_basic" }},
-		{"private_key_jwt", "not supported yet", func(d map[string]any) { d["token_endpoint_auth_method"] = "private_key_jwt" }},
-		{"jwks_uri", "not supported yet", func(d map[string]any) { d["jwks_uri"] = "https://example.com/jwks" }},
+		{"private_key_jwt without keys", "exactly one of jwks and jwks_uri", func(d map[string]any) { d["token_endpoint_auth_method"] = "private_key_jwt" }},
+		{"private_key_jwt with both", "exactly one of jwks and jwks_uri", func(d map[string]any) {
+			d["token_endpoint_auth_method"], d["jwks_uri"], d["jwks"] = "private_key_jwt", "https://example.com/jwks", map[string]any{"keys": []any{}}
+		}},
+		{"private_key_jwt http jwks_uri", "jwks_uri must be an https URL", func(d map[string]any) {
+			d["token_endpoint_auth_method"], d["jwks_uri"] = "private_key_jwt", "http://example.com/jwks"
+		}},
+		{"private_key_jwt bad jwks", "jwks:", func(d map[string]any) {
+			d["token_endpoint_auth_method"], d["jwks"] = "private_key_jwt", map[string]any{"keys": []any{map[string]any{"kty": "oct", "k": "c2VjcmV0"}}}
+		}},
+		{"jwks_uri on a public client", "only for token_endpoint_auth_method private_key_jwt", func(d map[string]any) { d["jwks_uri"] = "https://example.com/jwks" }},
 		{"no redirect_uris", "no redirect_uris", func(d map[string]any) { delete(d, "redirect_uris") }},
 		{"bad redirect", "redirect URI", func(d map[string]any) { d["redirect_uris"] = []string{"http://evil.example/cb"} }},
 		{"client_credentials", "not allowed", func(d map[string]any) { d["grant_types"] = []string{"client_credentials"} }},
@@ -216,5 +225,21 @@ func TestResolveFetchesOnce(t *testing.T) {
 	}
 	if o.Hits() != 2 {
 		t.Fatalf("a failing document fetched %d times, want 1", o.Hits()-1)
+	}
+}
+
+// A private_key_jwt document gives a confidential client that has no
+// secret, only the keys it published.
+func TestResolvePrivateKeyJWTClient(t *testing.T) {
+	o := cimdtest.New(t)
+	id := o.Document("/pk", []string{redirect}, func(d map[string]any) {
+		d["token_endpoint_auth_method"], d["jwks_uri"] = "private_key_jwt", "https://keys.example/jwks.json"
+	})
+	c, err := newResolver(t, o, nil).Resolve(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Public || c.AuthMethod != clients.AuthPrivateKeyJWT || c.JWKSURI != "https://keys.example/jwks.json" || c.UsesSecret() || !c.Unverified() {
+		t.Fatalf("client %+v", c)
 	}
 }
