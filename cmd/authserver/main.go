@@ -25,7 +25,7 @@ commands:
              create tokens that let partners register clients at /register (create)
   backup     copy a running server's embedded store to a file (--out FILE)
   perform    run a flow against a server (client-credentials, password, refresh)
-  bench      load benchmark: ours on each store beside a go-oauth2 baseline
+  bench      load benchmark: ours on each store beside go-oauth2 and node-oidc-provider
   version    print the version, VCS revision and Go version of this binary
 
 Run 'authserver <command> -h' for the flags of a command.
