@@ -13,6 +13,7 @@ import (
 	"authserver/keys"
 	"authserver/ratelimit"
 	"authserver/registration"
+	"authserver/resources"
 	"authserver/sessions"
 	"authserver/tokens"
 	"authserver/users"
@@ -29,6 +30,7 @@ type Backend interface {
 	tokens.DenyList
 	sessions.Store
 	registration.TokenStore
+	resources.Store
 	// Ping answers nil when the store can serve now; readiness checks use
 	// it, so it must be cheap.
 	Ping(ctx context.Context) error

@@ -42,7 +42,7 @@ var (
 var allBuckets = [][]byte{
 	bucketClients, bucketUsers, bucketUsernames, bucketKeys, bucketRateLimit,
 	bucketFamilies, bucketUserFamilies, bucketClientFamilies, bucketCodes, bucketDenied, bucketSessions, bucketConsents, bucketSessionClients,
-	bucketIATs, bucketKeyRotations, bucketExpiry, bucketMeta,
+	bucketIATs, bucketKeyRotations, bucketExpiry, bucketMeta, bucketResources,
 }
 
 const (
