@@ -11,7 +11,8 @@
 //  2. authenticate the client with its registered method (clientauth.go);
 //  3. check the grant type is served and this client may use it;
 //  4. validate the scope parameter against what the client holds (the
-//     refresh grant narrows against its family in step 5);
+//     refresh grant narrows against its family in step 5), and the
+//     resource parameters (RFC 8707, resources.go);
 //  5. the grant's own checks, cheapest first and the costly password hash
 //     last, then its one atomic store step;
 //  6. mint the access token (Issuer) and write the answer.
@@ -45,6 +46,7 @@ import (
 	"authserver/audit"
 	"authserver/clients"
 	"authserver/ratelimit"
+	"authserver/resources"
 	"authserver/store"
 	"authserver/tokens"
 	"authserver/users"
@@ -88,6 +90,9 @@ type Deps struct {
 	Revoker *tokens.Revoker
 	Limiter *ratelimit.Limiter
 	Issuer  *Issuer
+	// Resources are the protected resources requests may name (RFC
+	// 8707); nil knows none.
+	Resources *resources.Registry
 	// Chain makes refresh-token successors (see tokens.Chain).
 	Chain *tokens.Chain
 	// Audit receives security events (failed client authentication, reuse
@@ -100,21 +105,22 @@ type Deps struct {
 
 // Endpoint serves POST /token.
 type Endpoint struct {
-	cfg      Config
-	clients  *clients.Registry
-	users    UserAuthenticator
-	families tokens.RefreshStore
-	codes    tokens.CodeStore
-	deny     tokens.DenyList
-	revoker  *tokens.Revoker
-	limiter  *ratelimit.Limiter
-	issuer   *Issuer
-	chain    *tokens.Chain
-	issued   func(grantType string)
-	audit    *slog.Logger
-	events   *audit.Logger
-	grants   map[string]grantFunc
-	now      func() time.Time
+	cfg       Config
+	clients   *clients.Registry
+	users     UserAuthenticator
+	families  tokens.RefreshStore
+	codes     tokens.CodeStore
+	deny      tokens.DenyList
+	revoker   *tokens.Revoker
+	limiter   *ratelimit.Limiter
+	issuer    *Issuer
+	resources *resources.Registry
+	chain     *tokens.Chain
+	issued    func(grantType string)
+	audit     *slog.Logger
+	events    *audit.Logger
+	grants    map[string]grantFunc
+	now       func() time.Time
 }
 
 // grantFunc is one grant's own work (step 5 on): its checks, its store
@@ -125,7 +131,7 @@ type grantFunc func(ctx context.Context, req *tokenRequest) (*issued, error)
 func NewEndpoint(cfg Config, d Deps) *Endpoint {
 	e := &Endpoint{
 		cfg: cfg, clients: d.Clients, users: d.Users, families: d.Families, codes: d.Codes,
-		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, chain: d.Chain, audit: d.Audit, issued: d.Issued, now: time.Now,
+		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, resources: d.Resources, chain: d.Chain, audit: d.Audit, issued: d.Issued, now: time.Now,
 	}
 	if e.audit == nil {
 		e.audit = slog.Default()
@@ -154,6 +160,11 @@ type tokenRequest struct {
 	// password what is granted; for refresh the narrower scope asked for,
 	// or empty for the family's own.
 	scope string
+	// resources are the request's resource parameters (RFC 8707), well
+	// formed (step 4); target is, for client_credentials and password,
+	// the access token they ask for.
+	resources []string
+	target    accessTarget
 	// clientIP is the peer's address, which password failures are counted
 	// under.
 	clientIP string
@@ -164,7 +175,8 @@ type tokenRequest struct {
 type issued struct {
 	access  string
 	refresh string
-	scope   string
+	scope   string // the access token's
+	ttl     time.Duration
 	idToken string // only when openid was granted
 }
 
@@ -214,6 +226,9 @@ func (e *Endpoint) authorize(r *http.Request, req *tokenRequest) error {
 		return oauthErr(oerrors.ErrUnauthorizedClient, "this client may not use the %s grant", req.grantType)
 	}
 	req.client = c
+	if req.resources, err = requestedResources(req); err != nil {
+		return err
+	}
 	switch req.grantType {
 	case clients.GrantClientCredentials, clients.GrantPassword:
 		scope, ok := c.GrantScope(req.form.Get("scope"))
@@ -221,6 +236,9 @@ func (e *Endpoint) authorize(r *http.Request, req *tokenRequest) error {
 			return oauthErr(oerrors.ErrInvalidScope, "the requested scope is unknown, malformed, or not allowed for this client")
 		}
 		req.scope = scope
+		if req.target, err = e.target(r.Context(), req.resources, scope); err != nil {
+			return err
+		}
 	case clients.GrantRefreshToken:
 		// Narrowing is checked against the family once it is read; here
 		// only that the scope is well formed.
@@ -231,7 +249,8 @@ func (e *Endpoint) authorize(r *http.Request, req *tokenRequest) error {
 			req.scope = s
 		}
 	}
-	// authorization_code: the scope is the code's (RFC 6749 §4.1.3 sends none).
+	// authorization_code: the scope is the code's (RFC 6749 §4.1.3 sends
+	// none); it and refresh check their resources against their grant.
 	return nil
 }
 
@@ -244,11 +263,15 @@ func required(req *tokenRequest, name string) (string, error) {
 	return v, nil
 }
 
-// mint signs the access token of an answer (step 6).
-func (e *Endpoint) mint(req *tokenRequest, userID, scope, jti string) (string, error) {
+// mint signs the access token of an answer (step 6) for t (see target).
+func (e *Endpoint) mint(req *tokenRequest, userID string, t accessTarget, jti string) (string, error) {
+	aud := req.client.Audience
+	if t.audience != nil {
+		aud = t.audience
+	}
 	return e.issuer.Mint(Access{
-		ClientID: req.client.ID, Audience: req.client.Audience, UserID: userID,
-		Scope: scope, JTI: jti, IssuedAt: req.now, TTL: e.cfg.AccessTTL,
+		ClientID: req.client.ID, Audience: aud, UserID: userID,
+		Scope: t.scope, JTI: jti, IssuedAt: req.now, TTL: t.ttl,
 	})
 }
 
@@ -283,7 +306,7 @@ type tokenAnswer struct {
 
 func (e *Endpoint) writeToken(w http.ResponseWriter, out *issued) {
 	writeJSON(w, http.StatusOK, tokenAnswer{
-		AccessToken: out.access, TokenType: "Bearer", ExpiresIn: int64(e.cfg.AccessTTL / time.Second),
+		AccessToken: out.access, TokenType: "Bearer", ExpiresIn: int64(out.ttl / time.Second),
 		RefreshToken: out.refresh, Scope: out.scope, IDToken: out.idToken,
 	})
 }

@@ -37,8 +37,8 @@ func readTokenForm(w http.ResponseWriter, r *http.Request, maxBytes int64) *Erro
 	if err != nil {
 		return oauthErr(oerrors.ErrInvalidRequest, "malformed request body")
 	}
-	for _, v := range form {
-		if len(v) > 1 {
+	for name, v := range form {
+		if len(v) > 1 && name != "resource" { // RFC 8707 §2: resource may repeat
 			return oauthErr(oerrors.ErrInvalidRequest, "a parameter is repeated") // not named: the name is the caller's text
 		}
 	}

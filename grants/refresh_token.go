@@ -36,10 +36,11 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 		return nil, oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
 	}
 	var narrowed []string
-	if req.scope != "" {
-		// Only a request that narrows the scope pays a second round trip:
-		// the family's scope is needed before the token is consumed, and it
-		// never changes, so reading it first is safe.
+	if req.scope != "" || len(req.resources) > 0 {
+		// Only a request that narrows the scope or names resources pays a
+		// second round trip: the family's scope and resources are needed
+		// before the token is consumed, and they never change, so reading
+		// them first is safe.
 		want, _ := clients.ParseScope(req.scope) // well formed: checked in step 4
 		f, err := e.families.GetFamily(ctx, familyID)
 		if errors.Is(err, tokens.ErrFamilyNotFound) {
@@ -56,6 +57,9 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 				}
 			}
 			narrowed = want
+			if _, err := narrowResources(req.resources, f.Resources); err != nil {
+				return nil, err
+			}
 		}
 	}
 
@@ -99,7 +103,17 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 		scope = strings.Join(narrowed, " ")
 	}
 	scope = req.client.LiveScope(scope)
-	access, err := e.mint(req, f.UserID, scope, next.JTI)
+	// Checked again on the family the rotation returned: that one is
+	// the store's word.
+	ids, err := narrowResources(req.resources, f.Resources)
+	if err != nil {
+		return nil, err
+	}
+	t, err := e.target(ctx, ids, scope)
+	if err != nil {
+		return nil, err
+	}
+	access, err := e.mint(req, f.UserID, t, next.JTI)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +123,7 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 	if err != nil {
 		return nil, err
 	}
-	return &issued{access: access, refresh: next.Token, scope: scope, idToken: idToken}, nil
+	return &issued{access: access, refresh: next.Token, scope: t.scope, ttl: t.ttl, idToken: idToken}, nil
 }
 
 // familyStillGranted refuses, and revokes, a family whose client or user
