@@ -1,0 +1,32 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/gin-gonic/gin"
+
+	"authserver/grants"
+)
+
+// parseResources checks the resource parameters of an authorization
+// request (RFC 8707 §2, which lets them repeat): well formed, registered,
+// and leaving a scope of the granted one. They are errors at the client's
+// redirect URI, as every error after it is validated; the code is bound
+// to them (tokens.Code.Resources).
+func (a *Authorize) parseResources(c *gin.Context, req *authRequest) (*authRequest, bool) {
+	values := req.query["resource"]
+	if len(values) == 0 {
+		return req, true
+	}
+	ids, err := a.d.Codes.CheckResources(c.Request.Context(), values, req.scope)
+	var oe *grants.Error
+	switch {
+	case errors.As(err, &oe):
+		return a.refuse(c, req, oe.Code.Error(), oe.Description)
+	case err != nil:
+		a.serverError(c, req, err)
+		return nil, false
+	}
+	req.resources = ids
+	return req, true
+}
