@@ -168,6 +168,9 @@ func Metadata(issuer string, scopes []string) map[string]any {
 		"code_challenge_methods_supported":      []string{"S256"},
 		// RFC 9207: every authorization response carries iss.
 		"authorization_response_iss_parameter_supported": true,
+		// RFC 8707: resource at /authorize and /token. 8414 registers no
+		// field for it; this one is what servers that advertise it use.
+		"resource_indicators_supported": true,
 	}
 }
 

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -74,4 +75,21 @@ func TestAuthorizeResourceIndicators(t *testing.T) {
 
 	// Before the client is known good nothing is redirected, resource or not.
 	wantErrorPage(t, b.get(s.authURL(id, "redirect_uri", "https://evil.test/cb", "resource", "/api")), http.StatusBadRequest)
+}
+
+// Both discovery documents say resource indicators are supported.
+func TestMetadataResourceIndicators(t *testing.T) {
+	s := newStack(t)
+	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
+		resp, err := http.Get(s.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&doc)
+		resp.Body.Close()
+		if err != nil || doc["resource_indicators_supported"] != true {
+			t.Fatalf("%s: resource_indicators_supported = %v (%v)", path, doc["resource_indicators_supported"], err)
+		}
+	}
 }
