@@ -62,11 +62,7 @@ func (e *Endpoint) authorizationCode(ctx context.Context, req *tokenRequest) (*i
 	}
 
 	scope := req.client.LiveScope(c.Scope)
-	ids, err := narrowResources(req.resources, c.Resources)
-	if err != nil {
-		return nil, err
-	}
-	t, err := e.target(ctx, ids, scope)
+	t, err := e.grantTarget(ctx, req.resources, c.Resources, scope)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@
 // Endpoint.ServeHTTP; no grant can skip or reorder a step:
 //
 //  1. parse the form once (readTokenForm): body only, size-capped, no
-//     repeated parameters, grant_type present;
+//     repeated parameters but resource, grant_type present;
 //  2. authenticate the client with its registered method (clientauth.go);
 //  3. check the grant type is served and this client may use it;
 //  4. validate the scope parameter against what the client holds (the
@@ -269,6 +269,9 @@ func (e *Endpoint) mint(req *tokenRequest, userID string, t accessTarget, jti st
 	if t.audience != nil {
 		aud = t.audience
 	}
+	if t.ttl == 0 {
+		t.ttl = e.cfg.AccessTTL
+	}
 	return e.issuer.Mint(Access{
 		ClientID: req.client.ID, Audience: aud, UserID: userID,
 		Scope: t.scope, JTI: jti, IssuedAt: req.now, TTL: t.ttl,
@@ -305,6 +308,9 @@ type tokenAnswer struct {
 }
 
 func (e *Endpoint) writeToken(w http.ResponseWriter, out *issued) {
+	if out.ttl == 0 {
+		out.ttl = e.cfg.AccessTTL // a grant that sets none mints with the server's
+	}
 	writeJSON(w, http.StatusOK, tokenAnswer{
 		AccessToken: out.access, TokenType: "Bearer", ExpiresIn: int64(out.ttl / time.Second),
 		RefreshToken: out.refresh, Scope: out.scope, IDToken: out.idToken,

@@ -57,7 +57,9 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 				}
 			}
 			narrowed = want
-			if _, err := narrowResources(req.resources, f.Resources); err != nil {
+			// Resources and what they leave of the scope are judged now
+			// too, so a refused request leaves the token unused.
+			if _, err := e.grantTarget(ctx, req.resources, f.Resources, refreshScope(req.client, f, narrowed)); err != nil {
 				return nil, err
 			}
 		}
@@ -98,18 +100,10 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 		return nil, err
 	}
 
-	scope := f.Scope
-	if narrowed != nil {
-		scope = strings.Join(narrowed, " ")
-	}
-	scope = req.client.LiveScope(scope)
+	scope := refreshScope(req.client, f, narrowed)
 	// Checked again on the family the rotation returned: that one is
 	// the store's word.
-	ids, err := narrowResources(req.resources, f.Resources)
-	if err != nil {
-		return nil, err
-	}
-	t, err := e.target(ctx, ids, scope)
+	t, err := e.grantTarget(ctx, req.resources, f.Resources, scope)
 	if err != nil {
 		return nil, err
 	}
@@ -149,4 +143,14 @@ func (e *Endpoint) familyStillGranted(ctx context.Context, c *clients.Client, f 
 		return err
 	}
 	return oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
+}
+
+// refreshScope is the scope a refresh grants: the family's, or the
+// narrower one asked for, less what the client no longer holds.
+func refreshScope(c *clients.Client, f tokens.Family, narrowed []string) string {
+	scope := f.Scope
+	if narrowed != nil {
+		scope = strings.Join(narrowed, " ")
+	}
+	return c.LiveScope(scope)
 }

@@ -34,18 +34,34 @@ func requestedResources(req *tokenRequest) ([]string, error) {
 	return ids, nil
 }
 
-// narrowResources is the resources a code exchange or a refresh asks for
-// out of what its grant holds: a subset, or all of them when it names
-// none. Asking for anything else is invalid_target, so the resources of a
-// grant never widen.
-func narrowResources(asked, granted []string) ([]string, error) {
-	if len(asked) == 0 {
-		return granted, nil
+// grantTarget is the access token a code exchange or a refresh asks for
+// out of what its grant holds: a subset of its resources, or all of them
+// when it names none (less any deleted since; invalid_target when none is
+// left). Asking for anything else is invalid_target, so the resources of
+// a grant never widen.
+func (e *Endpoint) grantTarget(ctx context.Context, asked, granted []string, scope string) (accessTarget, error) {
+	if err := checkNarrowing(asked, granted); err != nil {
+		return accessTarget{}, err
 	}
+	if len(asked) > 0 || len(granted) == 0 {
+		return e.target(ctx, asked, scope)
+	}
+	rs, err := e.resources.Registered(ctx, granted)
+	if err != nil {
+		return accessTarget{}, err
+	}
+	if len(rs) == 0 {
+		return accessTarget{}, oauthErr(ErrInvalidTarget, "no resource of this grant is registered any more")
+	}
+	return e.targetFor(rs, scope)
+}
+
+// checkNarrowing refuses resources that are not among those granted.
+func checkNarrowing(asked, granted []string) error {
 	if !resources.Subset(asked, granted) {
-		return nil, oauthErr(ErrInvalidTarget, "a resource was not granted by the authorization this request is based on")
+		return oauthErr(ErrInvalidTarget, "a resource was not granted by the authorization this request is based on")
 	}
-	return asked, nil
+	return nil
 }
 
 // target works out the access token for the resources ids out of the
@@ -64,6 +80,11 @@ func (e *Endpoint) target(ctx context.Context, ids []string, granted string) (ac
 	if err != nil {
 		return accessTarget{}, err
 	}
+	return e.targetFor(rs, granted)
+}
+
+// targetFor is target for resources already resolved.
+func (e *Endpoint) targetFor(rs []resources.Resource, granted string) (accessTarget, error) {
 	t, ok := resources.For(rs, granted, e.cfg.AccessTTL)
 	if !ok {
 		return accessTarget{}, oauthErr(oerrors.ErrInvalidScope, "no granted scope is accepted by the requested resources")

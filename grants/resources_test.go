@@ -165,6 +165,8 @@ func TestResourcePasswordAndRefresh(t *testing.T) {
 	r = h.post(t, withResources(rtForm(r.str("refresh_token"), "scope", "read"), photosAPI), id, secret)
 	h.wantAccess(t, r, []string{photosAPI}, "read", 5*time.Minute)
 	wantError(t, h.post(t, withResources(rtForm(r.str("refresh_token"), "scope", "read"), mailAPI), id, secret), http.StatusBadRequest, "invalid_scope")
+	// ... and that refusal, like invalid_target, left the token unused.
+	h.wantAccess(t, h.post(t, rtForm(r.str("refresh_token")), id, secret), []string{photosAPI, mailAPI}, "read write", 5*time.Minute)
 
 	// A family granted without resources has none to narrow to.
 	plain := h.post(t, pwForm("alice", "alice's password"), id, secret)
@@ -276,4 +278,55 @@ func TestResourceConcurrentRefreshNeverWidens(t *testing.T) {
 	if wins != 1 {
 		t.Fatalf("%d refreshes won, want exactly 1", wins)
 	}
+}
+
+// A grant's resources deleted since: named, invalid_target; when none is
+// named they drop out, and with none left it is invalid_target.
+func TestResourceDeletedFromAGrant(t *testing.T) {
+	h := newHarness(t)
+	h.registerResources(t)
+	id, secret := h.client(t, clients.Registration{GrantTypes: []string{"password", "refresh_token"}, Scopes: []string{"read", "write"}})
+	h.user(t, "alice", "alice's password")
+	r := h.post(t, withResources(pwForm("alice", "alice's password"), photosAPI, mailAPI), id, secret)
+	wantToken(t, r)
+	ctx := context.Background()
+	if err := h.resources.Delete(ctx, photosAPI); err != nil {
+		t.Fatal(err)
+	}
+	rt := r.str("refresh_token")
+	wantError(t, h.post(t, withResources(rtForm(rt), photosAPI), id, secret), http.StatusBadRequest, "invalid_target")
+	r = h.post(t, rtForm(rt), id, secret)
+	h.wantAccess(t, r, []string{mailAPI}, "write", 15*time.Minute)
+	if err := h.resources.Delete(ctx, mailAPI); err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, h.post(t, rtForm(r.str("refresh_token")), id, secret), http.StatusBadRequest, "invalid_target")
+}
+
+// The ID Token and the family's scope are not the access token's: openid
+// stays granted though no resource accepts it.
+func TestResourceLeavesIDTokenAlone(t *testing.T) {
+	s := setupOIDC(t, "")
+	if _, err := s.h.resources.Create(context.Background(), resources.Resource{ID: photosAPI, Name: "Photos", Scopes: []string{"read"}}); err != nil {
+		t.Fatal(err)
+	}
+	code, err := s.h.endpoint.IssueCode(context.Background(), grants.CodeGrant{
+		ClientID: s.id, UserID: s.userID, RedirectURI: acRedirect, Scope: "openid read",
+		CodeChallenge: challengeOf(acVerifier), AuthTime: s.authTime, Nonce: "n-1", SessionID: testSID, Resources: []string{photosAPI},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.h.post(t, acForm(code, acVerifier), s.id, s.secret)
+	s.h.wantAccess(t, r, []string{photosAPI}, "read", 15*time.Minute)
+	if tok := s.verify(t, r.str("id_token"), "RS256"); tok.Nonce != "n-1" || !slices.Equal(tok.Audience, []string{s.id}) {
+		t.Fatalf("ID Token %+v", tok)
+	}
+	// The family kept openid: the refresh answers an ID Token too.
+	r = s.h.post(t, rtForm(r.str("refresh_token")), s.id, s.secret)
+	s.h.wantAccess(t, r, []string{photosAPI}, "read", 15*time.Minute)
+	if r.str("id_token") == "" {
+		t.Fatal("a refresh of an openid family with resources lost its ID Token")
+	}
+	s.verify(t, r.str("id_token"), "RS256")
 }

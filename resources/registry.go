@@ -65,6 +65,24 @@ func (r *Registry) Delete(ctx context.Context, id string) error {
 // registered.
 var ErrUnknown = errors.New("a resource is not registered")
 
+// Registered returns those of ids that are registered, in order, skipping
+// the rest: a grant's resources when the request names none, so one that
+// was deleted since drops out instead of failing the grant.
+func (r *Registry) Registered(ctx context.Context, ids []string) ([]Resource, error) {
+	out := make([]Resource, 0, len(ids))
+	for _, id := range ids {
+		res, err := r.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
 // Resolve returns the registered resources named by ids, in order:
 // ErrUnknown if any is not registered, or the store's error. A nil
 // Registry knows none.
