@@ -22,6 +22,7 @@ import (
 	"authserver/cache"
 	"authserver/clients"
 	"authserver/config"
+	"authserver/fetcher"
 	"authserver/grants"
 	"authserver/health"
 	"authserver/keys"
@@ -63,6 +64,10 @@ type App struct {
 
 	// Resources are the RFC 8707 protected resources, cached like clients.
 	Resources *resources.Registry
+
+	// Fetcher is the one client for URLs clients give (config fetch):
+	// back-channel logout and any document fetched from a client's URL.
+	Fetcher *fetcher.Fetcher
 
 	// clientCache and userStates keep client and user records in memory;
 	// stopCache ends their subscriptions to change announcements.
@@ -227,7 +232,15 @@ func (a *App) build(ctx context.Context) error {
 	a.Issuer = grants.NewIssuer(cfg.Issuer, []string{cfg.Tokens.Audience}, km)
 	window := cfg.Limits.Window
 	revoker := tokens.NewRevoker(a.Store, a.Users, a.Clients, cfg.Tokens.CodeTTL, cfg.Tokens.AccessTTL, a.Log)
-	a.logouts = backchannel.New(backchannel.Config{AllowLoopback: cfg.BackchannelLogout.AllowLoopback}, a.Issuer, a.Clients, a.Store, a.Log)
+	a.Fetcher, err = fetcher.New(fetcher.Config{
+		Timeout: cfg.Fetch.Timeout, MaxBytes: cfg.Fetch.MaxBytes, AllowHosts: cfg.Fetch.AllowHosts, DenyHosts: cfg.Fetch.DenyHosts,
+		AllowLoopback: cfg.Fetch.AllowLoopback, RootCAFile: cfg.Fetch.CAFile,
+	})
+	if err != nil {
+		return fmt.Errorf("fetch: %w", err)
+	}
+	a.Clients.CheckSectorsWith(sectorDocuments{fetcher.NewCache(a.Fetcher, fetcher.CacheConfig{MaxEntries: 256, MinTTL: time.Minute, MaxTTL: time.Hour})})
+	a.logouts = backchannel.New(backchannel.Config{Fetcher: a.Fetcher}, a.Issuer, a.Clients, a.Store, a.Log)
 	a.logouts.Start()
 	revoker.OnUserRevoked(a.logouts.UserSignedOut)
 	// One limiter for the token endpoint and the sign-in page, so the

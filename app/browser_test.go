@@ -376,7 +376,7 @@ func logoutReceiver(t *testing.T) (*httptest.Server, chan string) {
 // answers login_required. Without a hint the confirmation page is shown and
 // the session stands until its button is clicked.
 func TestBrowserEndSessionBackchannel(t *testing.T) {
-	n := startNode(t, func(c *config.Config) { oidcScopes(c); c.BackchannelLogout.AllowLoopback = true })
+	n := startNode(t, func(c *config.Config) { oidcScopes(c); c.Fetch.AllowLoopback = true })
 	ctx := context.Background()
 	chrome := newChrome(t)
 	cb := newCallbackApp(t)

@@ -13,12 +13,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
 	"authserver/audit"
 	"authserver/clients"
+	"authserver/fetcher"
 	"authserver/sessions"
 )
 
@@ -47,8 +47,9 @@ type Config struct {
 	Backoff   time.Duration // before the 2nd attempt, doubling; default 1s
 	Timeout   time.Duration // per POST; default 5s
 	TokenTTL  time.Duration // logout token lifetime; default 2m
-	// AllowLoopback lets receivers on loopback addresses through: tests only.
-	AllowLoopback bool
+	// Fetcher posts the tokens, refusing internal addresses; nil: one
+	// with the fetcher defaults and Timeout.
+	Fetcher *fetcher.Fetcher
 }
 
 func (c *Config) defaults() {
@@ -69,6 +70,10 @@ func (c *Config) defaults() {
 	set(&c.Backoff, time.Second)
 	set(&c.Timeout, 5*time.Second)
 	set(&c.TokenTTL, 2*time.Minute)
+	if c.Fetcher == nil {
+		// Only a bad CA file or host pattern fails New; none is given.
+		c.Fetcher, _ = fetcher.New(fetcher.Config{Timeout: c.Timeout})
+	}
 }
 
 // delivery is one logout token to post.
@@ -85,7 +90,6 @@ type Notifier struct {
 	signer   Signer
 	clients  Clients
 	sessions Sessions
-	http     *http.Client
 	log      *slog.Logger
 	queue    chan delivery
 	// ctx ends with Close, cutting short a POST or backoff in flight.
@@ -103,7 +107,6 @@ func New(cfg Config, s Signer, c Clients, ss Sessions, log *slog.Logger) *Notifi
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Notifier{
 		cfg: cfg, signer: s, clients: c, sessions: ss, log: log,
-		http:  NewHTTPClient(cfg.Timeout, cfg.AllowLoopback),
 		queue: make(chan delivery, cfg.QueueSize), ctx: ctx, cancel: cancel,
 	}
 }
@@ -214,7 +217,7 @@ func (n *Notifier) deliver(d delivery) {
 			log.Info("back-channel logout delivered", "attempt", attempt)
 			return
 		}
-		if errors.Is(err, ErrForbiddenAddress) || attempt == n.cfg.Attempts {
+		if permanent(err) || attempt == n.cfg.Attempts {
 			break
 		}
 		select {
@@ -235,22 +238,18 @@ func (n *Notifier) post(d delivery) error {
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.uri, strings.NewReader(url.Values{"logout_token": {tok}}.Encode()))
+	// The fetcher's errors name neither the URL's path nor the form.
+	resp, err := n.cfg.Fetcher.PostForm(ctx, d.uri, url.Values{"logout_token": {tok}})
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := n.http.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL is the client's, the token is in the body: neither is logged
-		}
-		return err
-	}
-	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
 		return fmt.Errorf("receiver answered %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// permanent is a refusal that a retry would only repeat.
+func permanent(err error) bool {
+	return errors.Is(err, fetcher.ErrForbiddenAddress) || errors.Is(err, fetcher.ErrScheme) || errors.Is(err, fetcher.ErrHostNotAllowed)
 }

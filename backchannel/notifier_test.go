@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 
 	"authserver/backchannel"
 	"authserver/clients"
+	"authserver/fetcher"
 	"authserver/grants"
 	"authserver/keys"
 	"authserver/sessions"
@@ -122,7 +122,11 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 
 func start(t *testing.T, cfg backchannel.Config, ks *keys.Set, c fakeClients, f *fakeSessions) *backchannel.Notifier {
 	t.Helper()
-	cfg.AllowLoopback = true
+	loopback, err := fetcher.New(fetcher.Config{AllowLoopback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Fetcher = loopback
 	n := backchannel.New(cfg, grants.NewIssuer(issuerURL, nil, ks), c, f, quiet())
 	n.Start()
 	t.Cleanup(n.Close)
@@ -246,27 +250,45 @@ func TestFailingReceiverRetriedThenGivenUp(t *testing.T) {
 	}
 }
 
-// Without the loopback allowance the delivery client refuses the
-// receiver's address before connecting, and every internal range with it.
-func TestPrivateAddressesRefused(t *testing.T) {
-	rp := newReceiver(t, http.StatusOK)
-	_, err := backchannel.NewHTTPClient(time.Second, false).Post(rp.srv.URL, "application/x-www-form-urlencoded", nil)
-	if !errors.Is(err, backchannel.ErrForbiddenAddress) || rp.hits.Load() != 0 {
-		t.Fatalf("loopback receiver: %v, %d hits", err, rp.hits.Load())
-	}
-	for _, addr := range []string{"127.0.0.1:80", "[::1]:443", "10.1.2.3:443", "172.16.0.1:443", "192.168.1.1:443", "169.254.169.254:80",
-		"[fe80::1]:443", "[fc00::1]:443", "100.64.0.1:443", "0.0.0.0:443", "[::ffff:10.0.0.1]:443", "224.0.0.1:443"} {
-		if err := backchannel.CheckAddress(addr, false); !errors.Is(err, backchannel.ErrForbiddenAddress) {
-			t.Errorf("%s allowed", addr)
+// Without the loopback allowance the fetcher refuses the receiver's
+// address before connecting, and the refusal is not retried.
+func TestForbiddenReceiverNotRetried(t *testing.T) {
+	var hits atomic.Int32
+	rp := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer rp.Close()
+	cs := fakeClients{"rp": {ID: "rp", IDTokenAlg: "ES256", BackchannelLogoutURI: rp.URL}}
+	logs := &syncBuffer{}
+	cfg := backchannel.Config{Attempts: 3, Backoff: time.Second, Timeout: time.Second}
+	n := backchannel.New(cfg, grants.NewIssuer(issuerURL, nil, newKeys(t)), cs, newSessions("u1"), slog.New(slog.NewTextHandler(logs, nil)))
+	n.Start()
+	t.Cleanup(n.Close)
+	n.UserSignedOut(context.Background(), "u1", []string{"rp"})
+	deadline := time.Now().Add(500 * time.Millisecond) // well before the first backoff ends
+	for !strings.Contains(logs.String(), "given up") {
+		if time.Now().After(deadline) {
+			t.Fatalf("not given up at once; log:\n%s", logs)
 		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	if err := backchannel.CheckAddress("127.0.0.1:80", true); err != nil {
-		t.Errorf("loopback refused with the allowance: %v", err)
+	if !strings.Contains(logs.String(), "address not allowed") || hits.Load() != 0 {
+		t.Fatalf("%d hits; log:\n%s", hits.Load(), logs)
 	}
-	if err := backchannel.CheckAddress("10.0.0.1:80", true); err == nil {
-		t.Error("the loopback allowance let a private address through")
-	}
-	if err := backchannel.CheckAddress("93.184.215.14:443", false); err != nil {
-		t.Errorf("public address refused: %v", err)
-	}
+}
+
+// syncBuffer is a log sink the workers write while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -31,6 +31,9 @@ func (r *Registry) Register(ctx context.Context, reg Registration, md Metadata) 
 	if c, err = r.prepareDynamic(reg, id); err != nil {
 		return nil, "", "", err
 	}
+	if err := r.checkSector(ctx, c); err != nil {
+		return nil, "", "", err
+	}
 	c.ID = id
 	c.Metadata = md
 	c.CreatedAt = r.now().UTC()
@@ -48,10 +51,14 @@ func (r *Registry) Register(ctx context.Context, reg Registration, md Metadata) 
 }
 
 // CheckRegistration reports whether Register would accept reg, storing
-// nothing, so a caller can refuse bad metadata before spending anything.
-func (r *Registry) CheckRegistration(reg Registration) error {
-	_, err := r.prepareDynamic(reg, "unnamed")
-	return err
+// nothing, so a caller can refuse bad metadata, a sector document
+// included, before spending anything.
+func (r *Registry) CheckRegistration(ctx context.Context, reg Registration) error {
+	c, err := r.prepareDynamic(reg, "unnamed")
+	if err != nil {
+		return err
+	}
+	return r.checkSector(ctx, c)
 }
 
 // prepareDynamic validates reg under the rules of self-registration;
@@ -100,6 +107,9 @@ func (r *Registry) UpdateRegistration(ctx context.Context, c *Client, reg Regist
 	}
 	u, err := r.prepareDynamic(reg, c.ID)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.checkSector(ctx, u); err != nil {
 		return nil, err
 	}
 	u.ID = c.ID

@@ -61,8 +61,10 @@ type Registration struct {
 	// IDTokenAlg is id_token_signed_response_alg; empty means RS256.
 	IDTokenAlg string `json:"id_token_signed_response_alg"`
 	// SubjectType is "public" (empty) or "pairwise"; a pairwise client's
-	// redirect URIs must share one host, its sector identifier.
-	SubjectType string `json:"subject_type"`
+	// redirect URIs must share one host, its sector identifier, unless it
+	// names a SectorIdentifierURI that lists them all.
+	SubjectType         string `json:"subject_type"`
+	SectorIdentifierURI string `json:"sector_identifier_uri"`
 }
 
 // Registry creates, checks and authenticates clients.
@@ -70,6 +72,8 @@ type Registry struct {
 	store           Store
 	supportedScopes []string
 	now             func() time.Time
+	// sectors fetches sector_identifier_uri documents; nil refuses them.
+	sectors SectorDocuments
 }
 
 // NewRegistry returns a Registry over store. supportedScopes are the
@@ -86,6 +90,9 @@ func NewRegistry(store Store, supportedScopes []string) *Registry {
 func (r *Registry) Create(ctx context.Context, reg Registration) (*Client, string, error) {
 	c, err := r.validate(reg)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := r.checkSector(ctx, c); err != nil {
 		return nil, "", err
 	}
 	c.ID = randomID()
@@ -315,6 +322,7 @@ func (r *Registry) validate(reg Registration) (*Client, error) {
 		BackchannelLogoutURI:   strings.TrimSpace(reg.BackchannelLogoutURI),
 
 		BackchannelLogoutSessionRequired: reg.BackchannelLogoutSessionRequired,
+		SectorIdentifierURI:              strings.TrimSpace(reg.SectorIdentifierURI),
 	}
 	if c.IDTokenAlg != "" && !slices.Contains(IDTokenAlgs, c.IDTokenAlg) {
 		return nil, &ValidationError{"id_token_signed_response_alg", fmt.Sprintf("unsupported %q (want RS256, ES256 or EdDSA)", c.IDTokenAlg)}
@@ -477,22 +485,28 @@ func randomString(n int) string {
 }
 
 // validateSubjectType checks subject_type; "public" is stored as empty. A
-// pairwise client needs redirect URIs on one host: with more, Core §8.1
-// would require a sector_identifier_uri, which is not supported.
+// pairwise client needs redirect URIs on one host, or a
+// sector_identifier_uri (Core §8.1), which only a pairwise client may name.
 func validateSubjectType(c *Client) error {
 	switch c.SubjectType {
 	case "", SubjectPublic:
 		c.SubjectType = ""
+		if c.SectorIdentifierURI != "" {
+			return &ValidationError{"sector_identifier_uri", "only a pairwise client has a sector"}
+		}
 		return nil
 	case SubjectPairwise:
 	default:
 		return &ValidationError{"subject_type", fmt.Sprintf("unsupported %q (want public or pairwise)", c.SubjectType)}
 	}
+	if c.SectorIdentifierURI != "" {
+		return validateSectorURI(c.SectorIdentifierURI) // checkSector fetches it
+	}
 	if len(c.RedirectURIs) == 0 {
 		return &ValidationError{"subject_type", "a pairwise client needs redirect URIs: their host is its sector identifier"}
 	}
 	if !OneSector(c.RedirectURIs) {
-		return &ValidationError{"subject_type", "a pairwise client's redirect URIs must share one host (sector_identifier_uri is not supported)"}
+		return &ValidationError{"subject_type", "a pairwise client's redirect URIs on several hosts need a sector_identifier_uri listing them"}
 	}
 	return nil
 }

@@ -38,6 +38,9 @@ type Client struct {
 	// BackchannelLogoutURI receives a logout token when a user's session
 	// ends (Back-Channel Logout 1.0 §2.2); empty: none is sent.
 	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+	// SectorIdentifierURI names a pairwise client's sector (Core §8.1):
+	// a JSON list of redirect URIs, checked when the client is saved.
+	SectorIdentifierURI string `json:"sector_identifier_uri,omitempty"`
 	// BackchannelLogoutSessionRequired: the client wants a sid in every
 	// logout token, so it is sent none without one (§2.2).
 	BackchannelLogoutSessionRequired bool     `json:"backchannel_logout_session_required,omitempty"`
@@ -108,10 +111,13 @@ func (c *Client) SubjectTypeOrDefault() string {
 	return c.SubjectType
 }
 
-// SectorIdentifier is the host of the client's redirect URIs (Core §8.1:
-// without a sector_identifier_uri, which is not supported, a pairwise
-// client's redirect URIs all share one host). Empty without any.
+// SectorIdentifier is the host of the client's sector_identifier_uri, or
+// else of its redirect URIs (Core §8.1: without one, a pairwise client's
+// redirect URIs all share one host). Empty without any.
 func (c *Client) SectorIdentifier() string {
+	if c.SectorIdentifierURI != "" {
+		return sectorHost(c.SectorIdentifierURI)
+	}
 	if len(c.RedirectURIs) == 0 {
 		return ""
 	}

@@ -46,9 +46,10 @@ type Config struct {
 	PKCE         PKCE         `yaml:"pkce"`
 	Sessions     Sessions     `yaml:"sessions"`
 	Registration Registration `yaml:"registration"`
-	// BackchannelLogout tunes Back-Channel Logout 1.0 delivery.
-	BackchannelLogout BackchannelLogout `yaml:"backchannel_logout"`
-	Shutdown          Shutdown          `yaml:"shutdown"`
+	// Fetch bounds every request the server makes to a URL a client gave
+	// (back-channel logout receivers, documents such as a jwks_uri).
+	Fetch    Fetch    `yaml:"fetch"`
+	Shutdown Shutdown `yaml:"shutdown"`
 }
 
 // TLS makes the public listener serve HTTPS (and HTTP/2). Both files or
@@ -157,12 +158,25 @@ type Sessions struct {
 	DeviceCookieTTL time.Duration `yaml:"device_cookie_ttl"`
 }
 
-// BackchannelLogout is how logout tokens reach clients.
-type BackchannelLogout struct {
-	// AllowLoopback lets logout tokens go to loopback addresses, which the
-	// delivery client otherwise refuses with every other internal address:
+// Fetch is the policy of outbound requests to client-given URLs
+// (fetcher.Config): https only, to public addresses only.
+type Fetch struct {
+	// Timeout bounds one whole exchange, the body read included.
+	Timeout time.Duration `yaml:"timeout"`
+	// MaxBytes caps a response body.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// AllowHosts, when not empty, are the only hosts fetched from:
+	// "example.com" exactly, "*.example.com" any subdomain.
+	AllowHosts []string `yaml:"allow_hosts"`
+	// DenyHosts are never fetched from, whatever AllowHosts says.
+	DenyHosts []string `yaml:"deny_hosts"`
+	// AllowLoopback lets requests go to loopback addresses, over http://
+	// too, which are otherwise refused with every other internal address:
 	// for tests and local development only.
 	AllowLoopback bool `yaml:"allow_loopback"`
+	// CAFile is a PEM file of CA certificates trusted besides the system
+	// roots: for tests and local development.
+	CAFile string `yaml:"ca_file"`
 }
 
 // Registration is the policy of dynamic client registration (RFC 7591,
@@ -240,6 +254,7 @@ func Default() *Config {
 			// who would see the users' passwords. An admin may add it.
 			AllowedGrantTypes: []string{"authorization_code", "client_credentials", "refresh_token"},
 		},
+		Fetch:    Fetch{Timeout: 5 * time.Second, MaxBytes: 65536},
 		Shutdown: Shutdown{DrainDelay: 5 * time.Second},
 	}
 }

@@ -112,6 +112,12 @@ func normalise(c *Config) *Config {
 	if len(cp.TrustedProxies) == 0 {
 		cp.TrustedProxies = nil
 	}
+	if len(cp.Fetch.AllowHosts) == 0 {
+		cp.Fetch.AllowHosts = nil
+	}
+	if len(cp.Fetch.DenyHosts) == 0 {
+		cp.Fetch.DenyHosts = nil
+	}
 	return &cp
 }
 
@@ -535,6 +541,16 @@ func TestValidation(t *testing.T) {
 		{"registration no grants", func(c *Config) { c.Registration.AllowedGrantTypes = nil }, "config: registration.allowed_grant_types:"},
 		{"registration unknown grant", func(c *Config) { c.Registration.AllowedGrantTypes = []string{"client_credentials", "implicit"} }, "config: registration.allowed_grant_types[1]:"},
 		{"registration duplicate grant", func(c *Config) { c.Registration.AllowedGrantTypes = []string{"password", "password"} }, "config: registration.allowed_grant_types[1]: \"password\" is listed twice"},
+		{"fetch timeout zero", func(c *Config) { c.Fetch.Timeout = 0 }, "config: fetch.timeout:"},
+		{"fetch timeout long", func(c *Config) { c.Fetch.Timeout = 2 * time.Minute }, "config: fetch.timeout:"},
+		{"fetch max bytes small", func(c *Config) { c.Fetch.MaxBytes = 100 }, "config: fetch.max_bytes:"},
+		{"fetch max bytes huge", func(c *Config) { c.Fetch.MaxBytes = 1 << 30 }, "config: fetch.max_bytes:"},
+		{"fetch hosts", func(c *Config) {
+			c.Fetch.AllowHosts = []string{"rp.example.com", "*.partner.example"}
+			c.Fetch.DenyHosts = []string{"internal.partner.example"}
+		}, ""},
+		{"fetch allow bad", func(c *Config) { c.Fetch.AllowHosts = []string{"ok.example", "https://x.example"} }, `config: fetch.allow_hosts: fetcher: allow hosts: host pattern [1] "https://x.example"`},
+		{"fetch deny bad", func(c *Config) { c.Fetch.DenyHosts = []string{"a.*.example"} }, "config: fetch.deny_hosts:"},
 		{"registration one grant", func(c *Config) {
 			c.Registration.AllowedGrantTypes = []string{"client_credentials"}
 			c.Registration.Open = true

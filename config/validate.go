@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"authserver/fetcher"
 	"authserver/ratelimit"
 )
 
@@ -53,6 +54,7 @@ func (c *Config) Validate() error {
 	v.positive("sessions.ttl", c.Sessions.TTL)
 	v.positive("sessions.device_cookie_ttl", c.Sessions.DeviceCookieTTL)
 	v.registration(&c.Registration)
+	v.fetch(&c.Fetch)
 	if c.Shutdown.DrainDelay < 0 {
 		v.add("shutdown.drain_delay", "cannot be negative")
 	}
@@ -329,5 +331,24 @@ func (v *validator) registration(r *Registration) {
 			v.add(key, fmt.Sprintf("%q is listed twice", g))
 		}
 		seen[g] = true
+	}
+}
+
+func (v *validator) fetch(f *Fetch) {
+	// Long enough for a slow but honest server; a longer one would let a
+	// client's URL hold a worker (or a request) for minutes.
+	if f.Timeout <= 0 || f.Timeout > time.Minute {
+		v.add("fetch.timeout", "must be more than 0 and at most 1m")
+	}
+	// Every body is held in memory, and JWKS or metadata documents are small.
+	if f.MaxBytes < 1024 || f.MaxBytes > 16<<20 {
+		v.add("fetch.max_bytes", "must be from 1024 to 16777216 (16 MiB)")
+	}
+	// The fetcher is the one judge of a host pattern.
+	if _, err := fetcher.New(fetcher.Config{AllowHosts: f.AllowHosts}); err != nil {
+		v.add("fetch.allow_hosts", err.Error())
+	}
+	if _, err := fetcher.New(fetcher.Config{DenyHosts: f.DenyHosts}); err != nil {
+		v.add("fetch.deny_hosts", err.Error())
 	}
 }

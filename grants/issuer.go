@@ -2,6 +2,7 @@ package grants
 
 import (
 	"crypto"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -46,6 +47,10 @@ type Issuer struct {
 	header     atomic.Pointer[encodedHeader]
 	// subjects is the sub rule of ID Tokens, UserInfo and logout tokens.
 	subjects *subjects.Pairwise
+	// verified spares Verify the signature check of a token it accepted
+	// before.
+	verified *verifiedTokens
+	now      func() time.Time
 }
 
 // NewIssuer returns an Issuer for the issuer URL; tokens of clients that
@@ -66,6 +71,8 @@ func NewIssuer(issuer string, defaultAudience []string, ks KeySource) *Issuer {
 			jwt.WithoutClaimsValidation(),
 		),
 		subjects: subjects.Ephemeral(),
+		verified: newVerifiedTokens(),
+		now:      time.Now,
 	}
 }
 
@@ -197,22 +204,31 @@ func signCompact(k keys.SigningKey, header string, claims any) (string, error) {
 func (i *Issuer) URL() string { return i.issuer }
 
 // Verify checks an access token's signature, type, issuer and lifetime and
-// returns its claims.
+// returns its claims. A token it accepted before is not checked again
+// until its exp (verifiedTokens); the claims are the caller's to keep.
 func (i *Issuer) Verify(token string) (*AccessClaims, error) {
+	key := sha256.Sum256([]byte(token))
+	now := i.now()
+	if c, ok := i.verified.get(key, now, i.keys); ok {
+		return c, nil
+	}
 	var claims AccessClaims
+	var kid, alg string
 	_, err := i.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != accessTokenType && typ != "application/"+accessTokenType {
 			return nil, errors.New("not an access token (typ)")
 		}
-		kid, _ := t.Header["kid"].(string)
+		kid, _ = t.Header["kid"].(string)
 		method, pub, ok := i.keys.VerificationKey(kid)
 		if !ok || method.Alg() != t.Method.Alg() {
 			return nil, errors.New("unknown signing key")
 		}
+		alg = method.Alg()
 		return pub, nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	i.verified.put(key, &claims, kid, alg, claims.ExpiresAt.Time) // exp is required
 	return &claims, nil
 }

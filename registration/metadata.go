@@ -189,14 +189,21 @@ func (md *Metadata) toRegistration(allowedGrants []string) (clients.Registration
 		return reg, desc, redirectErr("redirect_uris is required for the authorization_code grant type")
 	}
 	reg.RedirectURIs = md.RedirectURIs
-	if md.SubjectType == clients.SubjectPairwise {
-		// Core §8.1: redirect URIs on several hosts would need a
-		// sector_identifier_uri, which is not supported.
+	if md.SubjectType == clients.SubjectPairwise && md.SectorIdentifierURI == "" {
+		// Core §8.1: redirect URIs on several hosts need a
+		// sector_identifier_uri listing them (the registry fetches it).
 		if len(md.RedirectURIs) == 0 || !clients.OneSector(md.RedirectURIs) {
-			return reg, desc, metadataErr("subject_type pairwise needs redirect_uris on one host: sector_identifier_uri is not supported")
+			return reg, desc, metadataErr("subject_type pairwise needs redirect_uris on one host, or a sector_identifier_uri listing them")
 		}
 	}
+	if md.SectorIdentifierURI != "" && md.SubjectType != clients.SubjectPairwise {
+		return reg, desc, metadataErr("sector_identifier_uri is only for subject_type pairwise")
+	}
+	if len(md.SectorIdentifierURI) > maxURILen {
+		return reg, desc, metadataErr("sector_identifier_uri is too long")
+	}
 	reg.SubjectType = md.SubjectType
+	reg.SectorIdentifierURI = md.SectorIdentifierURI
 	if len(md.PostLogoutRedirectURIs) > maxRedirectURIs {
 		return reg, desc, redirectErr("at most %d post-logout redirect URIs", maxRedirectURIs)
 	}
@@ -357,7 +364,8 @@ type Information struct {
 	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris,omitempty"`
 	BackchannelLogoutURI     string   `json:"backchannel_logout_uri,omitempty"`
 
-	BackchannelLogoutSessionRequired bool `json:"backchannel_logout_session_required,omitempty"`
+	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required,omitempty"`
+	SectorIdentifierURI              string `json:"sector_identifier_uri,omitempty"`
 }
 
 func information(c *clients.Client, secret, regToken, uri string) *Information {
@@ -386,6 +394,7 @@ func information(c *clients.Client, secret, regToken, uri string) *Information {
 		BackchannelLogoutURI:     c.BackchannelLogoutURI,
 
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
+		SectorIdentifierURI:              c.SectorIdentifierURI,
 	}
 	if c.AllowsGrant(clients.GrantAuthorizationCode) {
 		info.ResponseTypes = []string{"code"}
@@ -403,8 +412,6 @@ func (md *Metadata) checkUnsupported() error {
 	switch {
 	case md.SubjectType != "" && !slices.Contains(clients.SubjectTypes, md.SubjectType):
 		return metadataErr("subject_type is not supported (public or pairwise)")
-	case md.SectorIdentifierURI != "":
-		return metadataErr("sector_identifier_uri is not supported: a pairwise client's sector is the host of its redirect URIs")
 	case md.UserinfoSignedResponseAlg != "" && md.UserinfoSignedResponseAlg != "none":
 		return metadataErr("userinfo_signed_response_alg is not supported: UserInfo responses are plain JSON, never signed")
 	case md.RequestObjectSigningAlg != "":

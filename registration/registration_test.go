@@ -159,9 +159,13 @@ func TestValidation(t *testing.T) {
 		{"subject pairwise two hosts", with(webApp(), func(m *registration.Metadata) {
 			m.SubjectType = "pairwise"
 			m.RedirectURIs = []string{"https://app.example/cb", "https://other.example/cb"}
-		}), meta, "sector_identifier_uri is not supported"},
+		}), meta, "or a sector_identifier_uri listing them"},
+		{"subject pairwise two hosts with a sector", with(webApp(), func(m *registration.Metadata) {
+			m.SubjectType, m.SectorIdentifierURI = "pairwise", "https://sector.example/uris.json"
+			m.RedirectURIs = []string{"https://app.example/cb", "https://other.example/cb"}
+		}), meta, "sector_identifier_uri: is not supported by this server"}, // passed on to the registry, which has no fetcher here
 		{"subject unknown", with(webApp(), func(m *registration.Metadata) { m.SubjectType = "other" }), meta, "subject_type is not supported"},
-		{"sector identifier", with(webApp(), func(m *registration.Metadata) { m.SectorIdentifierURI = "https://app.example/sector.json" }), meta, "sector_identifier_uri is not supported"},
+		{"sector identifier of a public client", with(webApp(), func(m *registration.Metadata) { m.SectorIdentifierURI = "https://app.example/sector.json" }), meta, "only for subject_type pairwise"},
 		{"userinfo alg none", with(webApp(), func(m *registration.Metadata) { m.UserinfoSignedResponseAlg = "none" }), "", ""},
 		{"userinfo alg RS256", with(webApp(), func(m *registration.Metadata) { m.UserinfoSignedResponseAlg = "RS256" }), meta, "userinfo_signed_response_alg is not supported"},
 		{"request object alg", with(webApp(), func(m *registration.Metadata) { m.RequestObjectSigningAlg = "RS256" }), meta, "request_object_signing_alg is not supported"},

@@ -117,7 +117,7 @@ func (s *Service) Register(ctx context.Context, initialToken string, md Metadata
 	if err != nil {
 		return nil, err
 	}
-	if err := s.clients.CheckRegistration(reg); err != nil {
+	if err := s.clients.CheckRegistration(ctx, reg); err != nil {
 		return nil, fromClients(err)
 	}
 	if initialToken != "" {

@@ -20,6 +20,7 @@ import (
 
 	"authserver/backchannel"
 	"authserver/clients"
+	"authserver/fetcher"
 	"authserver/grants"
 	"authserver/keys"
 	"authserver/ratelimit"
@@ -114,7 +115,11 @@ func newStack(t *testing.T, tweak ...func(*stackConfig)) *stack {
 		sess = cfg.sessions(st)
 	}
 	// Back-channel logout to the tests' loopback receivers.
-	logouts := backchannel.New(backchannel.Config{AllowLoopback: true, Backoff: 10 * time.Millisecond}, issuer, s.clients, st, log)
+	loopback, err := fetcher.New(fetcher.Config{AllowLoopback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logouts := backchannel.New(backchannel.Config{Fetcher: loopback, Backoff: 10 * time.Millisecond}, issuer, s.clients, st, log)
 	logouts.Start()
 	t.Cleanup(logouts.Close)
 	s.revoker.OnUserRevoked(logouts.UserSignedOut)

@@ -46,7 +46,8 @@ func clientsCreate(fs *flag.FlagSet) func(cli, *connFlags, []string) int {
 	fs.BoolVar(&reg.Public, "public", false, "a public client (no secret; PKCE)")
 	fs.StringVar(&reg.AuthMethod, "auth-method", "", "token endpoint auth method: client_secret_basic (default), client_secret_post, none (public)")
 	fs.BoolVar(&reg.FirstParty, "first-party", false, "a first-party client (skips the consent page)")
-	fs.StringVar(&reg.SubjectType, "subject-type", "", "OpenID Connect subject type: public (default) or pairwise (redirect URIs on one host)")
+	fs.StringVar(&reg.SubjectType, "subject-type", "", "OpenID Connect subject type: public (default) or pairwise (redirect URIs on one host, or listed at --sector-identifier-uri)")
+	fs.StringVar(&reg.SectorIdentifierURI, "sector-identifier-uri", "", "https URL of a JSON array of the client's redirect URIs: a pairwise client's sector (its host)")
 	return func(x cli, cf *connFlags, _ []string) int {
 		if reg.Name == "" {
 			fmt.Fprintln(x.stderr, "authserver: create client: --name is required")

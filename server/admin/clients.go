@@ -34,6 +34,7 @@ type ClientView struct {
 	FirstParty                       bool      `json:"first_party"`
 	IDTokenAlg                       string    `json:"id_token_signed_response_alg"`
 	SubjectType                      string    `json:"subject_type"`
+	SectorIdentifierURI              string    `json:"sector_identifier_uri,omitempty"`
 	Disabled                         bool      `json:"disabled"`
 	CreatedAt                        time.Time `json:"created_at"`
 	UpdatedAt                        time.Time `json:"updated_at"`
@@ -70,6 +71,7 @@ func NewClientView(c *clients.Client) ClientView {
 		FirstParty:                       c.FirstParty,
 		IDTokenAlg:                       c.IDTokenSigningAlg(),
 		SubjectType:                      c.SubjectTypeOrDefault(),
+		SectorIdentifierURI:              c.SectorIdentifierURI,
 		Disabled:                         c.Disabled,
 		CreatedAt:                        c.CreatedAt,
 		UpdatedAt:                        c.UpdatedAt,

@@ -1,4 +1,0 @@
-package backchannel
-
-// CheckAddress is checkAddress, for the table of what the dialer refuses.
-var CheckAddress = checkAddress
