@@ -105,22 +105,22 @@ type Deps struct {
 
 // Endpoint serves POST /token.
 type Endpoint struct {
-	cfg       Config
-	clients   *clients.Registry
-	users     UserAuthenticator
-	families  tokens.RefreshStore
-	codes     tokens.CodeStore
-	deny      tokens.DenyList
-	revoker   *tokens.Revoker
-	limiter   *ratelimit.Limiter
-	issuer    *Issuer
-	resources *resources.Registry
-	chain     *tokens.Chain
-	issued    func(grantType string)
-	audit     *slog.Logger
-	events    *audit.Logger
-	grants    map[string]grantFunc
-	now       func() time.Time
+	cfg      Config
+	clients  *clients.Registry
+	users    UserAuthenticator
+	families tokens.RefreshStore
+	codes    tokens.CodeStore
+	deny     tokens.DenyList
+	revoker  *tokens.Revoker
+	limiter  *ratelimit.Limiter
+	issuer   *Issuer
+	targets  *resources.Registry // the resources a request may name
+	chain    *tokens.Chain
+	issued   func(grantType string)
+	audit    *slog.Logger
+	events   *audit.Logger
+	grants   map[string]grantFunc
+	now      func() time.Time
 }
 
 // grantFunc is one grant's own work (step 5 on): its checks, its store
@@ -131,7 +131,7 @@ type grantFunc func(ctx context.Context, req *tokenRequest) (*issued, error)
 func NewEndpoint(cfg Config, d Deps) *Endpoint {
 	e := &Endpoint{
 		cfg: cfg, clients: d.Clients, users: d.Users, families: d.Families, codes: d.Codes,
-		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, resources: d.Resources, chain: d.Chain, audit: d.Audit, issued: d.Issued, now: time.Now,
+		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, targets: d.Resources, chain: d.Chain, audit: d.Audit, issued: d.Issued, now: time.Now,
 	}
 	if e.audit == nil {
 		e.audit = slog.Default()

@@ -46,7 +46,7 @@ func (e *Endpoint) grantTarget(ctx context.Context, asked, granted []string, sco
 	if len(asked) > 0 || len(granted) == 0 {
 		return e.target(ctx, asked, scope)
 	}
-	rs, err := e.resources.Registered(ctx, granted)
+	rs, err := e.targets.Registered(ctx, granted)
 	if err != nil {
 		return accessTarget{}, err
 	}
@@ -73,7 +73,7 @@ func (e *Endpoint) target(ctx context.Context, ids []string, granted string) (ac
 	if len(ids) == 0 {
 		return accessTarget{scope: granted, ttl: e.cfg.AccessTTL}, nil
 	}
-	rs, err := e.resources.Resolve(ctx, ids)
+	rs, err := e.targets.Resolve(ctx, ids)
 	if errors.Is(err, resources.ErrUnknown) {
 		return accessTarget{}, oauthErr(ErrInvalidTarget, "a resource is not registered at this server")
 	}

@@ -236,7 +236,7 @@ func (a *Authorize) parseRequest(c *gin.Context) (*authRequest, bool) {
 		return a.refuse(c, req, "invalid_scope", "the requested scope is unknown, malformed, or not allowed for this client")
 	}
 	req.scope = scope
-	if _, ok := a.parseResources(c, req); !ok {
+	if !a.parseResources(c, req) {
 		return nil, false
 	}
 

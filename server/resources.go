@@ -12,21 +12,23 @@ import (
 // request (RFC 8707 §2, which lets them repeat): well formed, registered,
 // and leaving a scope of the granted one. They are errors at the client's
 // redirect URI, as every error after it is validated; the code is bound
-// to them (tokens.Code.Resources).
-func (a *Authorize) parseResources(c *gin.Context, req *authRequest) (*authRequest, bool) {
+// to them (tokens.Code.Resources). It reports whether the request may go
+// on; when not, the answer is written.
+func (a *Authorize) parseResources(c *gin.Context, req *authRequest) bool {
 	values := req.query["resource"]
 	if len(values) == 0 {
-		return req, true
+		return true
 	}
 	ids, err := a.d.Codes.CheckResources(c.Request.Context(), values, req.scope)
 	var oe *grants.Error
 	switch {
 	case errors.As(err, &oe):
-		return a.refuse(c, req, oe.Code.Error(), oe.Description)
+		a.redirectError(c, req, oe.Code.Error(), oe.Description)
+		return false
 	case err != nil:
 		a.serverError(c, req, err)
-		return nil, false
+		return false
 	}
 	req.resources = ids
-	return req, true
+	return true
 }
