@@ -95,15 +95,22 @@ func (e *Endpoint) targetFor(rs []resources.Resource, granted string) (accessTar
 // CheckResources checks the resource parameters of an authorization
 // request (RFC 8707 §2) for the authorization endpoint: well formed,
 // registered, and leaving a scope of granted. It returns them without
-// repeats, and an *Error (invalid_target, invalid_scope) or the store's
-// error.
-func (e *Endpoint) CheckResources(ctx context.Context, values []string, granted string) ([]string, error) {
+// repeats (for the consent page), and an *Error (invalid_target,
+// invalid_scope) or the store's error.
+func (e *Endpoint) CheckResources(ctx context.Context, values []string, granted string) ([]resources.Resource, error) {
 	ids, err := resources.ParseIndicators(values)
 	if err != nil {
 		return nil, oauthErr(ErrInvalidTarget, "%s", err.Error())
 	}
-	if _, err := e.target(ctx, ids, granted); err != nil {
+	rs, err := e.targets.Resolve(ctx, ids)
+	if errors.Is(err, resources.ErrUnknown) {
+		return nil, oauthErr(ErrInvalidTarget, "a resource is not registered at this server")
+	}
+	if err != nil {
 		return nil, err
 	}
-	return ids, nil
+	if _, err := e.targetFor(rs, granted); err != nil {
+		return nil, err
+	}
+	return rs, nil
 }

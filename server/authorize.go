@@ -19,6 +19,7 @@ import (
 	"authserver/clients"
 	"authserver/grants"
 	"authserver/ratelimit"
+	"authserver/resources"
 	"authserver/sessions"
 	"authserver/store"
 	"authserver/users"
@@ -51,7 +52,7 @@ type CodeIssuer interface {
 	Subject(c *clients.Client, userID string) string
 	// CheckResources checks an authorization request's RFC 8707
 	// resources against the registry and the granted scope.
-	CheckResources(ctx context.Context, values []string, granted string) ([]string, error)
+	CheckResources(ctx context.Context, values []string, granted string) ([]resources.Resource, error)
 }
 
 // UserDirectory checks passwords and finds signed-in users (*users.Service).
@@ -131,7 +132,7 @@ type authRequest struct {
 	redirectURI string
 	state       string
 	scope       string // what is granted: the request's, or all the client's
-	resources   []string
+	resources   []resources.Resource
 	challenge   string
 	// nonce is the OpenID Connect nonce, echoed in the ID Token; the
 	// query it came in is carried through sign-in and consent (encode).
@@ -447,7 +448,7 @@ func (a *Authorize) issueCode(c *gin.Context, req *authRequest, si *signedIn) {
 	code, err := a.d.Codes.IssueCode(c.Request.Context(), grants.CodeGrant{
 		ClientID: req.client.ID, UserID: si.user.ID, RedirectURI: req.redirectURI,
 		Scope: req.scope, CodeChallenge: req.challenge, AuthTime: si.sess.AuthTime, Nonce: req.nonce, SessionID: si.sess.ID,
-		Resources: req.resources, UserGeneration: si.sess.UserGeneration, ClientGeneration: req.client.Generation,
+		Resources: resourceIDs(req.resources), UserGeneration: si.sess.UserGeneration, ClientGeneration: req.client.Generation,
 	})
 	if err != nil {
 		a.serverError(c, req, err)
@@ -654,6 +655,7 @@ func (a *Authorize) renderConsent(c *gin.Context, req *authRequest, si *signedIn
 	if len(d.Scopes) == 0 {
 		d.Scopes = []scopeView{{Description: "Know who you are"}}
 	}
+	d.Scopes = append(d.Scopes, describeResources(req.resources)...)
 	d.RedirectHost = redirectHost(req.redirectURI)
 	a.pages.render(c, http.StatusOK, "consent", d, req.redirectURI)
 }

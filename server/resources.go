@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"authserver/grants"
+	"authserver/resources"
 )
 
 // parseResources checks the resource parameters of an authorization
@@ -19,7 +20,7 @@ func (a *Authorize) parseResources(c *gin.Context, req *authRequest) bool {
 	if len(values) == 0 {
 		return true
 	}
-	ids, err := a.d.Codes.CheckResources(c.Request.Context(), values, req.scope)
+	rs, err := a.d.Codes.CheckResources(c.Request.Context(), values, req.scope)
 	var oe *grants.Error
 	switch {
 	case errors.As(err, &oe):
@@ -29,6 +30,24 @@ func (a *Authorize) parseResources(c *gin.Context, req *authRequest) bool {
 		a.serverError(c, req, err)
 		return false
 	}
-	req.resources = ids
+	req.resources = rs
 	return true
+}
+
+func resourceIDs(rs []resources.Resource) []string {
+	var ids []string
+	for _, r := range rs {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+// describeResources names, on the consent page, the APIs the app's tokens
+// will be for.
+func describeResources(rs []resources.Resource) []scopeView {
+	var out []scopeView
+	for _, r := range rs {
+		out = append(out, scopeView{Name: r.ID, Description: "Use " + r.Name})
+	}
+	return out
 }

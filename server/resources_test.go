@@ -36,6 +36,9 @@ func TestAuthorizeResourceIndicators(t *testing.T) {
 
 	p := b.get(s.authURL(id, "scope", "profile invoices:read", "resource", invoicesAPI))
 	p = b.signIn(p, s.srv.URL, "alice", "alice's long password")
+	if !strings.Contains(p.body, "Use Invoices") || !strings.Contains(p.body, invoicesAPI) {
+		t.Fatalf("the consent page should name the API the tokens are for: %s", p.body)
+	}
 	q := b.decide(p, s.srv.URL, "allow").location(t).Query()
 	if q.Get("code") == "" {
 		t.Fatalf("no code: %v", q)
