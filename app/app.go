@@ -284,6 +284,9 @@ func (a *App) build(ctx context.Context) error {
 		Clients: a.Clients, Users: a.Users, Families: a.Store, Codes: a.Store, Deny: a.Store,
 		Revoker: revoker, Limiter: limiter, Issuer: a.Issuer, Chain: chain, Audit: a.Log, Issued: a.Metrics.TokenIssued,
 		Resources: a.Resources,
+		// private_key_jwt: one-time jtis, and client jwks_uri sets fetched
+		// through the node's fetcher, cached apart from other documents.
+		Replay: a.Store, ClientKeys: fetcher.NewCache(a.Fetcher, fetcher.CacheConfig{MaxEntries: 1024, MinTTL: time.Minute, MaxTTL: time.Hour}),
 	})
 	authorize := server.NewAuthorize(server.AuthorizeConfig{
 		Issuer:          cfg.Issuer,

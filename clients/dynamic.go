@@ -38,7 +38,7 @@ func (r *Registry) Register(ctx context.Context, reg Registration, md Metadata) 
 	c.Metadata = md
 	c.CreatedAt = r.now().UTC()
 	c.UpdatedAt = c.CreatedAt
-	if !c.Public {
+	if c.UsesSecret() {
 		secret = randomString(32)
 		c.SecretHash = HashSecret(secret)
 	}
@@ -104,6 +104,9 @@ func (r *Registry) AuthenticateRegistration(ctx context.Context, id, token strin
 func (r *Registry) UpdateRegistration(ctx context.Context, c *Client, reg Registration, md Metadata) (*Client, error) {
 	if reg.Public != c.Public {
 		return nil, &ValidationError{"token_endpoint_auth_method", "cannot change between \"none\" and a client secret method; register a new client instead"}
+	}
+	if (reg.AuthMethod == AuthPrivateKeyJWT) != (c.AuthMethod == AuthPrivateKeyJWT) {
+		return nil, &ValidationError{"token_endpoint_auth_method", "cannot change between private_key_jwt and a client secret method; register a new client instead"}
 	}
 	u, err := r.prepareDynamic(reg, c.ID)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -65,6 +66,9 @@ type Registration struct {
 	// names a SectorIdentifierURI that lists them all.
 	SubjectType         string `json:"subject_type"`
 	SectorIdentifierURI string `json:"sector_identifier_uri"`
+	// JWKS or JWKSURI holds a private_key_jwt client's public keys.
+	JWKS    json.RawMessage `json:"jwks"`
+	JWKSURI string          `json:"jwks_uri"`
 }
 
 // Registry creates, checks and authenticates clients.
@@ -99,7 +103,7 @@ func (r *Registry) Create(ctx context.Context, reg Registration) (*Client, strin
 	c.CreatedAt = r.now().UTC()
 	c.UpdatedAt = c.CreatedAt
 	var secret string
-	if !c.Public {
+	if c.UsesSecret() {
 		secret = randomString(32)
 		c.SecretHash = HashSecret(secret)
 	}
@@ -139,6 +143,9 @@ func (r *Registry) RotateSecret(ctx context.Context, id string, overlap time.Dur
 	}
 	if c.Public {
 		return nil, "", &ValidationError{Field: "client", Reason: "a public client has no secret"}
+	}
+	if !c.UsesSecret() {
+		return nil, "", &ValidationError{Field: "client", Reason: "a private_key_jwt client has no secret; rotate its keys instead"}
 	}
 	now := r.now().UTC()
 	c.PreviousSecretHash, c.PreviousSecretExpiresAt = nil, time.Time{}
@@ -231,7 +238,7 @@ func (r *Registry) Authenticate(ctx context.Context, id, secret string) (*Client
 	if err != nil {
 		return nil, err
 	}
-	if c.Disabled || c.Public || !c.SecretMatches(presented, r.now()) {
+	if c.Disabled || !c.UsesSecret() || !c.SecretMatches(presented, r.now()) {
 		return nil, ErrAuthenticationFailed
 	}
 	return c, nil
@@ -317,6 +324,7 @@ func (r *Registry) validate(reg Registration) (*Client, error) {
 		Audience:     dedupe(reg.Audience),
 		IDTokenAlg:   reg.IDTokenAlg,
 		SubjectType:  strings.TrimSpace(reg.SubjectType),
+		JWKSURI:      strings.TrimSpace(reg.JWKSURI),
 
 		PostLogoutRedirectURIs: dedupe(reg.PostLogoutRedirectURIs),
 		BackchannelLogoutURI:   strings.TrimSpace(reg.BackchannelLogoutURI),
@@ -345,8 +353,15 @@ func (r *Registry) validate(reg Registration) (*Client, error) {
 		if !c.Public {
 			return nil, &ValidationError{"token_endpoint_auth_method", "\"none\" is only for public clients"}
 		}
+	case AuthPrivateKeyJWT:
+		if c.Public {
+			return nil, &ValidationError{"token_endpoint_auth_method", "a public client must use \"none\""}
+		}
 	default:
-		return nil, &ValidationError{"token_endpoint_auth_method", fmt.Sprintf("unsupported %q (want client_secret_basic, client_secret_post or none)", c.AuthMethod)}
+		return nil, &ValidationError{"token_endpoint_auth_method", fmt.Sprintf("unsupported %q (want client_secret_basic, client_secret_post, private_key_jwt or none)", c.AuthMethod)}
+	}
+	if err := validateKeys(c, reg.JWKS); err != nil {
+		return nil, err
 	}
 	if len(c.GrantTypes) == 0 {
 		return nil, &ValidationError{"grant_types", "at least one grant type is required"}

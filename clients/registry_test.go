@@ -40,7 +40,7 @@ func TestRegistrationValidation(t *testing.T) {
 		{"public password", clients.Registration{Name: "a", Public: true, GrantTypes: []string{"password"}}, "grant_types"},
 		{"public with a secret method", clients.Registration{Name: "a", Public: true, AuthMethod: clients.AuthSecretBasic, GrantTypes: code, RedirectURIs: []string{"https://a.test/cb"}}, "token_endpoint_auth_method"},
 		{"confidential with none", clients.Registration{Name: "a", AuthMethod: clients.AuthNone, GrantTypes: cc}, "token_endpoint_auth_method"},
-		{"unknown method", clients.Registration{Name: "a", AuthMethod: "private_key_jwt", GrantTypes: cc}, "token_endpoint_auth_method"},
+		{"unknown method", clients.Registration{Name: "a", AuthMethod: "client_secret_jwt", GrantTypes: cc}, "token_endpoint_auth_method"},
 		{"code without redirect", clients.Registration{Name: "a", GrantTypes: code}, "redirect_uris"},
 		{"relative redirect", clients.Registration{Name: "a", GrantTypes: code, RedirectURIs: []string{"/cb"}}, "redirect_uris"},
 		{"fragment", clients.Registration{Name: "a", GrantTypes: code, RedirectURIs: []string{"https://a.test/cb#x"}}, "redirect_uris"},

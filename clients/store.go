@@ -2,6 +2,7 @@ package clients
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strings"
@@ -13,6 +14,9 @@ const (
 	AuthSecretBasic = "client_secret_basic"
 	AuthSecretPost  = "client_secret_post"
 	AuthNone        = "none"
+	// AuthPrivateKeyJWT is a JWT signed with the client's own key (RFC
+	// 7523 §2.2, OpenID Connect Core §9): the client holds no secret.
+	AuthPrivateKeyJWT = "private_key_jwt"
 )
 
 // Client is a registered OAuth client as the store keeps it. Secrets are never
@@ -54,7 +58,11 @@ type Client struct {
 	// 1.0 §8): the sub its ID Tokens, UserInfo answers and logout tokens
 	// carry.
 	SubjectType string `json:"subject_type,omitempty"`
-	Disabled    bool   `json:"disabled,omitempty"`
+	// JWKS (inline, public keys only) or JWKSURI (fetched) holds the keys
+	// of a private_key_jwt client; never both.
+	JWKS     json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI  string          `json:"jwks_uri,omitempty"`
+	Disabled bool            `json:"disabled,omitempty"`
 	// Generation moves on whenever the client is revoked (disabled,
 	// deleted): codes, consents and refresh families made under an earlier
 	// one are dead.

@@ -22,7 +22,11 @@ type credentials struct {
 	id, secret string
 	basic      bool // from the Authorization header
 	hasSecret  bool
+	assertion  bool // proven by a client assertion (clientassertion.go)
 }
+
+// proven reports whether the client proved who it is, not only named itself.
+func (c credentials) proven() bool { return c.hasSecret || c.assertion }
 
 // readCredentials takes client credentials from the Basic header (values
 // form-url-decoded, RFC 6749 §2.3.1) or the body, never both.
@@ -70,6 +74,9 @@ func readCredentials(r *http.Request) (credentials, *Error) {
 // authenticates them: the first step at /token, /revoke and /introspect.
 // Every failure is audited once.
 func (e *Endpoint) clientFromRequest(r *http.Request) (*clients.Client, credentials, error) {
+	if hasAssertion(r) {
+		return e.clientFromAssertion(r)
+	}
 	creds, perr := readCredentials(r)
 	if perr != nil {
 		if perr.Code == oerrors.ErrInvalidClient {

@@ -101,6 +101,12 @@ type Deps struct {
 	// Issued is told the grant type of every token response sent; nil
 	// tells no one.
 	Issued func(grantType string)
+
+	// Replay keeps client assertion jtis one-time; nil refuses
+	// private_key_jwt. ClientKeys fetches jwks_uri key sets; nil refuses
+	// clients that registered one.
+	Replay     ReplayStore
+	ClientKeys KeysFetcher
 }
 
 // Endpoint serves POST /token.
@@ -121,6 +127,10 @@ type Endpoint struct {
 	events   *audit.Logger
 	grants   map[string]grantFunc
 	now      func() time.Time
+
+	// Client assertions (clientassertion.go).
+	replay     ReplayStore
+	clientKeys clientKeys
 }
 
 // grantFunc is one grant's own work (step 5 on): its checks, its store
@@ -132,6 +142,7 @@ func NewEndpoint(cfg Config, d Deps) *Endpoint {
 	e := &Endpoint{
 		cfg: cfg, clients: d.Clients, users: d.Users, families: d.Families, codes: d.Codes,
 		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, targets: d.Resources, chain: d.Chain, audit: d.Audit, issued: d.Issued, now: time.Now,
+		replay: d.Replay, clientKeys: clientKeys{d.ClientKeys},
 	}
 	if e.audit == nil {
 		e.audit = slog.Default()

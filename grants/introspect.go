@@ -58,7 +58,7 @@ func (e *Endpoint) IntrospectionHandler() http.Handler {
 
 func (e *Endpoint) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 	c, token, ok := e.readAuthenticated(w, r, func(c *clients.Client, creds credentials) error {
-		if c.Public || !creds.hasSecret {
+		if c.Public || !creds.proven() {
 			// RFC 7662 §2.1: the endpoint must not be open to anyone; a
 			// public client's id is no proof of anything.
 			const desc = "introspection requires a confidential client"

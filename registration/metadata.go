@@ -47,8 +47,8 @@ const (
 
 // Metadata is client metadata as RFC 7591 §2 names it: what a client sends
 // to register (and, with RFC 7592, to update). Fields the server does not
-// know (jwks, software_statement, localized names, ...) are ignored, as
-// §2 requires.
+// know (software_statement, localized names, ...) are ignored, as §2
+// requires.
 type Metadata struct {
 	RedirectURIs            []string `json:"redirect_uris"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
@@ -74,6 +74,10 @@ type Metadata struct {
 	// may be true.
 	BackchannelLogoutURI             string `json:"backchannel_logout_uri"`
 	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required"`
+	// JWKS or JWKSURI (never both) holds the public keys a
+	// private_key_jwt client signs its assertions with.
+	JWKS    json.RawMessage `json:"jwks"`
+	JWKSURI string          `json:"jwks_uri"`
 
 	// OpenID Connect Dynamic Client Registration §2 metadata the server
 	// does not support: refused rather than ignored, since a client that
@@ -137,11 +141,17 @@ func (md *Metadata) toRegistration(allowedGrants []string) (clients.Registration
 	switch md.TokenEndpointAuthMethod {
 	case "":
 		reg.AuthMethod = clients.AuthSecretBasic
-	case clients.AuthSecretBasic, clients.AuthSecretPost, clients.AuthNone:
+	case clients.AuthSecretBasic, clients.AuthSecretPost, clients.AuthNone, clients.AuthPrivateKeyJWT:
 		reg.AuthMethod = md.TokenEndpointAuthMethod
 	default:
-		return reg, desc, metadataErr("token_endpoint_auth_method is not supported (client_secret_basic, client_secret_post or none)")
+		return reg, desc, metadataErr("token_endpoint_auth_method is not supported (client_secret_basic, client_secret_post, private_key_jwt or none)")
 	}
+	if len(md.JWKSURI) > maxURILen {
+		return reg, desc, metadataErr("jwks_uri longer than %d bytes", maxURILen)
+	}
+	if reg.AuthMethod == clients.AuthPrivateKeyJWT {
+		reg.JWKS, reg.JWKSURI = md.JWKS, md.JWKSURI
+	} // else ignored as before: no other method uses the client's keys
 	reg.Public = reg.AuthMethod == clients.AuthNone
 
 	if alg := md.IDTokenSignedResponseAlg; alg != "" && !slices.Contains(clients.IDTokenAlgs, alg) {
@@ -366,6 +376,9 @@ type Information struct {
 
 	BackchannelLogoutSessionRequired bool   `json:"backchannel_logout_session_required,omitempty"`
 	SectorIdentifierURI              string `json:"sector_identifier_uri,omitempty"`
+
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI string          `json:"jwks_uri,omitempty"`
 }
 
 func information(c *clients.Client, secret, regToken, uri string) *Information {
@@ -395,11 +408,13 @@ func information(c *clients.Client, secret, regToken, uri string) *Information {
 
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
 		SectorIdentifierURI:              c.SectorIdentifierURI,
+
+		JWKS: c.JWKS, JWKSURI: c.JWKSURI,
 	}
 	if c.AllowsGrant(clients.GrantAuthorizationCode) {
 		info.ResponseTypes = []string{"code"}
 	}
-	if !c.Public {
+	if c.UsesSecret() {
 		never := int64(0) // the secret does not expire (RFC 7591 §3.2.1)
 		info.ClientSecretExpiresAt = &never
 	}

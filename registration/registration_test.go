@@ -213,7 +213,7 @@ func TestValidation(t *testing.T) {
 		{"response types derived", with(webApp(), func(m *registration.Metadata) { m.ResponseTypes = nil }), "", ""},
 
 		// Client authentication.
-		{"unknown auth method", with(machine(), func(m *registration.Metadata) { m.TokenEndpointAuthMethod = "private_key_jwt" }), meta, "token_endpoint_auth_method is not supported"},
+		{"unknown auth method", with(machine(), func(m *registration.Metadata) { m.TokenEndpointAuthMethod = "client_secret_jwt" }), meta, "token_endpoint_auth_method is not supported"},
 		{"post auth method", with(machine(), func(m *registration.Metadata) { m.TokenEndpointAuthMethod = "client_secret_post" }), "", ""},
 		{"public client_credentials", with(machine(), func(m *registration.Metadata) { m.TokenEndpointAuthMethod = "none" }), meta, `public client cannot use "client_credentials"`},
 		{"public web app", with(webApp(), func(m *registration.Metadata) { m.TokenEndpointAuthMethod = "none" }), "", ""},

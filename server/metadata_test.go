@@ -54,11 +54,21 @@ func TestMetadataRevocationIntrospection(t *testing.T) {
 		}
 		return out
 	}
-	if got := methods("revocation_endpoint_auth_methods_supported"); !slices.Equal(got, []string{"client_secret_basic", "client_secret_post", "none"}) {
+	if got := methods("revocation_endpoint_auth_methods_supported"); !slices.Equal(got, []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}) {
 		t.Errorf("revocation auth methods %v", got)
 	}
-	if got := methods("introspection_endpoint_auth_methods_supported"); slices.Contains(got, "none") || len(got) != 2 {
+	if got := methods("introspection_endpoint_auth_methods_supported"); !slices.Equal(got, []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}) {
 		t.Errorf("introspection auth methods %v", got)
+	}
+	if got := methods("token_endpoint_auth_methods_supported"); !slices.Contains(got, "private_key_jwt") {
+		t.Errorf("token endpoint auth methods %v lack private_key_jwt", got)
+	}
+	// Asymmetric algorithms only: an HS* or none here would invite
+	// assertions signed with a shared or no key.
+	for _, k := range []string{"token_endpoint_auth_signing_alg_values_supported", "revocation_endpoint_auth_signing_alg_values_supported", "introspection_endpoint_auth_signing_alg_values_supported"} {
+		if got := methods(k); !slices.Equal(got, []string{"RS256", "PS256", "ES256", "EdDSA"}) {
+			t.Errorf("%s = %v", k, got)
+		}
 	}
 	for _, p := range []string{"/revoke", "/introspect"} {
 		if s := status(h, http.MethodPost, p); s != http.StatusTeapot {

@@ -113,7 +113,7 @@ func TestOpenIDConfiguration(t *testing.T) {
 		"prompt_values_supported":               `["none","login","consent"]`,
 		"id_token_signing_alg_values_supported": `["RS256","ES256","EdDSA"]`,
 		"code_challenge_methods_supported":      `["S256"]`,
-		"token_endpoint_auth_methods_supported": `["client_secret_basic","client_secret_post","none"]`,
+		"token_endpoint_auth_methods_supported": `["client_secret_basic","client_secret_post","private_key_jwt","none"]`,
 		"grant_types_supported":                 `["authorization_code","client_credentials","password","refresh_token"]`,
 		"claims_supported": `["iss","sub","aud","exp","iat","auth_time","nonce","at_hash",` +
 			`"name","family_name","given_name","middle_name","nickname","preferred_username","profile","picture","website",` +

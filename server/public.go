@@ -95,13 +95,15 @@ func NewPublic(o Options) *gin.Engine {
 	if o.Revocation != nil {
 		r.POST("/revoke", gin.WrapH(o.Revocation))
 		doc["revocation_endpoint"] = o.Issuer + "/revoke"
-		doc["revocation_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post", "none"}
+		doc["revocation_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
+		doc["revocation_endpoint_auth_signing_alg_values_supported"] = clients.AssertionAlgs
 	}
 	if o.Introspection != nil {
 		r.POST("/introspect", gin.WrapH(o.Introspection))
 		doc["introspection_endpoint"] = o.Issuer + "/introspect"
 		// Public clients ("none") may not introspect.
-		doc["introspection_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post"}
+		doc["introspection_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
+		doc["introspection_endpoint_auth_signing_alg_values_supported"] = clients.AssertionAlgs
 	}
 	if o.EndSession != nil && o.Authorize != nil {
 		o.EndSession.routes(r)
@@ -162,7 +164,7 @@ func Metadata(issuer string, scopes []string) map[string]any {
 		"jwks_uri":                              issuer + "/jwks",
 		"grant_types_supported":                 []string{"authorization_code", "client_credentials", "password", "refresh_token"},
 		"scopes_supported":                      scopes,
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "none"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 		"response_types_supported":              []string{"code"},
 		"response_modes_supported":              []string{"query"},
 		"code_challenge_methods_supported":      []string{"S256"},
@@ -171,6 +173,9 @@ func Metadata(issuer string, scopes []string) map[string]any {
 		// RFC 8707: resource at /authorize and /token. 8414 registers no
 		// field for it; this one is what servers that advertise it use.
 		"resource_indicators_supported": true,
+
+		// What private_key_jwt assertions may be signed with.
+		"token_endpoint_auth_signing_alg_values_supported": clients.AssertionAlgs,
 	}
 }
 

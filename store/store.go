@@ -8,6 +8,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"authserver/clients"
 	"authserver/keys"
@@ -31,6 +32,12 @@ type Backend interface {
 	sessions.Store
 	registration.TokenStore
 	resources.Store
+	// RememberOnce records key until until and reports whether it was
+	// fresh: false when it is recorded already and not expired. It is
+	// atomic, so of many callers with one key exactly one gets true; the
+	// replay checks of client assertions and DPoP proofs rest on it. Keys
+	// are stored hashed.
+	RememberOnce(ctx context.Context, key string, until time.Time) (fresh bool, err error)
 	// Ping answers nil when the store can serve now; readiness checks use
 	// it, so it must be cheap.
 	Ping(ctx context.Context) error

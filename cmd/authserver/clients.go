@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 
 	"authserver/clients"
 )
@@ -35,6 +37,7 @@ func clientsCreate(fs *flag.FlagSet) func(cli, *connFlags, []string) int {
 		reg                                 clients.Registration
 		grants, scopes, redirects, audience string
 		postLogoutRedirects                 string
+		jwksFile                            string
 	)
 	fs.StringVar(&reg.Name, "name", "", "client name (required)")
 	fs.StringVar(&grants, "grant-types", "", "comma-separated grant types: authorization_code, client_credentials, password, refresh_token")
@@ -44,7 +47,9 @@ func clientsCreate(fs *flag.FlagSet) func(cli, *connFlags, []string) int {
 	fs.StringVar(&reg.BackchannelLogoutURI, "backchannel-logout-uri", "", "URL that receives a logout token when a user's session ends")
 	fs.StringVar(&audience, "audience", "", "comma-separated audiences of the client's access tokens")
 	fs.BoolVar(&reg.Public, "public", false, "a public client (no secret; PKCE)")
-	fs.StringVar(&reg.AuthMethod, "auth-method", "", "token endpoint auth method: client_secret_basic (default), client_secret_post, none (public)")
+	fs.StringVar(&reg.AuthMethod, "auth-method", "", "token endpoint auth method: client_secret_basic (default), client_secret_post, private_key_jwt (with --jwks-file or --jwks-uri), none (public)")
+	fs.StringVar(&jwksFile, "jwks-file", "", "file holding the public JWK Set a private_key_jwt client signs its assertions with")
+	fs.StringVar(&reg.JWKSURI, "jwks-uri", "", "https URL of the public JWK Set of a private_key_jwt client")
 	fs.BoolVar(&reg.FirstParty, "first-party", false, "a first-party client (skips the consent page)")
 	fs.StringVar(&reg.SubjectType, "subject-type", "", "OpenID Connect subject type: public (default) or pairwise (redirect URIs on one host, or listed at --sector-identifier-uri)")
 	fs.StringVar(&reg.SectorIdentifierURI, "sector-identifier-uri", "", "https URL of a JSON array of the client's redirect URIs: a pairwise client's sector (its host)")
@@ -58,6 +63,18 @@ func clientsCreate(fs *flag.FlagSet) func(cli, *connFlags, []string) int {
 		reg.RedirectURIs = splitList(redirects, false)
 		reg.Audience = splitList(audience, false)
 		reg.PostLogoutRedirectURIs = splitList(postLogoutRedirects, false)
+		if jwksFile != "" {
+			set, err := os.ReadFile(jwksFile)
+			if err != nil {
+				fmt.Fprintf(x.stderr, "authserver: create client: --jwks-file: %v\n", err)
+				return 2
+			}
+			if !json.Valid(set) {
+				fmt.Fprintf(x.stderr, "authserver: create client: --jwks-file: %s is not JSON\n", jwksFile)
+				return 2
+			}
+			reg.JWKS = set
+		}
 		return x.call(cf, "create client", http.MethodPost, "/admin/clients", reg)
 	}
 }

@@ -352,7 +352,7 @@ func TestClientValidation(t *testing.T) {
 		{"no grant", clients.Registration{Name: "x"}, "grant_types"},
 		{"malformed scope", clients.Registration{Name: "x", GrantTypes: []string{"client_credentials"}, Scopes: []string{`bad"scope`}}, "scopes"},
 		{"code without redirect", clients.Registration{Name: "x", GrantTypes: []string{"authorization_code"}}, "redirect_uris"},
-		{"bad auth method", clients.Registration{Name: "x", GrantTypes: []string{"client_credentials"}, AuthMethod: "private_key_jwt"}, "token_endpoint_auth_method"},
+		{"bad auth method", clients.Registration{Name: "x", GrantTypes: []string{"client_credentials"}, AuthMethod: "client_secret_jwt"}, "token_endpoint_auth_method"},
 		{"bad ID Token alg", clients.Registration{Name: "x", GrantTypes: []string{"client_credentials"}, IDTokenAlg: "HS256"}, "id_token_signed_response_alg"},
 		{"unknown subject type", clients.Registration{Name: "x", GrantTypes: []string{"client_credentials"}, SubjectType: "other"}, "subject_type"},
 		{"pairwise on two hosts", clients.Registration{Name: "x", GrantTypes: []string{"authorization_code"}, SubjectType: "pairwise",

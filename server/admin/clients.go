@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -41,6 +42,10 @@ type ClientView struct {
 
 	// SelfRegistered marks a client made through POST /register (RFC 7591).
 	SelfRegistered bool `json:"self_registered"`
+
+	// JWKS or JWKSURI: a private_key_jwt client's public keys.
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI string          `json:"jwks_uri,omitempty"`
 }
 
 // ClientWithSecret is the answer to a create or a secret rotation: the one
@@ -78,6 +83,8 @@ func NewClientView(c *clients.Client) ClientView {
 
 		// Only dynamically registered clients hold a registration token.
 		SelfRegistered: len(c.RegistrationTokenHash) > 0,
+
+		JWKS: c.JWKS, JWKSURI: c.JWKSURI,
 	}
 }
 

@@ -44,6 +44,7 @@ const (
 	kindSession
 	kindIAT
 	kindSessionClient
+	kindOnce
 )
 
 // expiring describes one kind: its bucket, and how to read a record's
@@ -102,6 +103,11 @@ var kinds = map[byte]expiring{
 		err := json.Unmarshal(v, &sc)
 		return sc.ExpiresAt, err == nil
 	})},
+	kindOnce: {bucket: bucketOnce, read: at(func(v []byte) (time.Time, bool) {
+		var until time.Time
+		err := json.Unmarshal(v, &until)
+		return until, err == nil
+	})},
 	kindIAT: {bucket: bucketIATs, read: at(func(v []byte) (time.Time, bool) {
 		var t registration.InitialAccessToken
 		if err := json.Unmarshal(v, &t); err != nil {
@@ -115,7 +121,7 @@ var kinds = map[byte]expiring{
 }
 
 // kindOrder lists the kinds in a fixed order, for the one-time build.
-var kindOrder = []byte{kindRateLimit, kindFamily, kindCode, kindDenied, kindSession, kindIAT, kindSessionClient}
+var kindOrder = []byte{kindRateLimit, kindFamily, kindCode, kindDenied, kindSession, kindIAT, kindSessionClient, kindOnce}
 
 // deadline is when the record stops counting (see liveAt).
 func (r *familyRecord) deadline() time.Time {

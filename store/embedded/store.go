@@ -37,12 +37,13 @@ var (
 	bucketSessionClients = []byte("session_clients")
 	bucketIATs           = []byte("initial_access_tokens") // token SHA-256 -> limits
 	bucketKeyRotations   = []byte("key_rotations")         // claimed rotation slot -> claim expiry
+	bucketOnce           = []byte("once")                  // SHA-256 of a one-time key -> its expiry
 )
 
 var allBuckets = [][]byte{
 	bucketClients, bucketUsers, bucketUsernames, bucketKeys, bucketRateLimit,
 	bucketFamilies, bucketUserFamilies, bucketClientFamilies, bucketCodes, bucketDenied, bucketSessions, bucketConsents, bucketSessionClients,
-	bucketIATs, bucketKeyRotations, bucketExpiry, bucketMeta, bucketResources,
+	bucketIATs, bucketKeyRotations, bucketOnce, bucketExpiry, bucketMeta, bucketResources,
 }
 
 const (

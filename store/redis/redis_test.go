@@ -302,6 +302,10 @@ func testKeyLayout(t *testing.T, st *Store, raw *redis.Client) {
 		st.SaveSession(ctx, sessHash, sessions.Session{UserID: "u1", ExpiresAt: now.Add(2 * time.Hour)}),
 		st.SaveConsent(ctx, sessions.Consent{UserID: "u1", ClientID: "c1"}),
 		st.CreateInitialAccessToken(ctx, iatHash, registration.InitialAccessToken{ExpiresAt: iatExp, UsesLeft: 2}),
+		func() error {
+			_, err := st.RememberOnce(ctx, "client:c1 jti:{raw}", now.Add(4*time.Minute))
+			return err
+		}(),
 	}
 	if err := errors.Join(steps...); err != nil {
 		t.Fatalf("writing records: %v", err)
@@ -326,6 +330,8 @@ func testKeyLayout(t *testing.T, st *Store, raw *redis.Client) {
 		p + "{sess:" + hexOf(sessHash) + "}": now.Add(2 * time.Hour),
 		p + "{consent:u1}":                   {},
 		p + "{iat:" + hexOf(iatHash) + "}":   iatExp,
+		// The caller's text (braces and all) is hashed, never the key.
+		p + "{once:" + hexOf(sha("client:c1 jti:{raw}")) + "}": now.Add(4 * time.Minute),
 	}
 	got, err := raw.Keys(ctx, p+"*").Result()
 	if err != nil {

@@ -51,6 +51,10 @@ func Outage(t *testing.T, down store.Backend) {
 		}},
 		{"RedeemCode", func(ctx context.Context) error { _, err := down.RedeemCode(ctx, hashOf(), now); return err }},
 		{"IsDenied", func(ctx context.Context) error { _, err := down.IsDenied(ctx, randID("jti")); return err }},
+		{"RememberOnce", func(ctx context.Context) error {
+			_, err := down.RememberOnce(ctx, randID("once"), now.Add(time.Minute))
+			return err
+		}},
 	}
 	for _, c := range calls {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*outageBound)

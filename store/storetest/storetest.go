@@ -23,6 +23,9 @@
 //   - Expiry is decided by the now a method is given (RotateRefresh,
 //     RedeemCode, LookupRefresh, Lookup/UseInitialAccessToken) and by the
 //     wall clock everywhere else.
+//   - RememberOnce: of any number of concurrent callers with one key,
+//     exactly one is told it is fresh; once until passes (by the wall
+//     clock) the key is fresh again.
 //   - Times round-trip to the millisecond.
 package storetest
 
@@ -71,6 +74,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) store.Backend) {
 		{"InitialAccessTokens", testInitialAccessTokens},
 		{"Consents", testConsents},
 		{"Expiry", testExpiry},
+		{"RememberOnce", testRememberOnce},
 		{"Ping", testPing},
 	}
 	// The parallel groups run inside one subtest so that Run returns only
