@@ -30,6 +30,7 @@ import (
 	"authserver/metrics"
 	"authserver/ratelimit"
 	"authserver/registration"
+	"authserver/resources"
 	"authserver/server"
 	"authserver/server/admin"
 	"authserver/store"
@@ -61,6 +62,9 @@ type App struct {
 
 	// Registration is dynamic client registration (RFC 7591, 7592).
 	Registration *registration.Service
+
+	// Resources are the RFC 8707 protected resources, cached like clients.
+	Resources *resources.Registry
 
 	// Fetcher is the one client for URLs clients give (config fetch):
 	// back-channel logout and any document fetched from a client's URL.
@@ -106,9 +110,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.keyChanges = changes("keys")
 	a.clientCache = clients.NewCachedStore(st, changes("client"), cacheTTL, log)
 	a.userStates = cache.New[users.User]("user", changes("user"), cacheTTL, log)
+	a.Resources = resources.NewRegistry(st, changes("resource"), cacheTTL, log)
 	cacheCtx, stop := context.WithCancel(context.Background())
 	a.stopCache = stop
-	for kind, run := range map[string]func(context.Context) error{"client": a.clientCache.Run, "user": a.userStates.Run} {
+	for kind, run := range map[string]func(context.Context) error{"client": a.clientCache.Run, "user": a.userStates.Run, "resource": a.Resources.Run} {
 		a.cacheDone.Go(func() {
 			if err := run(cacheCtx); err != nil {
 				log.Error(kind+" cache: change announcements stopped", "err", err)
@@ -283,6 +288,7 @@ func (a *App) build(ctx context.Context) error {
 	}, grants.Deps{
 		Clients: a.Clients, Users: a.Users, Families: a.Store, Codes: a.Store, Deny: a.Store,
 		Revoker: revoker, Limiter: limiter, Issuer: a.Issuer, Chain: chain, Audit: a.Log, Issued: a.Metrics.TokenIssued,
+		Resources: a.Resources,
 		// private_key_jwt: one-time jtis, and client jwks_uri sets fetched
 		// through the node's fetcher, cached apart from other documents.
 		Replay: a.Store, ClientKeys: fetcher.NewCache(a.Fetcher, fetcher.CacheConfig{MaxEntries: 1024, MinTTL: time.Minute, MaxTTL: time.Hour}),
@@ -316,6 +322,7 @@ func (a *App) build(ctx context.Context) error {
 		Token: a.AdminToken, Clients: a.Clients, Users: a.Users, Families: a.Store, Keys: km, Audit: a.Log,
 		InitialAccessTokens: a.Registration, Revoker: revoker, AccessLog: accessLog,
 		Metrics: a.Metrics.Gin("admin"), MetricsHandler: a.Metrics.Handler(), Backup: a.backup,
+		Resources: a.Resources,
 	})
 	a.Health = health.New(readyTimeout, a.Log,
 		health.Check{Name: "store", Run: a.Store.Ping},

@@ -176,6 +176,9 @@ func Metadata(issuer string, scopes []string) map[string]any {
 		"code_challenge_methods_supported":      []string{"S256"},
 		// RFC 9207: every authorization response carries iss.
 		"authorization_response_iss_parameter_supported": true,
+		// RFC 8707: resource at /authorize and /token. 8414 registers no
+		// field for it; this one is what servers that advertise it use.
+		"resource_indicators_supported": true,
 
 		// What private_key_jwt assertions may be signed with.
 		"token_endpoint_auth_signing_alg_values_supported": clients.AssertionAlgs,
