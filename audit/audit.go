@@ -59,6 +59,9 @@ const (
 	SignInFailed = "sign_in_failed"
 	// CSRFRejected: a sign-in or consent form without its CSRF token.
 	CSRFRejected = "csrf_rejected"
+	// DPoPKeyMismatch: a refresh token or code bound to a DPoP key came
+	// without a proof by that key ("what" says which).
+	DPoPKeyMismatch = "dpop_key_mismatch"
 )
 
 // Logger writes audit events to a *slog.Logger.

@@ -1,11 +1,12 @@
 // Package bench is the load benchmark behind `authserver bench`: it starts
-// our server (on the embedded store and on a Redis of its own) and a
-// go-oauth2 baseline server, each pinned to one core with GOMAXPROCS=1,
-// provisions a client and a user, drives every scenario from a second core
-// with a fixed number of keep-alive connections, and prints one table with
-// requests/s, latency percentiles, server CPU per request (from
-// /proc/<pid>/stat), peak RSS and Redis commands per request, ours beside
-// the baseline's from the same run.
+// our server (on the embedded store, on a Redis of its own and, with
+// --store cluster, on a 3-master Redis Cluster of its own) and the peer
+// servers (a go-oauth2 baseline, node-oidc-provider), each pinned to one
+// core with GOMAXPROCS=1, provisions a client and a user, drives every
+// scenario from a second core with a fixed number of keep-alive
+// connections, and prints one table with requests/s, latency percentiles,
+// server CPU per request (from /proc/<pid>/stat), peak RSS and Redis
+// commands per request, ours beside each peer's from the same run.
 //
 // Traffic goes only to 127.0.0.1, to processes the benchmark started (or
 // to the one server --target names); everything stops itself.
@@ -35,7 +36,8 @@ type Options struct {
 	Stores      []string
 	Scenarios   []string
 	Alg         string
-	Baseline    bool
+	Baseline    bool     // false drops go-oauth2 from Peers
+	Peers       []string // peers measured beside ours (AllPeers)
 	Pin         bool
 	ServerCPU   int
 	LoadCPU     int
@@ -65,10 +67,11 @@ func ParseFlags(args []string, out io.Writer) (*Options, error) {
 	fs.DurationVar(&o.Warmup, "warmup", 2*time.Second, "load before each window that is not counted")
 	fs.IntVar(&o.Concurrency, "concurrency", 32, "connections (one worker each)")
 	fs.IntVar(&o.Runs, "runs", 3, "runs of each scenario; the table shows the median")
-	store := fs.String("store", "both", "embedded, redis or both")
+	store := fs.String("store", "both", "comma-separated stores: embedded, redis, cluster (a 3-master Redis Cluster); both = embedded,redis; all = embedded,redis,cluster")
 	scenarios := fs.String("scenarios", strings.Join(AllScenarios, ","), "comma-separated scenarios")
 	fs.StringVar(&o.Alg, "alg", "ES256", "signing algorithm of ours and the baseline: ES256, EdDSA or RS256")
-	fs.BoolVar(&o.Baseline, "baseline", true, "measure the go-oauth2 baseline beside ours")
+	fs.BoolVar(&o.Baseline, "baseline", true, "measure the go-oauth2 baseline beside ours (--baseline=false drops it from --peers)")
+	peers := fs.String("peers", strings.Join(AllPeers, ","), "comma-separated peers measured beside ours: go-oauth2, oidc-provider (skipped when node or the npm package is missing), or none")
 	fs.BoolVar(&o.Pin, "pin", true, "pin servers and load to separate cores (taskset, sched_setaffinity)")
 	fs.IntVar(&o.ServerCPU, "server-cpu", -1, "core the servers run on (default: the first this process may use)")
 	fs.IntVar(&o.LoadCPU, "load-cpu", -1, "core the load generator and redis-server run on (default: the second)")
@@ -101,14 +104,18 @@ func ParseFlags(args []string, out io.Writer) (*Options, error) {
 			o.Runs = 1
 		}
 	}
-	switch *store {
-	case "both":
-		o.Stores = []string{storeEmbedded, storeRedis}
-	case storeEmbedded, storeRedis:
-		o.Stores = []string{*store}
-	default:
-		return nil, fmt.Errorf("--store: want embedded, redis or both, not %q", *store)
+	stores, err := parseStores(*store)
+	if err != nil {
+		return nil, err
 	}
+	o.Stores = stores
+	if o.Peers, err = parsePeers(*peers); err != nil {
+		return nil, err
+	}
+	if !o.Baseline {
+		o.Peers = slices.DeleteFunc(o.Peers, func(p string) bool { return p == PeerGoOAuth2 })
+	}
+	o.Baseline = slices.Contains(o.Peers, PeerGoOAuth2)
 	for _, s := range strings.Split(*scenarios, ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {
@@ -156,14 +163,12 @@ func Run(ctx context.Context, o *Options, stdout, stderr io.Writer) error {
 		if src, err = sourceRoot(o.Src); err != nil {
 			return err
 		}
+	} else if len(o.Peers) > 0 {
+		src, _ = sourceRoot(o.Src) // without it, a peer that needs it is skipped
 	}
-	var baselineBin string
-	if o.Baseline {
-		baselineBin = filepath.Join(work, "bin", "baseline")
-		logf("building the go-oauth2 baseline (bench/baseline)")
-		if err := goBuild(ctx, filepath.Join(src, "bench", "baseline"), baselineBin, "."); err != nil {
-			return err
-		}
+	peers, skipped, err := preparePeers(ctx, o, src, work, logf)
+	if err != nil {
+		return err
 	}
 	server := serverSpec{alg: o.Alg, args: []string{"serve"}}
 	if server.bin = o.ServerBin; server.bin == "" {
@@ -212,11 +217,17 @@ func Run(ctx context.Context, o *Options, stdout, stderr io.Writer) error {
 		targets = append(targets, t)
 	} else {
 		for _, st := range o.Stores {
-			var rs *redisServer
-			if st == storeRedis {
-				if rs, err = startRedis(ctx, work, loadCPU); err != nil {
-					return err
-				}
+			var rs *redisDeploy
+			var err error
+			switch st {
+			case storeRedis:
+				rs, err = startStandalone(ctx, work, loadCPU)
+			case storeCluster:
+				logf("starting a Redis Cluster of %d masters", clusterMasters)
+				rs, err = startCluster(ctx, work, loadCPU)
+			}
+			if err != nil {
+				return err
 			}
 			server.dir = filepath.Join(work, "ours-"+st)
 			logf("starting our server on the %s store", st)
@@ -230,42 +241,48 @@ func Run(ctx context.Context, o *Options, stdout, stderr io.Writer) error {
 			targets = append(targets, t)
 		}
 	}
-	// The baseline writes every token it issues to its in-memory store, so
-	// its heap (and its GC work per request) grows with every request
-	// served. It is started afresh for each scenario: its figures are those
-	// of a server that has not yet filled up, its best case.
-	baseIndex := -1
-	startBase := func() error {
-		if baseIndex >= 0 {
-			targets[baseIndex].stop()
+	// The peers write every token they issue to their in-memory stores, so
+	// their heaps (and their GC work per request) grow with every request
+	// served. They are started afresh for each scenario: their figures are
+	// those of a server that has not yet filled up, their best case.
+	peerIndex := map[string]int{}
+	startPeers := func() error {
+		for _, p := range peers {
+			i, started := peerIndex[p.name]
+			if started {
+				targets[i].stop()
+			} else {
+				logf("starting the %s peer", p.name)
+			}
+			t, err := p.start(ctx, serverCPU)
+			if err != nil {
+				return fmt.Errorf("peer %s: %w", p.name, err)
+			}
+			if started {
+				targets[i] = t
+			} else {
+				peerIndex[p.name] = len(targets)
+				targets = append(targets, t)
+			}
 		}
-		b, err := startBaseline(ctx, baselineBin, filepath.Join(work, "baseline"), serverCPU, o.Alg, o.Concurrency)
-		if err != nil {
-			return fmt.Errorf("baseline: %w", err)
-		}
-		if baseIndex < 0 {
-			baseIndex = len(targets)
-			targets = append(targets, b)
-		}
-		targets[baseIndex] = b
 		return nil
 	}
-	if o.Baseline {
-		logf("starting the go-oauth2 baseline")
-		if err := startBase(); err != nil {
-			return err
-		}
+	if err := startPeers(); err != nil {
+		return err
 	}
 
 	r := &runner{o: o, loadCPU: loadCPU, logf: logf, results: map[string]map[string]*outcome{}}
-	printHeader(stdout, o, serverCPU, loadCPU)
+	printHeader(stdout, o, serverCPU, loadCPU, skipped, targets)
 	for i, sc := range executionOrder(o.Scenarios) {
-		if baseIndex >= 0 && i > 0 {
-			if err := startBase(); err != nil {
+		// --smoke checks that every server answers; a peer's heap does not
+		// matter there, and restarts would be most of the peers' time.
+		if i > 0 && !o.Smoke {
+			if err := startPeers(); err != nil {
 				return err
 			}
 		}
 		r.results[sc] = map[string]*outcome{}
+		redisErrs := r.errorsBefore(targets)
 		for run := 1; run <= o.Runs; run++ {
 			for _, t := range targets {
 				if err := ctx.Err(); err != nil {
@@ -279,6 +296,7 @@ func Run(ctx context.Context, o *Options, stdout, stderr io.Writer) error {
 				r.account(ctx, t, sc)
 			}
 		}
+		r.errorsAfter(targets, sc, redisErrs)
 	}
 	failed := printReport(stdout, r, targets)
 	if prof != nil {
@@ -288,6 +306,37 @@ func Run(ctx context.Context, o *Options, stdout, stderr io.Writer) error {
 		return ErrFailed
 	}
 	return nil
+}
+
+// parseStores reads --store: a comma-separated list of stores, where
+// "both" stands for embedded,redis and "all" for every store.
+func parseStores(v string) ([]string, error) {
+	var out []string
+	add := func(s string) {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	for _, s := range strings.Split(v, ",") {
+		switch s = strings.TrimSpace(s); s {
+		case "":
+		case "both":
+			add(storeEmbedded)
+			add(storeRedis)
+		case "all":
+			add(storeEmbedded)
+			add(storeRedis)
+			add(storeCluster)
+		case storeEmbedded, storeRedis, storeCluster:
+			add(s)
+		default:
+			return nil, fmt.Errorf("--store: want embedded, redis, cluster, both or all (or a comma-separated list), not %q", s)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("--store: none given")
+	}
+	return out, nil
 }
 
 // executionOrder runs the password scenario last: 32 argon2id computations

@@ -4,6 +4,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -133,7 +134,7 @@ func TestMedian(t *testing.T) {
 
 func TestReportFailsOnAnyError(t *testing.T) {
 	ours := &target{name: "ours/redis", store: storeRedis}
-	base := &target{name: "go-oauth2", store: storeMemory, baseline: true}
+	base := &target{name: "go-oauth2", store: storeMemory, peer: PeerGoOAuth2}
 	report := func(oc, bc *outcome) bool {
 		r := &runner{o: &Options{Scenarios: []string{ClientCredentials}, Runs: 1}, results: map[string]map[string]*outcome{
 			ClientCredentials: {ours.name: oc, base.name: bc},
@@ -157,5 +158,103 @@ func TestReportFailsOnAnyError(t *testing.T) {
 	}
 	if !report(&outcome{setupErr: io.ErrUnexpectedEOF}, ok()) {
 		t.Error("a failed set-up passed")
+	}
+	crossed := ok()
+	crossed.redisErrors = map[string]int64{"CROSSSLOT": 1}
+	if !report(crossed, ok()) {
+		t.Error("a CROSSSLOT reply passed")
+	}
+	other := ok()
+	other.redisErrors = map[string]int64{"NOSCRIPT": 1}
+	if report(other, ok()) {
+		t.Error("a NOSCRIPT reply (the client loads the script and retries) failed the run")
+	}
+}
+
+func TestReportColumnsPerPeer(t *testing.T) {
+	ours := &target{name: "ours/cluster", store: storeCluster}
+	a := &target{name: PeerGoOAuth2, peer: PeerGoOAuth2}
+	b := &target{name: PeerOIDCProvider, peer: PeerOIDCProvider}
+	oc := func(rps float64) *outcome { return &outcome{samples: []sample{{rps: rps, requests: 10, allOK: 10}}} }
+	r := &runner{o: &Options{Scenarios: []string{ClientCredentials, Password}, Runs: 1}, results: map[string]map[string]*outcome{
+		ClientCredentials: {ours.name: oc(300), a.name: oc(100), b.name: oc(200)},
+		Password:          {ours.name: oc(10), a.name: oc(10), b.name: {unsupported: "no password grant"}},
+	}}
+	var buf strings.Builder
+	if printReport(&buf, r, []*target{ours, a, b}) {
+		t.Fatal("report failed")
+	}
+	out := buf.String()
+	for _, want := range []string{"ours÷go-oauth2", "ours÷oidc-provider", "| 3.00× ", "| 1.50× ", "| n/a ", "errors ours/go-oauth2/oidc-provider", "oidc-provider password: n/a, no password grant"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestParseStoresAndPeers(t *testing.T) {
+	for in, want := range map[string][]string{
+		"both":           {storeEmbedded, storeRedis},
+		"all":            {storeEmbedded, storeRedis, storeCluster},
+		"cluster":        {storeCluster},
+		"redis, cluster": {storeRedis, storeCluster},
+		"embedded,both":  {storeEmbedded, storeRedis},
+	} {
+		got, err := parseStores(in)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("parseStores(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "mysql", "redis,sentinel"} {
+		if _, err := parseStores(bad); err == nil {
+			t.Errorf("parseStores(%q) accepted", bad)
+		}
+	}
+	o, err := ParseFlags(nil, io.Discard)
+	if err != nil || !slices.Equal(o.Peers, AllPeers) || !o.Baseline {
+		t.Errorf("default peers %v (baseline %v), %v", o.Peers, o.Baseline, err)
+	}
+	o, err = ParseFlags([]string{"--baseline=false"}, io.Discard)
+	if err != nil || !slices.Equal(o.Peers, []string{PeerOIDCProvider}) || o.Baseline {
+		t.Errorf("--baseline=false: peers %v, %v", o.Peers, err)
+	}
+	o, err = ParseFlags([]string{"--peers", "none"}, io.Discard)
+	if err != nil || len(o.Peers) != 0 || o.Baseline {
+		t.Errorf("--peers none: %v, %v", o.Peers, err)
+	}
+	if _, err := ParseFlags([]string{"--peers", "keycloak"}, io.Discard); err == nil {
+		t.Error("an unknown peer was accepted")
+	}
+}
+
+func TestParseErrorStats(t *testing.T) {
+	info := "# Errorstats\r\nerrorstat_CROSSSLOT:count=2\r\nerrorstat_NOSCRIPT:count=5\r\n"
+	got := parseErrorStats(info)
+	if got["CROSSSLOT"] != 2 || got["NOSCRIPT"] != 5 || len(got) != 2 {
+		t.Fatalf("parsed %v", got)
+	}
+	d := countDelta(map[string]int64{"NOSCRIPT": 5}, got)
+	if d["CROSSSLOT"] != 2 || len(d) != 1 {
+		t.Errorf("delta %v", d)
+	}
+	failed := parseFailedCalls("cmdstat_client|setinfo:calls=4,usec=1,usec_per_call=0.2,rejected_calls=0,failed_calls=4\r\n" +
+		"cmdstat_get:calls=9,usec=9,usec_per_call=1,rejected_calls=1,failed_calls=0\r\ncmdstat_set:calls=2,usec=2,usec_per_call=1,rejected_calls=0,failed_calls=0\r\n")
+	if failed["client|setinfo"] != 4 || failed["get"] != 1 || len(failed) != 2 {
+		t.Errorf("failed calls %v", failed)
+	}
+	if v := infoValue("cluster_state:ok\r\ncluster_known_nodes:3\r\n", "cluster_known_nodes"); v != "3" {
+		t.Errorf("infoValue %q", v)
+	}
+}
+
+func TestOIDCProviderPeerSkippedWithoutItsFiles(t *testing.T) {
+	if p, why := oidcProviderPeer("", t.TempDir(), "ES256", 1); p != nil || why == "" {
+		t.Errorf("no source tree: peer %v, reason %q", p, why)
+	}
+	// A source tree without the script or without node_modules: skipped,
+	// saying which (when node itself is missing, that is the reason).
+	src := t.TempDir()
+	if p, why := oidcProviderPeer(src, t.TempDir(), "ES256", 1); p != nil || why == "" {
+		t.Errorf("empty source tree: peer %v, reason %q", p, why)
 	}
 }

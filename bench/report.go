@@ -13,19 +13,31 @@ import (
 )
 
 // printHeader says what the numbers below were measured on.
-func printHeader(w io.Writer, o *Options, serverCPU, loadCPU int) {
+func printHeader(w io.Writer, o *Options, serverCPU, loadCPU int, skipped []string, targets []*target) {
 	fmt.Fprintf(w, "# authserver bench, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(w, "- machine: %d CPUs, %s, Linux %s, %s\n", runtime.NumCPU(), cpuModel(), readTrim("/proc/sys/kernel/osrelease"), runtime.Version())
 	if la := readTrim("/proc/loadavg"); la != "" {
 		fmt.Fprintf(w, "- load average at start: %s\n", strings.Join(strings.Fields(la)[:3], " "))
 	}
 	if serverCPU >= 0 {
-		fmt.Fprintf(w, "- servers pinned to CPU %d with GOMAXPROCS=1; load generator and redis-server on CPU %d (load GOMAXPROCS=1)\n", serverCPU, loadCPU)
+		fmt.Fprintf(w, "- servers and peers pinned to CPU %d with GOMAXPROCS=1; load generator and redis-server on CPU %d (load GOMAXPROCS=1)\n", serverCPU, loadCPU)
 	} else {
 		fmt.Fprintf(w, "- not pinned: servers (GOMAXPROCS=1), load and redis-server share the CPUs\n")
 	}
-	if v := redisVersion(); v != "" && slices.Contains(o.Stores, storeRedis) && o.Target == "" {
-		fmt.Fprintf(w, "- %s\n", v)
+	if v := redisVersion(); v != "" && (slices.Contains(o.Stores, storeRedis) || slices.Contains(o.Stores, storeCluster)) && o.Target == "" {
+		fmt.Fprintf(w, "- %s", v)
+		if slices.Contains(o.Stores, storeCluster) {
+			fmt.Fprintf(w, "; the cluster store is a Redis Cluster of %d masters, no replicas", clusterMasters)
+		}
+		fmt.Fprintln(w)
+	}
+	for _, t := range targets {
+		if t.peer != "" && t.version != "" {
+			fmt.Fprintf(w, "- peer %s: %s\n", t.peer, t.version)
+		}
+	}
+	for _, s := range skipped {
+		fmt.Fprintf(w, "- %s\n", s)
 	}
 	fmt.Fprintf(w, "- %s tokens, %d connections, %s window after %s warm-up, median of %d run(s)\n\n",
 		o.Alg, o.Concurrency, o.Duration, o.Warmup, o.Runs)
@@ -67,47 +79,79 @@ func redisVersion() string {
 // printReport prints the table and what needs saying about it, and
 // reports whether anything failed.
 func printReport(w io.Writer, r *runner, targets []*target) bool {
-	var ours []*target
-	var base *target
+	var ours, peers []*target
 	for _, t := range targets {
-		if t.baseline {
-			base = t
+		if t.peer != "" {
+			peers = append(peers, t)
 		} else {
 			ours = append(ours, t)
 		}
 	}
-	header := []string{"store", "scenario", "ours req/s", "go-oauth2 req/s", "ratio",
-		"ours CPU µs/req", "go-oauth2 CPU µs/req", "ours p50/p90/p99 ms", "go-oauth2 p50/p90/p99 ms",
-		"errors ours/go-oauth2", "ours peak RSS MiB", "go-oauth2 peak RSS MiB", "Redis cmds/req (incl. Lua)",
-		"server util ours/go-oauth2", "load core busy ours/go-oauth2"}
+	names := []string{"ours"}
+	for _, p := range peers {
+		names = append(names, p.peer)
+	}
+	group := strings.Join(names, "/")
+	header := []string{"store", "scenario", "ours req/s"}
+	for _, p := range peers {
+		header = append(header, p.peer+" req/s", "ours÷"+p.peer)
+	}
+	for _, n := range names {
+		header = append(header, n+" CPU µs/req")
+	}
+	for _, n := range names {
+		header = append(header, n+" p50/p90/p99 ms")
+	}
+	header = append(header, "errors "+group)
+	for _, n := range names {
+		header = append(header, n+" peak RSS MiB")
+	}
+	header = append(header, "Redis cmds/req (incl. Lua)", "server util "+group, "load core busy "+group)
 	var rows [][]string
 	failed := false
 	for _, t := range ours {
 		for _, sc := range r.o.Scenarios {
 			oc := r.results[sc][t.name]
-			var bc *outcome
-			if base != nil {
-				bc = r.results[sc][base.name]
+			all := []*outcome{oc}
+			for _, p := range peers {
+				all = append(all, r.results[sc][p.name])
 			}
-			rows = append(rows, []string{
-				t.store, sc,
-				rpsCell(oc), rpsCell(bc), ratioCell(oc, bc),
-				cpuCell(oc), cpuCell(bc), latCell(oc), latCell(bc),
-				errCell(oc) + "/" + errCell(bc),
-				rssCell(oc), rssCell(bc), redisCell(oc),
-				utilCell(oc, func(s sample) float64 { return s.serverUtil }) + "/" + utilCell(bc, func(s sample) float64 { return s.serverUtil }),
-				utilCell(oc, func(s sample) float64 { return s.loadBusy }) + "/" + utilCell(bc, func(s sample) float64 { return s.loadBusy }),
-			})
+			row := []string{t.store, sc, rpsCell(oc)}
+			for _, pc := range all[1:] {
+				row = append(row, rpsCell(pc), ratioCell(oc, pc))
+			}
+			join := func(f func(*outcome) string) string {
+				cells := make([]string, len(all))
+				for i, c := range all {
+					cells[i] = f(c)
+				}
+				return strings.Join(cells, "/")
+			}
+			for _, c := range all {
+				row = append(row, cpuCell(c))
+			}
+			for _, c := range all {
+				row = append(row, latCell(c))
+			}
+			row = append(row, join(errCell))
+			for _, c := range all {
+				row = append(row, rssCell(c))
+			}
+			row = append(row, redisCell(oc),
+				join(func(c *outcome) string { return utilCell(c, func(s sample) float64 { return s.serverUtil }) }),
+				join(func(c *outcome) string { return utilCell(c, func(s sample) float64 { return s.loadBusy }) }))
+			rows = append(rows, row)
 		}
 	}
 	fmt.Fprintln(w, "## Results")
 	fmt.Fprintln(w)
 	writeTable(w, header, rows)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "ratio: ours req/s ÷ go-oauth2 req/s. CPU: server user+system time per request (×1000 = CPU ms per 1,000 requests).")
-	fmt.Fprintln(w, "RSS: highest resident set of the server in the window. go-oauth2 runs on its in-memory store whatever our store is.")
-	fmt.Fprintln(w, "server util: server CPU time ÷ window (100% = its core saturated, so req/s is CPU-bound); load core busy: everything on the")
-	fmt.Fprintln(w, "load generator's core (load, redis-server, anything else running there): near 100% means the load side was the limit.")
+	fmt.Fprintln(w, "ours÷peer: ours req/s ÷ the peer's req/s, measured alternately in this run. CPU: server user+system time per request (×1000 = CPU ms per 1,000 requests).")
+	fmt.Fprintln(w, "RSS: highest resident set of the server in the window. The peers run on their in-memory stores whatever our store is: one peer")
+	fmt.Fprintln(w, "figure per scenario, repeated on each of our rows. server util: server CPU time ÷ window (100% = its core saturated, so req/s is")
+	fmt.Fprintln(w, "CPU-bound); load core busy: everything on the load generator's core (load, redis-server, anything else running there): near")
+	fmt.Fprintln(w, "100% means the load side was the limit. Redis cmds/req: summed over every node (each master of a cluster).")
 
 	var notes []string
 	for _, sc := range r.o.Scenarios {
@@ -137,6 +181,29 @@ func printReport(w io.Writer, r *runner, targets []*target) bool {
 			case oc.unsupported != "":
 				notes = append(notes, fmt.Sprintf("%s %s: n/a, %s", t.name, sc, oc.unsupported))
 			}
+			if sc == Introspection && t.introspectNote != "" && oc.unsupported == "" {
+				notes = append(notes, fmt.Sprintf("%s %s: %s", t.name, sc, t.introspectNote))
+			}
+			if n := oc.redisErrors[crossSlot]; n > 0 {
+				failed = true
+				notes = append(notes, fmt.Sprintf("FAILED %s %s: Redis answered CROSSSLOT %d times (INFO errorstats, summed over the nodes)", t.name, sc, n))
+			}
+			if len(oc.redisErrors) > 0 {
+				note := fmt.Sprintf("%s %s: Redis error replies (INFO errorstats): %s", t.name, sc, formatTotals(oc.redisErrors))
+				if len(oc.redisFailedCmds) > 0 {
+					note += "; failed or rejected calls (INFO commandstats): " + formatTotals(oc.redisFailedCmds)
+				}
+				notes = append(notes, note)
+			}
+		}
+	}
+	for _, t := range ours {
+		if t.proc == nil {
+			continue
+		}
+		if n := countInLog(t.proc.log, crossSlot); n > 0 {
+			failed = true
+			notes = append(notes, fmt.Sprintf("FAILED %s: its log (%s) mentions CROSSSLOT %d times", t.name, t.proc.log, n))
 		}
 	}
 	for _, t := range ours {
@@ -158,6 +225,29 @@ func printReport(w io.Writer, r *runner, targets []*target) bool {
 		}
 	}
 	return failed
+}
+
+// formatTotals renders counts by name: "MOVED 3, NOSCRIPT 1".
+func formatTotals(m map[string]int64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// countInLog counts the occurrences of s in the file at path.
+func countInLog(path, s string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	return strings.Count(string(b), s)
 }
 
 // writeTable prints a Markdown table, columns padded to line up.

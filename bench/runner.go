@@ -37,6 +37,12 @@ type outcome struct {
 	// Redis client commands per request by name, from the MONITOR pass.
 	redisTop      map[string]int64
 	redisTopCount int
+	// Error replies the Redis nodes sent during the scenario (its runs and
+	// the MONITOR pass), by prefix, from INFO errorstats; nil when unread.
+	redisErrors map[string]int64
+	// The commands those errors answered (failed_calls + rejected_calls of
+	// INFO commandstats).
+	redisFailedCmds map[string]int64
 }
 
 type runner struct {
@@ -59,6 +65,11 @@ func (r *runner) outcome(sc string, t *target) *outcome {
 func (r *runner) measure(ctx context.Context, t *target, sc string, run int) {
 	oc := r.outcome(sc, t)
 	if oc.unsupported != "" || oc.setupErr != nil {
+		return
+	}
+	if why, ok := t.unsupported[sc]; ok {
+		oc.unsupported = why
+		r.logf("%-14s %-18s n/a: %s", t.name, sc, why)
 		return
 	}
 	p := setupParams{workers: r.o.Concurrency}
@@ -171,11 +182,66 @@ func (r *runner) measure(ctx context.Context, t *target, sc string, run int) {
 		s.errors, fmtMiB(s.rssStart), fmtMiB(s.rssEnd), fmtMiB(s.rssPeak), fmtPct(s.serverUtil), fmtPct(s.loadBusy), note)
 }
 
+// redisErrSnap is what errorsBefore reads: error replies by prefix, and
+// failed or rejected calls by command.
+type redisErrSnap struct{ byPrefix, byCommand map[string]int64 }
+
+// errorsBefore snapshots the error replies of every Redis the targets
+// use, before a scenario's runs.
+func (r *runner) errorsBefore(targets []*target) map[string]redisErrSnap {
+	out := map[string]redisErrSnap{}
+	for _, t := range targets {
+		if t.redis == nil {
+			continue
+		}
+		snap, err := t.redis.errorSnapshot()
+		if err != nil {
+			r.logf("%-14s INFO errorstats: %v", t.name, err)
+			continue
+		}
+		out[t.name] = snap
+	}
+	return out
+}
+
+// errorsAfter records the error replies since errorsBefore in each
+// target's outcome of sc, and says so loudly when any is CROSSSLOT: a
+// multi-key command whose keys the cluster places in different slots, which
+// a cluster deployment must never send.
+func (r *runner) errorsAfter(targets []*target, sc string, before map[string]redisErrSnap) {
+	for _, t := range targets {
+		b, ok := before[t.name]
+		if !ok {
+			continue
+		}
+		m, err := t.redis.errorSnapshot()
+		if err != nil {
+			r.logf("%-14s INFO errorstats: %v", t.name, err)
+			continue
+		}
+		d := countDelta(b.byPrefix, m.byPrefix)
+		oc := r.outcome(sc, t)
+		oc.redisErrors, oc.redisFailedCmds = d, countDelta(b.byCommand, m.byCommand)
+		if n := d[crossSlot]; n > 0 {
+			r.logf("%-14s %-18s FAILED: Redis answered CROSSSLOT %d times", t.name, sc, n)
+		}
+	}
+}
+
+// crossSlot is the error prefix of a multi-key command across slots.
+const crossSlot = "CROSSSLOT"
+
 // codesNeeded sizes the codes minted for one authorization_code run from
 // the exchange rate seen in a pilot (which also warms the path up).
 func (r *runner) codesNeeded(ctx context.Context, t *target) (int, error) {
 	workers := r.o.Concurrency
-	if t.codeRate == 0 {
+	// A Node peer's first pilot runs before V8 has compiled its hot paths
+	// and can see a quarter of the rate it reaches; its second is warm.
+	pilots := 1
+	if t.interactive {
+		pilots = 2
+	}
+	for ; t.codeRate == 0 && pilots > 0; pilots-- {
 		pilot := min(16*workers, r.o.MaxCodes)
 		codes, err := t.mintCodes(ctx, pilot, workers)
 		if err != nil {
@@ -185,7 +251,9 @@ func (r *runner) codesNeeded(ctx context.Context, t *target) (int, error) {
 		if res.errors > 0 || res.requests == 0 {
 			return 0, fmt.Errorf("pilot exchange failed: %v", res.samples)
 		}
-		t.codeRate = float64(res.requests) / res.elapsed.Seconds()
+		if pilots == 1 {
+			t.codeRate = float64(res.requests) / res.elapsed.Seconds()
+		}
 	}
 	// The pilot starts cold and short, so it underestimates: a wide margin
 	// until a measured run has raised the rate to what it saw.

@@ -40,6 +40,9 @@ type setupParams struct {
 
 // setupJob prepares one run of a scenario on t.
 func setupJob(ctx context.Context, name string, t *target, p setupParams) (job, error) {
+	if why, ok := t.unsupported[name]; ok {
+		return nil, &unsupported{why}
+	}
 	switch name {
 	case ClientCredentials:
 		return fixedJob(reqSpec{method: http.MethodPost, url: t.tokenURL, auth: t.basic,
@@ -101,6 +104,27 @@ type refreshJob struct {
 
 func newRefreshJob(ctx context.Context, t *target, workers int) (job, error) {
 	j := &refreshJob{t: t, tokens: make([]string, workers)}
+	if t.refreshFromCodes {
+		codes, err := t.mintCodes(ctx, workers, workers)
+		if err != nil {
+			return nil, fmt.Errorf("start refresh families: mint codes: %w", err)
+		}
+		for w, c := range codes {
+			resp, err := t.tokenRequest(ctx, url.Values{
+				"grant_type": {"authorization_code"}, "code": {c.code},
+				"redirect_uri": {redirectURI}, "code_verifier": {c.verifier},
+			})
+			rt, _ := resp["refresh_token"].(string)
+			if err == nil && rt == "" {
+				err = errors.New("the code exchange gave no refresh token")
+			}
+			if err != nil {
+				return nil, fmt.Errorf("start refresh families: %w", err)
+			}
+			j.tokens[w] = rt
+		}
+		return j, nil
+	}
 	form := url.Values{"grant_type": {"password"}, "username": {t.username}, "password": {t.password}}
 	var (
 		wg   sync.WaitGroup
@@ -206,7 +230,11 @@ const tokensPerWorker = 4
 func newIntrospectJob(ctx context.Context, t *target, workers int) (job, error) {
 	j := &introspectJob{t: t, per: tokensPerWorker, pos: make([]int, workers)}
 	for range workers * tokensPerWorker {
-		resp, err := t.tokenRequest(ctx, url.Values{"grant_type": {"client_credentials"}})
+		mint := url.Values{"grant_type": {"client_credentials"}}
+		for k, v := range t.introspectMint {
+			mint[k] = v
+		}
+		resp, err := t.tokenRequest(ctx, mint)
 		if err != nil {
 			return nil, fmt.Errorf("mint access tokens to introspect: %w", err)
 		}

@@ -26,7 +26,8 @@ import (
 const (
 	storeEmbedded = "embedded"
 	storeRedis    = "redis"
-	storeMemory   = "memory" // the baseline's in-memory token store
+	storeCluster  = "cluster" // a 3-master Redis Cluster
+	storeMemory   = "memory"  // the baseline's in-memory token store
 )
 
 // redirectURI is the bench client's registered redirect URI. Nothing
@@ -35,9 +36,25 @@ const redirectURI = "http://127.0.0.1/cb"
 
 // target is one server under test.
 type target struct {
-	name     string // as the progress lines show it
-	store    string
-	baseline bool
+	name  string // as the progress lines show it
+	store string
+	peer  string // the peer's name (PeerGoOAuth2, ...); "" for ours
+	// version names the peer's software, for the report's header.
+	version string
+
+	// unsupported names the scenarios the server cannot serve, and why.
+	unsupported map[string]string
+	// introspectMint is added to the client_credentials requests that mint
+	// the tokens the introspection scenario checks; introspectNote says
+	// why, for the report.
+	introspectMint url.Values
+	introspectNote string
+	// interactive: the authorization endpoint sends the browser through
+	// interaction pages (cookies, redirects) before the code.
+	interactive bool
+	// refreshFromCodes: refresh-token families start with a code exchange,
+	// not a password grant.
+	refreshFromCodes bool
 
 	tokenURL, introspectURL, jwksURL, authorizeURL string
 
@@ -47,7 +64,7 @@ type target struct {
 
 	proc  *child       // nil for a server the benchmark did not start
 	pid   int          // 0 when unknown: no CPU or RSS figures
-	redis *redisServer // the Redis this target uses, if the benchmark started it
+	redis *redisDeploy // the Redis this target uses, if the benchmark started it
 	prof  *profiler    // nil unless profiling
 	ctl   string       // profserver's control address
 
@@ -83,7 +100,7 @@ type serverSpec struct {
 // startOurs starts our server on the given store, discovers its endpoints
 // from the metadata document and provisions the bench client and user
 // through the admin API.
-func startOurs(ctx context.Context, spec serverSpec, storeKind string, redis *redisServer, conns int) (*target, error) {
+func startOurs(ctx context.Context, spec serverSpec, storeKind string, redis *redisDeploy, conns int) (*target, error) {
 	pub, err1 := freePort()
 	adm, err2 := freePort()
 	if err := errors.Join(err1, err2); err != nil {
@@ -120,7 +137,7 @@ func startOurs(ctx context.Context, spec serverSpec, storeKind string, redis *re
 		"AUTHSERVER_SHUTDOWN_DRAIN_DELAY=0s",
 	)
 	if redis != nil {
-		env = append(env, "AUTHSERVER_REDIS_URL="+redis.url())
+		env = append(env, redis.env()...)
 	}
 	bin, args, ctl := spec.bin, spec.args, ""
 	if spec.prof != nil {
@@ -144,7 +161,7 @@ func startOurs(ctx context.Context, spec serverSpec, storeKind string, redis *re
 		return err
 	})
 	if err == nil {
-		err = t.discover(ctx, base)
+		err = t.discover(ctx, base+"/.well-known/oauth-authorization-server")
 	}
 	if err == nil {
 		err = t.provision(ctx, adminURL, adminToken)
@@ -160,7 +177,7 @@ func startOurs(ctx context.Context, spec serverSpec, storeKind string, redis *re
 // through its admin API and measures CPU and RSS only when given its pid.
 func external(ctx context.Context, base, adminURL, adminToken string, pid, conns int) (*target, error) {
 	t := &target{name: "ours/external", store: "external", pid: pid, http: newHTTPClient(conns)}
-	if err := t.discover(ctx, strings.TrimRight(base, "/")); err != nil {
+	if err := t.discover(ctx, strings.TrimRight(base, "/")+"/.well-known/oauth-authorization-server"); err != nil {
 		return nil, err
 	}
 	if err := t.provision(ctx, strings.TrimRight(adminURL, "/"), adminToken); err != nil {
@@ -169,10 +186,11 @@ func external(ctx context.Context, base, adminURL, adminToken string, pid, conns
 	return t, nil
 }
 
-// discover reads the endpoints from the RFC 8414 metadata document, so a
-// server that adds introspection is measured on it without a change here.
-func (t *target) discover(ctx context.Context, base string) error {
-	status, body, err := get(ctx, t.http, base+"/.well-known/oauth-authorization-server")
+// discover reads the endpoints from the metadata document at u (RFC 8414
+// or OpenID Connect Discovery), so a server that adds introspection is
+// measured on it without a change here.
+func (t *target) discover(ctx context.Context, u string) error {
+	status, body, err := get(ctx, t.http, u)
 	if err != nil {
 		return err
 	}
@@ -240,7 +258,7 @@ func startBaseline(ctx context.Context, bin, dir string, cpu int, alg string, co
 		return nil, err
 	}
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	t := &target{name: "go-oauth2", store: storeMemory, baseline: true, http: newHTTPClient(conns),
+	t := &target{name: PeerGoOAuth2, store: storeMemory, peer: PeerGoOAuth2, http: newHTTPClient(conns),
 		tokenURL: base + "/token", introspectURL: base + "/introspect", authorizeURL: base + "/authorize"}
 	t.username, t.password = "bench", randomString(24)
 	t.setClient("bench-"+randomString(8), randomString(32))
@@ -278,17 +296,40 @@ func (t *target) mintCodes(ctx context.Context, n, workers int) ([]codePair, err
 		return nil, errors.New("the server has no authorization endpoint")
 	}
 	client := t.http
-	if !t.baseline {
+	out := make([]codePair, n)
+	next := 0
+	switch {
+	case t.peer == "":
 		if t.signIn == nil {
 			if err := t.startSession(ctx); err != nil {
 				return nil, fmt.Errorf("sign in: %w", err)
 			}
 		}
 		client = t.signIn
+	case t.interactive:
+		// The first code alone: its interaction signs the user in and
+		// stores the grant; the codes after it reuse that session.
+		if t.signIn == nil {
+			jar, err := cookiejar.New(nil)
+			if err != nil {
+				return nil, err
+			}
+			c := newHTTPClient(64)
+			c.Jar = jar
+			verifier := randomString(32)
+			code, err := t.authorizeOnce(ctx, c, s256(verifier))
+			if err != nil {
+				return nil, fmt.Errorf("sign in through the interaction: %w", err)
+			}
+			t.signIn = c
+			if n > 0 {
+				out[0] = codePair{code: code, verifier: verifier}
+				next = 1
+			}
+		}
+		client = t.signIn
 	}
-	out := make([]codePair, n)
 	var (
-		next     int
 		mu       sync.Mutex
 		firstErr error
 		wg       sync.WaitGroup
@@ -353,6 +394,27 @@ func (t *target) authorizeOnce(ctx context.Context, client *http.Client, challen
 	loc, err := resp.Location()
 	if err != nil || resp.StatusCode/100 != 3 {
 		return "", fmt.Errorf("authorize: %w", statusError(resp.StatusCode, body))
+	}
+	// A server with interaction pages (oidc-provider) sends the browser
+	// through them first: follow its redirects, within bounds, until one
+	// goes to the client.
+	for hops := 0; t.interactive && !strings.HasPrefix(loc.String(), redirectURI); hops++ {
+		if hops == 8 || loc.Scheme != "http" || loc.Hostname() != "127.0.0.1" {
+			return "", fmt.Errorf("authorize: redirected to %s", loc)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc.String(), nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", err
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		if loc, err = resp.Location(); err != nil || resp.StatusCode/100 != 3 {
+			return "", fmt.Errorf("authorize, at %s: %w", req.URL.Path, statusError(resp.StatusCode, body))
+		}
 	}
 	code := loc.Query().Get("code")
 	if code == "" {

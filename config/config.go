@@ -44,6 +44,7 @@ type Config struct {
 	PasswordHash PasswordHash `yaml:"password_hash"`
 	Limits       Limits       `yaml:"limits"`
 	PKCE         PKCE         `yaml:"pkce"`
+	DPoP         DPoP         `yaml:"dpop"`
 	Sessions     Sessions     `yaml:"sessions"`
 	Registration Registration `yaml:"registration"`
 	// ClientIDMetadata accepts client IDs that are URLs of a client
@@ -155,6 +156,14 @@ type Limits struct {
 // PKCE holds PKCE policy beyond the always-on requirement for public clients.
 type PKCE struct {
 	RequireForConfidential bool `yaml:"require_for_confidential"`
+}
+
+// DPoP is the policy of DPoP proofs (RFC 9449) at /token and /userinfo.
+type DPoP struct {
+	// RequireNonce makes every proof carry a nonce the server handed out
+	// (RFC 9449 §8), which bounds how long a proof made ahead of time is
+	// good for.
+	RequireNonce bool `yaml:"require_nonce"`
 }
 
 // Sessions configures browser sign-in sessions.

@@ -127,6 +127,7 @@ type assertionStack struct {
 	audit *lockedBuffer
 }
 
+// lockedBuffer is an audit log the server's goroutines may write to.
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -554,5 +555,32 @@ func TestClientAssertionStoreOutage(t *testing.T) {
 	}
 	if r.status != http.StatusServiceUnavailable || r.str("error") != "temporarily_unavailable" || r.header.Get("Retry-After") != "2" {
 		t.Fatalf("outage: %d %v Retry-After %q; want 503 temporarily_unavailable, Retry-After 2", r.status, r.body, r.header.Get("Retry-After"))
+	}
+}
+
+// A jwks_uri on an internal address is not fetched: the fetcher's address
+// rule holds for client keys too, and the client is refused.
+func TestClientAssertionJWKSURIInternalAddressRefused(t *testing.T) {
+	k := newSigningKey(t, "ES256", "k1")
+	origin := newJWKSOrigin(t, jwksOf(k.jwk(nil)))
+	f, err := fetcher.New(fetcher.Config{RootCAFile: origin.caFile}) // no AllowLoopback
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newAssertionStack(t, fetcher.NewCache(f, fetcher.CacheConfig{}))
+	c, _, err := s.clients.Create(context.Background(), clients.Registration{
+		Name: "internal", AuthMethod: clients.AuthPrivateKeyJWT, JWKSURI: origin.srv.URL + "/jwks.json",
+		GrantTypes: []string{"client_credentials"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := s.withAssertion(t, "/token", clientCredentials, k.sign(t, claimsFor(c.ID)))
+	wantError(t, r, http.StatusUnauthorized, "invalid_client")
+	if origin.hits.Load() != 0 {
+		t.Fatalf("the loopback jwks_uri was fetched %d times", origin.hits.Load())
+	}
+	if !strings.Contains(r.str("error_description"), "jwks_uri could not be fetched") {
+		t.Fatalf("description %q", r.str("error_description"))
 	}
 }

@@ -26,10 +26,15 @@ type CodeGrant struct {
 	Nonce string
 	// SessionID is the approving session's sid, for the ID Token.
 	SessionID string
+	// Resources are the request's RFC 8707 resources (CheckResources).
+	Resources []string
 	// UserGeneration is the session's (the user's at sign-in) and
 	// ClientGeneration the client's now: revoking either kills the code.
 	UserGeneration   int64
 	ClientGeneration int64
+	// DPoPJKT is the request's dpop_jkt (RFC 9449 §10), if any: the code
+	// is then exchanged only with a proof of that key.
+	DPoPJKT string
 }
 
 // PKCERequired is the PKCE policy: always for public clients (RFC 9700
@@ -60,12 +65,16 @@ func (e *Endpoint) IssueCode(ctx context.Context, g CodeGrant) (string, error) {
 	if g.CodeChallenge != "" && !ValidS256Challenge(g.CodeChallenge) {
 		return "", errors.New("grants: malformed PKCE challenge")
 	}
+	if g.DPoPJKT != "" && !ValidJKT(g.DPoPJKT) {
+		return "", errors.New("grants: malformed dpop_jkt")
+	}
 	now := e.now()
 	code, hash := tokens.NewCode()
 	err := e.codes.SaveCode(ctx, hash, tokens.Code{
 		ClientID: g.ClientID, UserID: g.UserID, RedirectURI: g.RedirectURI, Scope: g.Scope,
-		CodeChallenge: g.CodeChallenge, AuthTime: g.AuthTime, Nonce: g.Nonce, SessionID: g.SessionID, ExpiresAt: now.Add(e.cfg.CodeTTL),
+		CodeChallenge: g.CodeChallenge, AuthTime: g.AuthTime, Nonce: g.Nonce, SessionID: g.SessionID, Resources: g.Resources, ExpiresAt: now.Add(e.cfg.CodeTTL),
 		FamilyID: tokens.NewFamilyID(), UserGeneration: g.UserGeneration, ClientGeneration: g.ClientGeneration,
+		DPoPJKT: g.DPoPJKT,
 	})
 	if err != nil {
 		return "", err

@@ -7,14 +7,18 @@
 // Endpoint.ServeHTTP; no grant can skip or reorder a step:
 //
 //  1. parse the form once (readTokenForm): body only, size-capped, no
-//     repeated parameters, grant_type present;
+//     repeated parameters but resource, grant_type present;
 //  2. authenticate the client with its registered method (clientauth.go);
 //  3. check the grant type is served and this client may use it;
 //  4. validate the scope parameter against what the client holds (the
-//     refresh grant narrows against its family in step 5);
+//     refresh grant narrows against its family in step 5), and the
+//     resource parameters (RFC 8707, resources.go);
 //  5. the grant's own checks, cheapest first and the costly password hash
 //     last, then its one atomic store step;
 //  6. mint the access token (Issuer) and write the answer.
+//
+// A DPoP proof (dpop.go) is verified between steps 4 and 5, so a bad proof
+// burns no code and rotates no refresh token.
 //
 // So a request that fails an early step never reaches a later one: a
 // disallowed scope with a wrong password is invalid_scope, and no argon2id
@@ -44,7 +48,9 @@ import (
 
 	"authserver/audit"
 	"authserver/clients"
+	"authserver/dpop"
 	"authserver/ratelimit"
+	"authserver/resources"
 	"authserver/store"
 	"authserver/tokens"
 	"authserver/users"
@@ -92,6 +98,9 @@ type Deps struct {
 	Revoker *tokens.Revoker
 	Limiter *ratelimit.Limiter
 	Issuer  *Issuer
+	// Resources are the protected resources requests may name (RFC
+	// 8707); nil knows none.
+	Resources *resources.Registry
 	// Chain makes refresh-token successors (see tokens.Chain).
 	Chain *tokens.Chain
 	// Audit receives security events (failed client authentication, reuse
@@ -106,6 +115,9 @@ type Deps struct {
 	// clients that registered one.
 	Replay     ReplayStore
 	ClientKeys KeysFetcher
+	// DPoP verifies DPoP proofs (RFC 9449) at /token and /userinfo; nil
+	// offers no DPoP (see dpop.go).
+	DPoP *dpop.Verifier
 }
 
 // Endpoint serves POST /token.
@@ -119,6 +131,7 @@ type Endpoint struct {
 	revoker  *tokens.Revoker
 	limiter  *ratelimit.Limiter
 	issuer   *Issuer
+	targets  *resources.Registry // the resources a request may name
 	chain    *tokens.Chain
 	issued   func(grantType string)
 	audit    *slog.Logger
@@ -129,6 +142,7 @@ type Endpoint struct {
 	// Client assertions (clientassertion.go).
 	replay     ReplayStore
 	clientKeys clientKeys
+	dpop       *dpop.Verifier
 }
 
 // grantFunc is one grant's own work (step 5 on): its checks, its store
@@ -139,8 +153,8 @@ type grantFunc func(ctx context.Context, req *tokenRequest) (*issued, error)
 func NewEndpoint(cfg Config, d Deps) *Endpoint {
 	e := &Endpoint{
 		cfg: cfg, clients: d.Clients, users: d.Users, families: d.Families, codes: d.Codes,
-		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, chain: d.Chain, audit: d.Audit, issued: d.Issued, now: time.Now,
-		replay: d.Replay, clientKeys: clientKeys{d.ClientKeys},
+		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, targets: d.Resources, chain: d.Chain, audit: d.Audit, issued: d.Issued, now: time.Now,
+		replay: d.Replay, clientKeys: clientKeys{d.ClientKeys}, dpop: d.DPoP,
 	}
 	if e.audit == nil {
 		e.audit = slog.Default()
@@ -169,25 +183,38 @@ type tokenRequest struct {
 	// password what is granted; for refresh the narrower scope asked for,
 	// or empty for the family's own.
 	scope string
+	// resources are the request's resource parameters (RFC 8707), well
+	// formed (step 4); target is, for client_credentials and password,
+	// the access token they ask for.
+	resources []string
+	target    accessTarget
 	// clientIP is the peer's address, which password failures are counted
 	// under.
 	clientIP string
 	now      time.Time
+	// jkt is the thumbprint of the request's verified DPoP proof key, ""
+	// without one: what is issued is bound to it.
+	jkt string
 }
 
 // issued is what a grant hands out.
 type issued struct {
 	access  string
 	refresh string
-	scope   string
+	scope   string // the access token's
+	ttl     time.Duration
 	idToken string // only when openid was granted
 }
 
 // ServeHTTP runs the pipeline of the package doc.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.offerNonce(w)
 	req, err := e.parse(w, r)
 	if err == nil {
 		err = e.authorize(r, req)
+	}
+	if err == nil {
+		err = e.tokenProof(r, req)
 	}
 	var out *issued
 	if err == nil {
@@ -197,7 +224,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.writeError(w, r, err)
 		return
 	}
-	e.writeToken(w, out)
+	e.writeToken(w, req, out)
 	e.noteUse(r.Context(), req.client)
 	if e.issued != nil {
 		e.issued(req.grantType)
@@ -230,6 +257,9 @@ func (e *Endpoint) authorize(r *http.Request, req *tokenRequest) error {
 		return oauthErr(oerrors.ErrUnauthorizedClient, "this client may not use the %s grant", req.grantType)
 	}
 	req.client = c
+	if req.resources, err = requestedResources(req); err != nil {
+		return err
+	}
 	switch req.grantType {
 	case clients.GrantClientCredentials, clients.GrantPassword:
 		scope, ok := c.GrantScope(req.form.Get("scope"))
@@ -237,6 +267,9 @@ func (e *Endpoint) authorize(r *http.Request, req *tokenRequest) error {
 			return oauthErr(oerrors.ErrInvalidScope, "the requested scope is unknown, malformed, or not allowed for this client")
 		}
 		req.scope = scope
+		if req.target, err = e.target(r.Context(), req.resources, scope); err != nil {
+			return err
+		}
 	case clients.GrantRefreshToken:
 		// Narrowing is checked against the family once it is read; here
 		// only that the scope is well formed.
@@ -247,7 +280,8 @@ func (e *Endpoint) authorize(r *http.Request, req *tokenRequest) error {
 			req.scope = s
 		}
 	}
-	// authorization_code: the scope is the code's (RFC 6749 §4.1.3 sends none).
+	// authorization_code: the scope is the code's (RFC 6749 §4.1.3 sends
+	// none); it and refresh check their resources against their grant.
 	return nil
 }
 
@@ -260,11 +294,18 @@ func required(req *tokenRequest, name string) (string, error) {
 	return v, nil
 }
 
-// mint signs the access token of an answer (step 6).
-func (e *Endpoint) mint(req *tokenRequest, userID, scope, jti string) (string, error) {
+// mint signs the access token of an answer (step 6) for t (see target).
+func (e *Endpoint) mint(req *tokenRequest, userID string, t accessTarget, jti string) (string, error) {
+	aud := req.client.Audience
+	if t.audience != nil {
+		aud = t.audience
+	}
+	if t.ttl == 0 {
+		t.ttl = e.cfg.AccessTTL
+	}
 	return e.issuer.Mint(Access{
-		ClientID: req.client.ID, Audience: req.client.Audience, UserID: userID,
-		Scope: scope, JTI: jti, IssuedAt: req.now, TTL: e.cfg.AccessTTL,
+		ClientID: req.client.ID, Audience: aud, UserID: userID,
+		Scope: t.scope, JTI: jti, IssuedAt: req.now, TTL: t.ttl, JKT: req.jkt,
 	})
 }
 
@@ -297,9 +338,12 @@ type tokenAnswer struct {
 	IDToken      string `json:"id_token,omitempty"`
 }
 
-func (e *Endpoint) writeToken(w http.ResponseWriter, out *issued) {
+func (e *Endpoint) writeToken(w http.ResponseWriter, req *tokenRequest, out *issued) {
+	if out.ttl == 0 {
+		out.ttl = e.cfg.AccessTTL // a grant that sets none mints with the server's
+	}
 	writeJSON(w, http.StatusOK, tokenAnswer{
-		AccessToken: out.access, TokenType: "Bearer", ExpiresIn: int64(e.cfg.AccessTTL / time.Second),
+		AccessToken: out.access, TokenType: tokenType(req.jkt), ExpiresIn: int64(out.ttl / time.Second),
 		RefreshToken: out.refresh, Scope: out.scope, IDToken: out.idToken,
 	})
 }
@@ -351,7 +395,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // its first token (also with the store's error, for the caller to judge).
 func (e *Endpoint) startFamily(ctx context.Context, req *tokenRequest, f tokens.Family) (string, error) {
 	exp := req.now.Add(e.cfg.RefreshAbsoluteTTL)
-	f.ClientID, f.ClientGeneration = req.client.ID, req.client.Generation
+	f.ClientID, f.ClientGeneration, f.JKT = req.client.ID, req.client.Generation, familyJKT(req)
 	f.CreatedAt, f.ExpiresAt, f.IdleExpiresAt = req.now, exp, minTime(req.now.Add(e.cfg.RefreshIdleTTL), exp)
 	token, hash := tokens.NewRefreshToken(f.ID)
 	return token, e.families.CreateFamily(ctx, f, hash)

@@ -28,6 +28,9 @@ type Introspection struct {
 	// refresh token for an access token.
 	TokenType string `json:"token_type,omitempty"`
 	JTI       string `json:"jti,omitempty"`
+	// Cnf is the key a DPoP-bound access token is bound to (RFC 9449
+	// §6.2), whose token_type is then "DPoP".
+	Cnf *Confirmation `json:"cnf,omitempty"`
 }
 
 // Token types in introspection answers.
@@ -96,7 +99,8 @@ func (e *Endpoint) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 // server signed (signature, typ, iss, exp: Issuer.Verify) with a jti, exp
 // and iat; denied reports whether its jti is on the deny list. aud is not
 // checked: every audience a token of ours can carry (a client's registered
-// one or tokens.audience) is ours to name.
+// one, tokens.audience, or RFC 8707 resources) is ours to name, and it is
+// answered as the token carries it.
 func (e *Endpoint) checkAccess(ctx context.Context, token string) (claims *AccessClaims, denied bool, err error) {
 	claims, err = e.issuer.Verify(token)
 	if err != nil || claims.ID == "" || claims.ExpiresAt == nil || claims.IssuedAt == nil {
@@ -119,7 +123,8 @@ func (e *Endpoint) introspectAccess(ctx context.Context, token string) (out Intr
 	return Introspection{
 		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject,
 		Audience: claims.Audience, Issuer: claims.Issuer, Expires: claims.ExpiresAt.Unix(),
-		IssuedAt: claims.IssuedAt.Unix(), TokenType: TokenTypeAccess, JTI: claims.ID,
+		IssuedAt: claims.IssuedAt.Unix(), TokenType: tokenType(claims.Cnf.jkt()), JTI: claims.ID,
+		Cnf: claims.Cnf,
 	}, true, nil
 }
 

@@ -31,6 +31,8 @@ type AccessClaims struct {
 	jwt.RegisteredClaims
 	ClientID string `json:"client_id"`
 	Scope    string `json:"scope,omitempty"`
+	// Cnf binds a DPoP token to its key (RFC 9449 §6.1); nil for Bearer.
+	Cnf *Confirmation `json:"cnf,omitempty"`
 }
 
 // Issuer mints and verifies RFC 9068 JWT access tokens. go-oauth2's own
@@ -101,6 +103,8 @@ type Access struct {
 	JTI      string
 	IssuedAt time.Time
 	TTL      time.Duration
+	// JKT binds the token to a DPoP key (cnf.jkt); empty for Bearer.
+	JKT string
 }
 
 // Mint signs an RFC 9068 access token.
@@ -126,6 +130,7 @@ func (i *Issuer) Mint(a Access) (string, error) {
 		ID:        jti,
 		ClientID:  a.ClientID,
 		Scope:     a.Scope,
+		Cnf:       confirmation(a.JKT),
 	})
 	if err != nil {
 		return "", fmt.Errorf("sign access token: %w", err)
@@ -136,14 +141,15 @@ func (i *Issuer) Mint(a Access) (string, error) {
 // wireClaims are AccessClaims as they are encoded: plain fields, which
 // encoding/json writes without the custom marshalers of jwt's claim types.
 type wireClaims struct {
-	Issuer    string   `json:"iss"`
-	Subject   string   `json:"sub"`
-	Audience  []string `json:"aud"`
-	ExpiresAt int64    `json:"exp"`
-	IssuedAt  int64    `json:"iat"`
-	ID        string   `json:"jti"`
-	ClientID  string   `json:"client_id"`
-	Scope     string   `json:"scope,omitempty"`
+	Issuer    string        `json:"iss"`
+	Subject   string        `json:"sub"`
+	Audience  []string      `json:"aud"`
+	ExpiresAt int64         `json:"exp"`
+	IssuedAt  int64         `json:"iat"`
+	ID        string        `json:"jti"`
+	ClientID  string        `json:"client_id"`
+	Scope     string        `json:"scope,omitempty"`
+	Cnf       *Confirmation `json:"cnf,omitempty"`
 }
 
 // encodedHeader is the JOSE header of one signing key, encoded once.

@@ -1,7 +1,6 @@
 package grants
 
 import (
-	"context"
 	"errors"
 	"mime"
 	"net/http"
@@ -25,15 +24,17 @@ type bearerError struct {
 	status int
 	code   string
 	desc   string
+	// dpop puts the error on the DPoP challenge (RFC 9449 §7.1).
+	dpop bool
 }
 
 func (b *bearerError) Error() string { return "bearer: " + b.code + ": " + b.desc }
 
 var (
-	errNoToken = &bearerError{http.StatusUnauthorized, "", "a bearer access token is required (Authorization: Bearer)"}
+	errNoToken = &bearerError{status: http.StatusUnauthorized, code: "", desc: "a bearer access token is required (Authorization: Bearer)"}
 	// One answer for every dead token, so a caller learns nothing of why.
-	errDeadToken     = &bearerError{http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked"}
-	errNoOpenIDScope = &bearerError{http.StatusForbidden, "insufficient_scope", "the access token lacks the openid scope"}
+	errDeadToken     = &bearerError{status: http.StatusUnauthorized, code: "invalid_token", desc: "the access token is invalid, expired or revoked"}
+	errNoOpenIDScope = &bearerError{status: http.StatusForbidden, code: "insufficient_scope", desc: "the access token lacks the openid scope"}
 )
 
 // UserInfoHandler serves GET and POST /userinfo (OpenID Connect Core 1.0
@@ -48,18 +49,19 @@ func (e *Endpoint) UserInfoHandler() http.Handler {
 }
 
 func (e *Endpoint) serveUserInfo(w http.ResponseWriter, r *http.Request) {
-	token, err := e.bearerToken(w, r)
+	e.offerNonce(w)
+	token, scheme, err := e.bearerToken(w, r)
 	var u *users.User
 	var scopes []string
 	var c *clients.Client
 	if err == nil {
-		u, scopes, c, err = e.userAccess(r.Context(), token)
+		u, scopes, c, err = e.userAccess(r, token, scheme)
 	}
 	if err == nil && !slices.Contains(scopes, ScopeOpenID) {
 		err = errNoOpenIDScope
 	}
 	if err != nil {
-		e.writeBearerError(w, r, err)
+		e.writeBearerError(w, r, onScheme(err, scheme))
 		return
 	}
 	claims := u.Claims(scopes)
@@ -67,44 +69,48 @@ func (e *Endpoint) serveUserInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, claims)
 }
 
-// bearerToken reads the one access token of the request. A token in the
+// bearerToken reads the one access token of the request and the scheme it
+// came with ("Bearer", "DPoP", or "" in a form body). A token in the
 // query string is refused (RFC 6750 §2.3 is a MAY we do not take: URLs end
 // up in logs), and so is a request carrying more than one (§2).
-func (e *Endpoint) bearerToken(w http.ResponseWriter, r *http.Request) (string, error) {
+func (e *Endpoint) bearerToken(w http.ResponseWriter, r *http.Request) (token, scheme string, err error) {
 	if r.URL.Query().Has("access_token") {
-		return "", &bearerError{http.StatusBadRequest, "invalid_request", "send the access token in the Authorization header, not the query string"}
+		return "", "", &bearerError{status: http.StatusBadRequest, code: "invalid_request", desc: "send the access token in the Authorization header, not the query string"}
 	}
-	header, hasHeader := bearerHeader(r)
+	scheme, header, hasHeader := e.authHeader(r)
 	if r.Method != http.MethodPost || !isForm(r) {
 		if !hasHeader {
-			return "", errNoToken
+			return "", "", errNoToken
 		}
-		return header, nil
+		return header, scheme, nil
 	}
 	if err := readTokenForm(w, r, e.cfg.MaxBodyBytes); err != nil {
-		return "", &bearerError{max(err.Status, http.StatusBadRequest), "invalid_request", err.Description}
+		return "", "", &bearerError{status: max(err.Status, http.StatusBadRequest), code: "invalid_request", desc: err.Description}
 	}
 	body, hasBody := r.PostForm["access_token"]
 	switch {
 	case hasHeader && hasBody:
-		return "", &bearerError{http.StatusBadRequest, "invalid_request", "send the access token once: in the header or in the body"}
+		return "", "", &bearerError{status: http.StatusBadRequest, code: "invalid_request", desc: "send the access token once: in the header or in the body"}
 	case hasBody:
-		return body[0], nil
+		return body[0], "", nil
 	case hasHeader:
-		return header, nil
+		return header, scheme, nil
 	}
-	return "", errNoToken
+	return "", "", errNoToken
 }
 
-// bearerHeader returns the token of an "Authorization: Bearer" header; ok
-// is false when there is none or another scheme is used (which is no token
-// at all to this endpoint).
-func bearerHeader(r *http.Request) (token string, ok bool) {
-	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return "", false
+// authHeader returns the token of an "Authorization: Bearer" header, or of
+// a "DPoP" one when DPoP is offered; ok is false when there is none or
+// another scheme is used (which is no token at all to this endpoint).
+func (e *Endpoint) authHeader(r *http.Request) (scheme, token string, ok bool) {
+	scheme, token, _ = strings.Cut(r.Header.Get("Authorization"), " ")
+	switch {
+	case strings.EqualFold(scheme, schemeBearer):
+		return schemeBearer, strings.TrimSpace(token), true
+	case strings.EqualFold(scheme, schemeDPoP) && e.dpop != nil:
+		return schemeDPoP, strings.TrimSpace(token), true
 	}
-	return strings.TrimSpace(token), true
+	return "", "", false
 }
 
 func isForm(r *http.Request) bool {
@@ -118,13 +124,17 @@ func isForm(r *http.Request) bool {
 // is not on the deny list, so the user's generation is what ends it. A
 // client's own token (client_credentials: sub is the client) has no user.
 // The token's client is returned too: it decides the sub of the answer.
-func (e *Endpoint) userAccess(ctx context.Context, token string) (*users.User, []string, *clients.Client, error) {
+func (e *Endpoint) userAccess(r *http.Request, token, scheme string) (*users.User, []string, *clients.Client, error) {
+	ctx := r.Context()
 	claims, denied, err := e.checkAccess(ctx, token)
 	switch {
 	case err != nil:
 		return nil, nil, nil, err
 	case claims == nil || denied || claims.Subject == "" || claims.Subject == claims.ClientID:
 		return nil, nil, nil, errDeadToken
+	}
+	if err := e.userInfoProof(r, scheme, token, claims); err != nil {
+		return nil, nil, nil, err
 	}
 	u, err := e.users.Current(ctx, claims.Subject)
 	switch {
@@ -160,16 +170,29 @@ func (e *Endpoint) writeBearerError(w http.ResponseWriter, r *http.Request, err 
 		e.writeError(w, r, err)
 		return
 	}
-	challenge := `Bearer realm="` + userInfoRealm + `"`
 	desc := ErrorDescription(be.desc) // safe inside a quoted-string
 	body := map[string]string{"error_description": desc}
+	withError := ""
 	if be.code != "" {
-		challenge += `, error="` + be.code + `", error_description="` + desc + `"`
+		withError = `, error="` + be.code + `", error_description="` + desc + `"`
 		body["error"] = be.code
 	}
-	if be == errNoOpenIDScope {
-		challenge += `, scope="` + ScopeOpenID + `"`
+	if be.code == errNoOpenIDScope.code {
+		withError += `, scope="` + ScopeOpenID + `"`
 	}
-	w.Header().Set("WWW-Authenticate", challenge)
+	bearer := `Bearer realm="` + userInfoRealm + `"`
+	if !be.dpop {
+		bearer += withError
+	}
+	w.Header().Set("WWW-Authenticate", bearer)
+	if e.dpop != nil {
+		// RFC 9449 §7.1: both schemes are offered; the error goes on the
+		// one the request used.
+		challenge := dpopChallenge(e.dpop)
+		if be.dpop {
+			challenge += withError
+		}
+		w.Header().Add("WWW-Authenticate", challenge)
+	}
 	writeJSON(w, be.status, body)
 }

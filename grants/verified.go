@@ -63,6 +63,10 @@ func (v *verifiedTokens) get(key [sha256.Size]byte, now time.Time, ks KeySource)
 	}
 	c := e.claims
 	c.Audience = slices.Clone(c.Audience)
+	if c.Cnf != nil {
+		cnf := *c.Cnf
+		c.Cnf = &cnf
+	}
 	return &c, true
 }
 

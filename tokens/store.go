@@ -18,6 +18,10 @@ type Family struct {
 	// SessionID is the sid of the session the family's code came from: its
 	// refreshed ID Tokens carry it too. Empty for other grants.
 	SessionID string `json:"sid,omitempty"`
+	// Resources are the RFC 8707 resources the family was granted: each
+	// refresh may narrow to some of them, never widen. Empty: none named,
+	// so its tokens carry the client's audience.
+	Resources []string `json:"resources,omitempty"`
 	// CreatedAt is when the family started; ExpiresAt is its absolute end.
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
@@ -38,6 +42,10 @@ type Family struct {
 	// refused (see Revoker).
 	UserGeneration   int64 `json:"user_generation,omitempty"`
 	ClientGeneration int64 `json:"client_generation,omitempty"`
+	// JKT is the thumbprint of the DPoP key a public client's family is
+	// bound to (RFC 9449 §5): every refresh must prove that key. Empty for
+	// an unbound family.
+	JKT string `json:"jkt,omitempty"`
 }
 
 // Rotation asks the store to consume the presented refresh token of a family
@@ -152,7 +160,10 @@ type Code struct {
 	Nonce string `json:"nonce,omitempty"`
 	// SessionID is the sid of the browser session that approved the code,
 	// for the ID Token; empty for sessions from before sid.
-	SessionID string    `json:"sid,omitempty"`
+	SessionID string `json:"sid,omitempty"`
+	// Resources are the RFC 8707 resources of the authorization request;
+	// the exchange may narrow to some of them.
+	Resources []string  `json:"resources,omitempty"`
 	ExpiresAt time.Time `json:"expires_at"`
 	// FamilyID is chosen when the code is made: the refresh-token family its
 	// redemption starts, so a replay can revoke it.
@@ -162,6 +173,9 @@ type Code struct {
 	// either moved on fails (see Revoker).
 	UserGeneration   int64 `json:"user_generation,omitempty"`
 	ClientGeneration int64 `json:"client_generation,omitempty"`
+	// DPoPJKT is the dpop_jkt of the authorization request (RFC 9449 §10):
+	// the exchange must prove that key. Empty when none was sent.
+	DPoPJKT string `json:"dpop_jkt,omitempty"`
 }
 
 // Code store errors.

@@ -24,6 +24,7 @@ func newCode(expires time.Time) tokens.Code {
 		// Kept as given (compared at redemption with the current ones).
 		UserGeneration:   2,
 		ClientGeneration: 5,
+		DPoPJKT:          "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
 	}
 }
 
@@ -33,7 +34,8 @@ func checkCode(t *testing.T, got, want tokens.Code) {
 		got.Scope != want.Scope || got.CodeChallenge != want.CodeChallenge || got.Nonce != want.Nonce ||
 		!sameTime(got.AuthTime, want.AuthTime) || !sameTime(got.ExpiresAt, want.ExpiresAt) ||
 		got.FamilyID != want.FamilyID ||
-		got.UserGeneration != want.UserGeneration || got.ClientGeneration != want.ClientGeneration {
+		got.UserGeneration != want.UserGeneration || got.ClientGeneration != want.ClientGeneration ||
+		got.DPoPJKT != want.DPoPJKT {
 		t.Fatalf("code:\n got  %+v\n want %+v", got, want)
 	}
 }

@@ -31,6 +31,7 @@ func makeFamily(t *testing.T, b store.Backend, mod func(*tokens.Family)) (tokens
 		// client's current generations.
 		UserGeneration:   3,
 		ClientGeneration: 7,
+		JKT:              "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 	}
 	if mod != nil {
 		mod(&f)
@@ -115,7 +116,8 @@ func checkFamily(t *testing.T, got, want tokens.Family) {
 		!sameTime(got.IdleExpiresAt, want.IdleExpiresAt) || got.Generation != want.Generation ||
 		!sameTime(got.RotatedAt, want.RotatedAt) ||
 		got.LastJTI != want.LastJTI || got.Revoked != want.Revoked ||
-		got.UserGeneration != want.UserGeneration || got.ClientGeneration != want.ClientGeneration {
+		got.UserGeneration != want.UserGeneration || got.ClientGeneration != want.ClientGeneration ||
+		got.JKT != want.JKT {
 		t.Fatalf("family:\n got  %+v\n want %+v", got, want)
 	}
 }
