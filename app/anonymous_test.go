@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"authserver/clients"
 	"authserver/config"
 	"authserver/store/redistest"
@@ -162,5 +164,41 @@ func TestAnonymousClientExpires(t *testing.T) {
 				t.Fatalf("after the sweep: %v", err)
 			}
 		})
+	}
+}
+
+// A token keeps an anonymous client alive: /token records its last use.
+func TestAnonymousClientTokenRecordsUse(t *testing.T) {
+	n := startNode(t, func(c *config.Config) { c.Registration.Anonymous = true })
+	resp, b := register(t, n, publicMetadata())
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register: %d %v", resp.StatusCode, b)
+	}
+	id := b["client_id"].(string)
+	n.admin(t, "POST", "/admin/users", map[string]any{"username": "alice", "password": "alice's long password"})
+	const redirect = "http://127.0.0.1:33418/callback"
+	conf := oauth2.Config{ClientID: id, RedirectURL: redirect,
+		Endpoint: oauth2.Endpoint{AuthURL: n.base + "/authorize", TokenURL: n.base + "/token", AuthStyle: oauth2.AuthStyleInParams}}
+	verifier := oauth2.GenerateVerifier()
+	read, c := pageReader(t), pageClient()
+	_, body := read(c.Get(conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier))))
+	resp, body = submit(t, c, n.base, body, url.Values{"username": {"alice"}, "password": {"alice's long password"}})
+	for resp.StatusCode == http.StatusSeeOther && strings.HasPrefix(resp.Header.Get("Location"), "/") {
+		resp, body = read(c.Get(n.base + resp.Header.Get("Location")))
+	}
+	resp, _ = submit(t, c, n.base, body, url.Values{"decision": {"allow"}})
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Query().Get("code") == "" {
+		t.Fatalf("authorization response %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if cl, _ := n.app.Clients.Get(t.Context(), id); !cl.LastUsedAt.IsZero() {
+		t.Fatal("a use recorded before any token")
+	}
+	if _, err := conf.Exchange(t.Context(), loc.Query().Get("code"), oauth2.VerifierOption(verifier)); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := n.app.Clients.Get(t.Context(), id)
+	if err != nil || cl.LastUsedAt.IsZero() || time.Since(cl.LastUsedAt) > time.Minute {
+		t.Fatalf("last use after a token: %v %v", cl.LastUsedAt, err)
 	}
 }
