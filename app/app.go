@@ -30,6 +30,7 @@ import (
 	"authserver/metrics"
 	"authserver/ratelimit"
 	"authserver/registration"
+	"authserver/resources"
 	"authserver/server"
 	"authserver/server/admin"
 	"authserver/store"
@@ -61,6 +62,9 @@ type App struct {
 
 	// Registration is dynamic client registration (RFC 7591, 7592).
 	Registration *registration.Service
+
+	// Resources are the RFC 8707 protected resources, cached like clients.
+	Resources *resources.Registry
 
 	// Fetcher is the one client for URLs clients give (config fetch):
 	// back-channel logout and any document fetched from a client's URL.
@@ -106,9 +110,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.keyChanges = changes("keys")
 	a.clientCache = clients.NewCachedStore(st, changes("client"), cacheTTL, log)
 	a.userStates = cache.New[users.User]("user", changes("user"), cacheTTL, log)
+	a.Resources = resources.NewRegistry(st, changes("resource"), cacheTTL, log)
 	cacheCtx, stop := context.WithCancel(context.Background())
 	a.stopCache = stop
-	for kind, run := range map[string]func(context.Context) error{"client": a.clientCache.Run, "user": a.userStates.Run} {
+	for kind, run := range map[string]func(context.Context) error{"client": a.clientCache.Run, "user": a.userStates.Run, "resource": a.Resources.Run} {
 		a.cacheDone.Go(func() {
 			if err := run(cacheCtx); err != nil {
 				log.Error(kind+" cache: change announcements stopped", "err", err)
@@ -236,6 +241,7 @@ func (a *App) build(ctx context.Context) error {
 		return fmt.Errorf("fetch: %w", err)
 	}
 	a.Clients.CheckSectorsWith(sectorDocuments{fetcher.NewCache(a.Fetcher, fetcher.CacheConfig{MaxEntries: 256, MinTTL: time.Minute, MaxTTL: time.Hour})})
+	a.useClientIDMetadata()
 	a.logouts = backchannel.New(backchannel.Config{Fetcher: a.Fetcher}, a.Issuer, a.Clients, a.Store, a.Log)
 	a.logouts.Start()
 	revoker.OnUserRevoked(a.logouts.UserSignedOut)
@@ -277,12 +283,14 @@ func (a *App) build(ctx context.Context) error {
 		CodeTTL:                 cfg.Tokens.CodeTTL,
 		IDTokenTTL:              cfg.Tokens.IDTokenTTL,
 		RequirePKCEConfidential: cfg.PKCE.RequireForConfidential,
+		OfflineAccessForRefresh: !cfg.Tokens.RefreshWithoutOfflineAccess,
 		MaxBodyBytes:            cfg.Limits.MaxBodyBytes,
 		PasswordLimits:          passwordLimits,
 		ClientAuthLimit:         ratelimit.Policy{Max: int64(cfg.Limits.ClientAuthFailures), Window: window},
 	}, grants.Deps{
 		Clients: a.Clients, Users: a.Users, Families: a.Store, Codes: a.Store, Deny: a.Store,
 		Revoker: revoker, Limiter: limiter, Issuer: a.Issuer, Chain: chain, Audit: a.Log, Issued: a.Metrics.TokenIssued,
+		Resources: a.Resources,
 		// private_key_jwt: one-time jtis, and client jwks_uri sets fetched
 		// through the node's fetcher, cached apart from other documents.
 		Replay: a.Store, ClientKeys: fetcher.NewCache(a.Fetcher, fetcher.CacheConfig{MaxEntries: 1024, MinTTL: time.Minute, MaxTTL: time.Hour}),
@@ -300,7 +308,9 @@ func (a *App) build(ctx context.Context) error {
 	})
 	a.Registration = registration.New(registration.Config{
 		Issuer: cfg.Issuer, Open: cfg.Registration.Open, AllowedGrantTypes: cfg.Registration.AllowedGrantTypes,
+		Anonymous: cfg.Registration.Anonymous, AnonymousPerIPPerHour: cfg.Registration.AnonymousPerIPPerHour, Limiter: limiter,
 	}, a.Clients, a.Store, revoker, a.Log)
+	a.Clients.ExpireAnonymousAfter(cfg.Registration.AnonymousUnusedTTL)
 	var accessLog *slog.Logger
 	if cfg.AccessLog {
 		accessLog = a.Log
@@ -309,13 +319,14 @@ func (a *App) build(ctx context.Context) error {
 		Issuer: cfg.Issuer, Scopes: cfg.Scopes, Token: token, Authorize: authorize, JWKS: km.JWKS, JWKSMaxAge: cfg.Signing.JWKSMaxAge, Log: a.Log,
 		Registration: server.NewRegistration(a.Registration, cfg.Limits.MaxBodyBytes, a.Log),
 		Revocation:   token.RevocationHandler(), Introspection: token.IntrospectionHandler(), UserInfo: token.UserInfoHandler(),
-		EndSession: server.NewEndSession(authorize, a.Issuer), BackchannelLogout: true, DPoPAlgs: dpop.DefaultAlgorithms,
+		EndSession: server.NewEndSession(authorize, a.Issuer), BackchannelLogout: true, DPoPAlgs: dpop.DefaultAlgorithms, ClientIDMetadata: cfg.ClientIDMetadata.Enabled,
 		AccessLog: accessLog, Metrics: a.Metrics.Gin("public"),
 	})
 	a.Admin = admin.New(admin.Options{
 		Token: a.AdminToken, Clients: a.Clients, Users: a.Users, Families: a.Store, Keys: km, Audit: a.Log,
 		InitialAccessTokens: a.Registration, Revoker: revoker, AccessLog: accessLog,
 		Metrics: a.Metrics.Gin("admin"), MetricsHandler: a.Metrics.Handler(), Backup: a.backup,
+		Resources: a.Resources,
 	})
 	a.Health = health.New(readyTimeout, a.Log,
 		health.Check{Name: "store", Run: a.Store.Ping},
@@ -450,6 +461,11 @@ func (a *App) Serve(ctx context.Context, pub, adm net.Listener) error {
 		attrs = append(attrs, "revision", b.Revision, "modified", b.Modified)
 	}
 	a.Log.Info("serving", attrs...)
+
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	swept := make(chan struct{})
+	go func() { defer close(swept); a.sweepAnonymous(sweepCtx) }()
+	defer func() { stopSweep(); <-swept }() // before the store closes
 
 	tick := time.NewTicker(config.KeyReloadInterval)
 	defer tick.Stop()

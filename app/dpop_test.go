@@ -4,12 +4,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -228,4 +231,56 @@ func TestDPoPEmbedded(t *testing.T) {
 func TestDPoPRedis(t *testing.T) {
 	r := redistest.StartStandalone(t)
 	dpopFlow(t, startNode(t, func(c *config.Config) { dpopNode(c); c.Redis.URL = r.URL() }))
+}
+
+// One proof is one token across nodes: the proof's jti is recorded in the
+// shared store, so replaying it at another node, or racing it at both,
+// gets one token in all.
+func TestDPoPReplayAcrossNodes(t *testing.T) {
+	r := redistest.StartStandalone(t)
+	const issuer = "https://auth.example.test"
+	shared := func(c *config.Config) {
+		c.Redis.URL = r.URL()
+		c.KeyEncryptionSecret = "a shared key encryption secret for both nodes"
+		c.Issuer, c.Tokens.Audience = issuer, "https://api.example.test"
+	}
+	a, b := startNode(t, shared), startNode(t, shared)
+	cl := a.admin(t, http.MethodPost, "/admin/clients", map[string]any{
+		"name": "m2m", "grant_types": []string{"client_credentials"}, "scopes": []string{"invoices:read"},
+	})
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(cl["id"].(string)+":"+cl["client_secret"].(string)))
+	ha := newDPoPHolder(t, a)
+	send := func(n *node, proof string) dpopAnswer {
+		req, _ := http.NewRequest(http.MethodPost, n.base+"/token", strings.NewReader("grant_type=client_credentials"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", basic)
+		req.Header.Set("DPoP", proof)
+		return ha.sendOnce(req)
+	}
+	p := ha.proof(http.MethodPost, "/token", "")
+	if got := send(a, p); got.status != http.StatusOK || got.str("token_type") != "DPoP" {
+		t.Fatalf("first use at node a: %d %v", got.status, got.body)
+	}
+	if got := send(b, p); got.status != http.StatusBadRequest || got.str("error") != "invalid_dpop_proof" {
+		t.Fatalf("replay at node b: %d %v, want invalid_dpop_proof", got.status, got.body)
+	}
+
+	p = ha.proof(http.MethodPost, "/token", "")
+	var wg sync.WaitGroup
+	var won atomic.Int32
+	for i := range 20 {
+		n := a
+		if i%2 == 1 {
+			n = b
+		}
+		wg.Go(func() {
+			if send(n, p).status == http.StatusOK {
+				won.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if won.Load() != 1 {
+		t.Fatalf("one proof sent 20 times to two nodes at once got %d tokens, want 1", won.Load())
+	}
 }

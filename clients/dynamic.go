@@ -27,6 +27,21 @@ type Metadata struct {
 // names no audience, and may only ask for scopes the server advertises. With
 // no name, the client is named by its ID.
 func (r *Registry) Register(ctx context.Context, reg Registration, md Metadata) (c *Client, secret, regToken string, err error) {
+	return r.register(ctx, reg, md, false)
+}
+
+// RegisterAnonymous is Register for a client registered without an
+// initial access token under the anonymous rules (checked by the caller):
+// it is marked Anonymous, and expires when unused (ExpireAnonymousAfter).
+func (r *Registry) RegisterAnonymous(ctx context.Context, reg Registration, md Metadata) (c *Client, regToken string, err error) {
+	if !reg.Public {
+		return nil, "", &ValidationError{"token_endpoint_auth_method", "an anonymous client must be public (\"none\")"}
+	}
+	c, _, regToken, err = r.register(ctx, reg, md, true)
+	return c, regToken, err
+}
+
+func (r *Registry) register(ctx context.Context, reg Registration, md Metadata, anonymous bool) (c *Client, secret, regToken string, err error) {
 	id := randomID()
 	if c, err = r.prepareDynamic(reg, id); err != nil {
 		return nil, "", "", err
@@ -36,6 +51,7 @@ func (r *Registry) Register(ctx context.Context, reg Registration, md Metadata) 
 	}
 	c.ID = id
 	c.Metadata = md
+	c.Anonymous = anonymous
 	c.CreatedAt = r.now().UTC()
 	c.UpdatedAt = c.CreatedAt
 	if c.UsesSecret() {
@@ -88,7 +104,7 @@ func (r *Registry) AuthenticateRegistration(ctx context.Context, id, token strin
 	if err != nil {
 		return nil, err
 	}
-	if token == "" || len(c.RegistrationTokenHash) != sha256.Size ||
+	if token == "" || len(c.RegistrationTokenHash) != sha256.Size || r.anonymousExpired(c) ||
 		subtle.ConstantTimeCompare(presented, c.RegistrationTokenHash) != 1 {
 		return nil, ErrAuthenticationFailed
 	}
@@ -121,6 +137,7 @@ func (r *Registry) UpdateRegistration(ctx context.Context, c *Client, reg Regist
 	u.PreviousSecretHash, u.PreviousSecretExpiresAt = slices.Clone(c.PreviousSecretHash), c.PreviousSecretExpiresAt
 	u.RegistrationTokenHash = slices.Clone(c.RegistrationTokenHash)
 	u.Disabled, u.Generation = c.Disabled, c.Generation
+	u.Anonymous, u.LastUsedAt = c.Anonymous, c.LastUsedAt
 	u.CreatedAt = c.CreatedAt
 	u.UpdatedAt = r.now().UTC()
 	if err := r.store.UpdateClient(ctx, u); err != nil {

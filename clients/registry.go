@@ -76,6 +76,8 @@ type Registry struct {
 	store           Store
 	supportedScopes []string
 	now             func() time.Time
+	resolver        Resolver      // nil: the store only (see UseResolver)
+	anonymousTTL    time.Duration // 0: anonymous clients never expire
 	// sectors fetches sector_identifier_uri documents; nil refuses them.
 	sectors SectorDocuments
 }
@@ -219,7 +221,10 @@ func (c *Client) LiveScope(granted string) string {
 // without authenticating it (the authorization endpoint, public clients).
 func (r *Registry) Lookup(ctx context.Context, id string) (*Client, error) {
 	c, err := r.store.GetClient(ctx, id)
-	if errors.Is(err, ErrNotFound) || (err == nil && c.Disabled) {
+	if rc, ok, rerr := r.resolve(ctx, id, err); ok {
+		return rc, rerr
+	}
+	if errors.Is(err, ErrNotFound) || (err == nil && (c.Disabled || r.anonymousExpired(c))) {
 		return nil, ErrAuthenticationFailed
 	}
 	return c, err

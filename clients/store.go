@@ -74,6 +74,15 @@ type Client struct {
 	RegistrationTokenHash []byte `json:"registration_token_hash,omitempty"`
 	// Metadata is what a self-registered client said about itself.
 	Metadata Metadata `json:"metadata,omitzero"`
+	// MetadataDocument marks a client built from its client ID metadata
+	// document (see Unverified); such a client is never stored.
+	MetadataDocument bool `json:"-"`
+	// Anonymous marks a client registered without an initial access token
+	// under registration.anonymous; it is deleted when unused (LastUsedAt).
+	Anonymous bool `json:"anonymous,omitempty"`
+	// LastUsedAt is when an anonymous client was last issued a token,
+	// recorded at most once per hour; zero: never.
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

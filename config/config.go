@@ -47,6 +47,9 @@ type Config struct {
 	DPoP         DPoP         `yaml:"dpop"`
 	Sessions     Sessions     `yaml:"sessions"`
 	Registration Registration `yaml:"registration"`
+	// ClientIDMetadata accepts client IDs that are URLs of a client
+	// metadata document (see ClientIDMetadata).
+	ClientIDMetadata ClientIDMetadata `yaml:"client_id_metadata"`
 	// Fetch bounds every request the server makes to a URL a client gave
 	// (back-channel logout receivers, documents such as a jwks_uri).
 	Fetch    Fetch    `yaml:"fetch"`
@@ -96,6 +99,10 @@ type Tokens struct {
 	// Audience is the aud of access tokens when the client names none;
 	// Load fills it with the issuer when left empty.
 	Audience string `yaml:"audience"`
+	// RefreshWithoutOfflineAccess gives a refresh token to every client
+	// allowed the refresh_token grant; false: only when offline_access
+	// was granted.
+	RefreshWithoutOfflineAccess bool `yaml:"refresh_without_offline_access"`
 }
 
 // Signing chooses the algorithm of the signing key and its lifecycle.
@@ -196,6 +203,31 @@ type Registration struct {
 	// AllowedGrantTypes are the grant types a registering client may ask
 	// for.
 	AllowedGrantTypes []string `yaml:"allowed_grant_types"`
+	// Anonymous lets anyone register a public client without an initial
+	// access token, within narrow rules (registration.AnonymousPolicy).
+	Anonymous bool `yaml:"anonymous"`
+	// AnonymousPerIPPerHour bounds anonymous registrations per source
+	// address per hour.
+	AnonymousPerIPPerHour int `yaml:"anonymous_per_ip_per_hour"`
+	// AnonymousUnusedTTL deletes an anonymous client that got no token for
+	// this long.
+	AnonymousUnusedTTL time.Duration `yaml:"anonymous_unused_ttl"`
+}
+
+// ClientIDMetadata is the policy of client ID metadata documents
+// (package cimd). Which hosts may serve one is fetch.allow_hosts and
+// fetch.deny_hosts.
+type ClientIDMetadata struct {
+	Enabled bool `yaml:"enabled"`
+	// Scopes bound what such a client may be granted; empty: the scopes
+	// the server advertises.
+	Scopes []string `yaml:"scopes"`
+	// MinCacheTTL and MaxCacheTTL bound how long a document is cached
+	// whatever its cache headers say; ErrorCacheTTL is how long a failed
+	// fetch is remembered.
+	MinCacheTTL   time.Duration `yaml:"min_cache_ttl"`
+	MaxCacheTTL   time.Duration `yaml:"max_cache_ttl"`
+	ErrorCacheTTL time.Duration `yaml:"error_cache_ttl"`
 }
 
 // Shutdown is how a node stops on SIGTERM.
@@ -234,6 +266,8 @@ func Default() *Config {
 			RefreshAbsoluteTTL: 2160 * time.Hour,
 			RefreshReuseGrace:  30 * time.Second,
 			CodeTTL:            60 * time.Second,
+			// The MCP SDKs never ask for offline_access.
+			RefreshWithoutOfflineAccess: true,
 		},
 		Signing: Signing{
 			Alg:          "ES256",
@@ -261,7 +295,15 @@ func Default() *Config {
 		Registration: Registration{
 			// No password grant: RFC 9700 §2.4 keeps it from third parties,
 			// who would see the users' passwords. An admin may add it.
-			AllowedGrantTypes: []string{"authorization_code", "client_credentials", "refresh_token"},
+			AllowedGrantTypes:     []string{"authorization_code", "client_credentials", "refresh_token"},
+			AnonymousPerIPPerHour: 20,
+			AnonymousUnusedTTL:    30 * 24 * time.Hour,
+		},
+		ClientIDMetadata: ClientIDMetadata{
+			Enabled:       true,
+			MinCacheTTL:   5 * time.Minute,
+			MaxCacheTTL:   24 * time.Hour,
+			ErrorCacheTTL: 30 * time.Second,
 		},
 		Fetch:    Fetch{Timeout: 5 * time.Second, MaxBytes: 65536},
 		Shutdown: Shutdown{DrainDelay: 5 * time.Second},

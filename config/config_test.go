@@ -112,6 +112,9 @@ func normalise(c *Config) *Config {
 	if len(cp.TrustedProxies) == 0 {
 		cp.TrustedProxies = nil
 	}
+	if len(cp.ClientIDMetadata.Scopes) == 0 {
+		cp.ClientIDMetadata.Scopes = nil
+	}
 	if len(cp.Fetch.AllowHosts) == 0 {
 		cp.Fetch.AllowHosts = nil
 	}

@@ -54,6 +54,7 @@ func (c *Config) Validate() error {
 	v.positive("sessions.ttl", c.Sessions.TTL)
 	v.positive("sessions.device_cookie_ttl", c.Sessions.DeviceCookieTTL)
 	v.registration(&c.Registration)
+	v.clientIDMetadata(&c.ClientIDMetadata, c.Scopes)
 	v.fetch(&c.Fetch)
 	if c.Shutdown.DrainDelay < 0 {
 		v.add("shutdown.drain_delay", "cannot be negative")
@@ -318,6 +319,7 @@ func (v *validator) limits(l *Limits) {
 var grantTypes = []string{"authorization_code", "client_credentials", "password", "refresh_token"}
 
 func (v *validator) registration(r *Registration) {
+	v.anonymous(r)
 	if len(r.AllowedGrantTypes) == 0 {
 		v.add("registration.allowed_grant_types", "must list at least one grant type")
 	}

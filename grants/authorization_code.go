@@ -65,8 +65,12 @@ func (e *Endpoint) authorizationCode(ctx context.Context, req *tokenRequest) (*i
 	}
 
 	scope := req.client.LiveScope(c.Scope)
+	t, err := e.grantTarget(ctx, req.resources, c.Resources, scope)
+	if err != nil {
+		return nil, err
+	}
 	jti := codeJTI(c.FamilyID)
-	access, err := e.mint(req, c.UserID, scope, jti)
+	access, err := e.mint(req, c.UserID, t, jti)
 	if err != nil {
 		return nil, err
 	}
@@ -74,11 +78,11 @@ func (e *Endpoint) authorizationCode(ctx context.Context, req *tokenRequest) (*i
 	if err != nil {
 		return nil, err
 	}
-	out := &issued{access: access, scope: scope, idToken: idToken}
-	if req.client.AllowsGrant(clients.GrantRefreshToken) {
+	out := &issued{access: access, scope: t.scope, ttl: t.ttl, idToken: idToken}
+	if e.issuesRefresh(req.client, scope) {
 		out.refresh, err = e.startFamily(ctx, req, tokens.Family{
 			ID: c.FamilyID, UserID: c.UserID, UserGeneration: c.UserGeneration,
-			Scope: scope, AuthTime: c.AuthTime, SessionID: c.SessionID, LastJTI: jti,
+			Scope: scope, Resources: c.Resources, AuthTime: c.AuthTime, SessionID: c.SessionID, LastJTI: jti,
 		})
 		// ErrFamilyExists: a replay of this code got in first and left a
 		// tombstone. This is still the first redemption, so it is answered,

@@ -124,6 +124,9 @@ func (e *Endpoint) authenticateClient(r *http.Request, creds credentials) (*clie
 	}
 	if !creds.hasSecret {
 		c, err := e.clients.Lookup(ctx, creds.id)
+		if re, ok := errors.AsType[*clients.ResolveError](err); ok {
+			return nil, fail(re.Error()) // the client's own document is at fault: say how
+		}
 		if errors.Is(err, clients.ErrAuthenticationFailed) {
 			return nil, fail("client authentication failed")
 		}

@@ -26,6 +26,8 @@ type CodeGrant struct {
 	Nonce string
 	// SessionID is the approving session's sid, for the ID Token.
 	SessionID string
+	// Resources are the request's RFC 8707 resources (CheckResources).
+	Resources []string
 	// UserGeneration is the session's (the user's at sign-in) and
 	// ClientGeneration the client's now: revoking either kills the code.
 	UserGeneration   int64
@@ -70,7 +72,7 @@ func (e *Endpoint) IssueCode(ctx context.Context, g CodeGrant) (string, error) {
 	code, hash := tokens.NewCode()
 	err := e.codes.SaveCode(ctx, hash, tokens.Code{
 		ClientID: g.ClientID, UserID: g.UserID, RedirectURI: g.RedirectURI, Scope: g.Scope,
-		CodeChallenge: g.CodeChallenge, AuthTime: g.AuthTime, Nonce: g.Nonce, SessionID: g.SessionID, ExpiresAt: now.Add(e.cfg.CodeTTL),
+		CodeChallenge: g.CodeChallenge, AuthTime: g.AuthTime, Nonce: g.Nonce, SessionID: g.SessionID, Resources: g.Resources, ExpiresAt: now.Add(e.cfg.CodeTTL),
 		FamilyID: tokens.NewFamilyID(), UserGeneration: g.UserGeneration, ClientGeneration: g.ClientGeneration,
 		DPoPJKT: g.DPoPJKT,
 	})

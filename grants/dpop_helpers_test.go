@@ -162,4 +162,3 @@ func (h *harness) wantDPoPToken(t *testing.T, r reply, jkt string) {
 		t.Fatalf("cnf %+v, want jkt %s", claims.Cnf, jkt)
 	}
 }
-

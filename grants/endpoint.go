@@ -7,11 +7,12 @@
 // Endpoint.ServeHTTP; no grant can skip or reorder a step:
 //
 //  1. parse the form once (readTokenForm): body only, size-capped, no
-//     repeated parameters, grant_type present;
+//     repeated parameters but resource, grant_type present;
 //  2. authenticate the client with its registered method (clientauth.go);
 //  3. check the grant type is served and this client may use it;
 //  4. validate the scope parameter against what the client holds (the
-//     refresh grant narrows against its family in step 5);
+//     refresh grant narrows against its family in step 5), and the
+//     resource parameters (RFC 8707, resources.go);
 //  5. the grant's own checks, cheapest first and the costly password hash
 //     last, then its one atomic store step;
 //  6. mint the access token (Issuer) and write the answer.
@@ -49,6 +50,7 @@ import (
 	"authserver/clients"
 	"authserver/dpop"
 	"authserver/ratelimit"
+	"authserver/resources"
 	"authserver/store"
 	"authserver/tokens"
 	"authserver/users"
@@ -67,6 +69,10 @@ type Config struct {
 	IDTokenTTL time.Duration
 	// RequirePKCEConfidential requires PKCE of confidential clients too.
 	RequirePKCEConfidential bool
+	// OfflineAccessForRefresh issues refresh tokens only when the
+	// offline_access scope was granted; false: to every client allowed
+	// the refresh_token grant.
+	OfflineAccessForRefresh bool
 	MaxBodyBytes            int64
 
 	PasswordLimits  ratelimit.PasswordLimits
@@ -92,6 +98,9 @@ type Deps struct {
 	Revoker *tokens.Revoker
 	Limiter *ratelimit.Limiter
 	Issuer  *Issuer
+	// Resources are the protected resources requests may name (RFC
+	// 8707); nil knows none.
+	Resources *resources.Registry
 	// Chain makes refresh-token successors (see tokens.Chain).
 	Chain *tokens.Chain
 	// Audit receives security events (failed client authentication, reuse
@@ -122,6 +131,7 @@ type Endpoint struct {
 	revoker  *tokens.Revoker
 	limiter  *ratelimit.Limiter
 	issuer   *Issuer
+	targets  *resources.Registry // the resources a request may name
 	chain    *tokens.Chain
 	issued   func(grantType string)
 	audit    *slog.Logger
@@ -143,7 +153,7 @@ type grantFunc func(ctx context.Context, req *tokenRequest) (*issued, error)
 func NewEndpoint(cfg Config, d Deps) *Endpoint {
 	e := &Endpoint{
 		cfg: cfg, clients: d.Clients, users: d.Users, families: d.Families, codes: d.Codes,
-		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, chain: d.Chain, audit: d.Audit, issued: d.Issued, now: time.Now,
+		deny: d.Deny, revoker: d.Revoker, limiter: d.Limiter, issuer: d.Issuer, targets: d.Resources, chain: d.Chain, audit: d.Audit, issued: d.Issued, now: time.Now,
 		replay: d.Replay, clientKeys: clientKeys{d.ClientKeys}, dpop: d.DPoP,
 	}
 	if e.audit == nil {
@@ -173,6 +183,11 @@ type tokenRequest struct {
 	// password what is granted; for refresh the narrower scope asked for,
 	// or empty for the family's own.
 	scope string
+	// resources are the request's resource parameters (RFC 8707), well
+	// formed (step 4); target is, for client_credentials and password,
+	// the access token they ask for.
+	resources []string
+	target    accessTarget
 	// clientIP is the peer's address, which password failures are counted
 	// under.
 	clientIP string
@@ -186,7 +201,8 @@ type tokenRequest struct {
 type issued struct {
 	access  string
 	refresh string
-	scope   string
+	scope   string // the access token's
+	ttl     time.Duration
 	idToken string // only when openid was granted
 }
 
@@ -209,6 +225,7 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e.writeToken(w, req, out)
+	e.noteUse(r.Context(), req.client)
 	if e.issued != nil {
 		e.issued(req.grantType)
 	}
@@ -240,6 +257,9 @@ func (e *Endpoint) authorize(r *http.Request, req *tokenRequest) error {
 		return oauthErr(oerrors.ErrUnauthorizedClient, "this client may not use the %s grant", req.grantType)
 	}
 	req.client = c
+	if req.resources, err = requestedResources(req); err != nil {
+		return err
+	}
 	switch req.grantType {
 	case clients.GrantClientCredentials, clients.GrantPassword:
 		scope, ok := c.GrantScope(req.form.Get("scope"))
@@ -247,6 +267,9 @@ func (e *Endpoint) authorize(r *http.Request, req *tokenRequest) error {
 			return oauthErr(oerrors.ErrInvalidScope, "the requested scope is unknown, malformed, or not allowed for this client")
 		}
 		req.scope = scope
+		if req.target, err = e.target(r.Context(), req.resources, scope); err != nil {
+			return err
+		}
 	case clients.GrantRefreshToken:
 		// Narrowing is checked against the family once it is read; here
 		// only that the scope is well formed.
@@ -257,7 +280,8 @@ func (e *Endpoint) authorize(r *http.Request, req *tokenRequest) error {
 			req.scope = s
 		}
 	}
-	// authorization_code: the scope is the code's (RFC 6749 §4.1.3 sends none).
+	// authorization_code: the scope is the code's (RFC 6749 §4.1.3 sends
+	// none); it and refresh check their resources against their grant.
 	return nil
 }
 
@@ -270,11 +294,18 @@ func required(req *tokenRequest, name string) (string, error) {
 	return v, nil
 }
 
-// mint signs the access token of an answer (step 6).
-func (e *Endpoint) mint(req *tokenRequest, userID, scope, jti string) (string, error) {
+// mint signs the access token of an answer (step 6) for t (see target).
+func (e *Endpoint) mint(req *tokenRequest, userID string, t accessTarget, jti string) (string, error) {
+	aud := req.client.Audience
+	if t.audience != nil {
+		aud = t.audience
+	}
+	if t.ttl == 0 {
+		t.ttl = e.cfg.AccessTTL
+	}
 	return e.issuer.Mint(Access{
-		ClientID: req.client.ID, Audience: req.client.Audience, UserID: userID,
-		Scope: scope, JTI: jti, IssuedAt: req.now, TTL: e.cfg.AccessTTL, JKT: req.jkt,
+		ClientID: req.client.ID, Audience: aud, UserID: userID,
+		Scope: t.scope, JTI: jti, IssuedAt: req.now, TTL: t.ttl, JKT: req.jkt,
 	})
 }
 
@@ -308,8 +339,11 @@ type tokenAnswer struct {
 }
 
 func (e *Endpoint) writeToken(w http.ResponseWriter, req *tokenRequest, out *issued) {
+	if out.ttl == 0 {
+		out.ttl = e.cfg.AccessTTL // a grant that sets none mints with the server's
+	}
 	writeJSON(w, http.StatusOK, tokenAnswer{
-		AccessToken: out.access, TokenType: tokenType(req.jkt), ExpiresIn: int64(e.cfg.AccessTTL / time.Second),
+		AccessToken: out.access, TokenType: tokenType(req.jkt), ExpiresIn: int64(out.ttl / time.Second),
 		RefreshToken: out.refresh, Scope: out.scope, IDToken: out.idToken,
 	})
 }

@@ -13,7 +13,7 @@ import (
 // readTokenForm reads the request body into r.PostForm and r.Form, so that
 // go-oauth2, which reads r.FormValue, sees the body and nothing else: RFC
 // 6749 §2.3.1 keeps credentials out of the query string, and §3.2 forbids
-// repeated parameters.
+// repeated parameters (but resource, which RFC 8707 §2 lets repeat).
 func readTokenForm(w http.ResponseWriter, r *http.Request, maxBytes int64) *Error {
 	if r.Method != http.MethodPost {
 		return oauthErr(oerrors.ErrInvalidRequest, "this endpoint accepts POST only")
@@ -37,8 +37,8 @@ func readTokenForm(w http.ResponseWriter, r *http.Request, maxBytes int64) *Erro
 	if err != nil {
 		return oauthErr(oerrors.ErrInvalidRequest, "malformed request body")
 	}
-	for _, v := range form {
-		if len(v) > 1 {
+	for name, v := range form {
+		if len(v) > 1 && name != "resource" { // RFC 8707 §2: resource may repeat
 			return oauthErr(oerrors.ErrInvalidRequest, "a parameter is repeated") // not named: the name is the caller's text
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"authserver/grants"
 	"authserver/keys"
 	"authserver/ratelimit"
+	"authserver/resources"
 	"authserver/store/embedded"
 	"authserver/tokens"
 	"authserver/users"
@@ -33,7 +34,10 @@ type harness struct {
 	keys     keySet
 	endpoint *grants.Endpoint
 	revoker  *tokens.Revoker
-	srv      *httptest.Server
+	// resources is the registry the endpoint resolves resource
+	// parameters with (resources_test.go).
+	resources *resources.Registry
+	srv       *httptest.Server
 }
 
 var testScopes = []string{"read", "write", "admin", "offline_access"}
@@ -118,11 +122,14 @@ func newHarnessWith(t *testing.T, newKeys func(*embedded.Store) (keySet, error),
 		users:   users.NewService(st, users.Hasher{Time: 1, MemoryKiB: 64, Threads: 1}),
 		issuer:  grants.NewIssuer("https://issuer.test", []string{"https://api.test"}, km),
 		keys:    km,
+		// A zero TTL: every lookup reads the store, so a deletion shows
+		// at once.
+		resources: resources.NewRegistry(st, nil, 0, slog.New(slog.DiscardHandler)),
 	}
 	h.revoker = tokens.NewRevoker(st, h.users, h.clients, cfg.CodeTTL, cfg.AccessTTL, slog.New(slog.DiscardHandler))
 	h.endpoint = grants.NewEndpoint(cfg, grants.Deps{
 		Clients: h.clients, Users: h.users, Families: st, Codes: st, Deny: st,
-		Limiter: ratelimit.New(st), Issuer: h.issuer, Revoker: h.revoker, Chain: testChain,
+		Limiter: ratelimit.New(st), Issuer: h.issuer, Resources: h.resources, Revoker: h.revoker, Chain: testChain,
 		Audit: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	h.srv = httptest.NewServer(h.endpoint)

@@ -99,7 +99,8 @@ func (e *Endpoint) serveIntrospect(w http.ResponseWriter, r *http.Request) {
 // server signed (signature, typ, iss, exp: Issuer.Verify) with a jti, exp
 // and iat; denied reports whether its jti is on the deny list. aud is not
 // checked: every audience a token of ours can carry (a client's registered
-// one or tokens.audience) is ours to name.
+// one, tokens.audience, or RFC 8707 resources) is ours to name, and it is
+// answered as the token carries it.
 func (e *Endpoint) checkAccess(ctx context.Context, token string) (claims *AccessClaims, denied bool, err error) {
 	claims, err = e.issuer.Verify(token)
 	if err != nil || claims.ID == "" || claims.ExpiresAt == nil || claims.IssuedAt == nil {

@@ -8,7 +8,6 @@ import (
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
 	"authserver/audit"
-	"authserver/clients"
 	"authserver/ratelimit"
 	"authserver/tokens"
 	"authserver/users"
@@ -33,7 +32,7 @@ func (e *Endpoint) password(ctx context.Context, req *tokenRequest) (*issued, er
 		return nil, err
 	}
 	jti := tokens.NewJTI()
-	access, err := e.mint(req, u.ID, req.scope, jti)
+	access, err := e.mint(req, u.ID, req.target, jti)
 	if err != nil {
 		return nil, err
 	}
@@ -43,11 +42,11 @@ func (e *Endpoint) password(ctx context.Context, req *tokenRequest) (*issued, er
 	if err != nil {
 		return nil, err
 	}
-	out := &issued{access: access, scope: req.scope, idToken: idToken}
-	if req.client.AllowsGrant(clients.GrantRefreshToken) {
+	out := &issued{access: access, scope: req.target.scope, ttl: req.target.ttl, idToken: idToken}
+	if e.issuesRefresh(req.client, req.scope) {
 		out.refresh, err = e.startFamily(ctx, req, tokens.Family{
 			ID: tokens.NewFamilyID(), UserID: u.ID, UserGeneration: u.Generation,
-			Scope: req.scope, AuthTime: req.now, LastJTI: jti,
+			Scope: req.scope, Resources: req.resources, AuthTime: req.now, LastJTI: jti,
 		})
 		if err != nil { // a fresh random id: any error is the store's
 			return nil, err

@@ -39,10 +39,11 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 		return nil, err
 	}
 	var narrowed []string
-	if req.scope != "" {
-		// Only a request that narrows the scope pays a second round trip:
-		// the family's scope is needed before the token is consumed, and it
-		// never changes, so reading it first is safe.
+	if req.scope != "" || len(req.resources) > 0 {
+		// Only a request that narrows the scope or names resources pays a
+		// second round trip: the family's scope and resources are needed
+		// before the token is consumed, and they never change, so reading
+		// them first is safe.
 		want, _ := clients.ParseScope(req.scope) // well formed: checked in step 4
 		f, err := e.families.GetFamily(ctx, familyID)
 		if errors.Is(err, tokens.ErrFamilyNotFound) {
@@ -59,6 +60,11 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 				}
 			}
 			narrowed = want
+			// Resources and what they leave of the scope are judged now
+			// too, so a refused request leaves the token unused.
+			if _, err := e.grantTarget(ctx, req.resources, f.Resources, refreshScope(req.client, f, narrowed)); err != nil {
+				return nil, err
+			}
 		}
 	}
 
@@ -101,12 +107,14 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 		return nil, err
 	}
 
-	scope := f.Scope
-	if narrowed != nil {
-		scope = strings.Join(narrowed, " ")
+	scope := refreshScope(req.client, f, narrowed)
+	// Checked again on the family the rotation returned: that one is
+	// the store's word.
+	t, err := e.grantTarget(ctx, req.resources, f.Resources, scope)
+	if err != nil {
+		return nil, err
 	}
-	scope = req.client.LiveScope(scope)
-	access, err := e.mint(req, f.UserID, scope, next.JTI)
+	access, err := e.mint(req, f.UserID, t, next.JTI)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +124,7 @@ func (e *Endpoint) refresh(ctx context.Context, req *tokenRequest) (*issued, err
 	if err != nil {
 		return nil, err
 	}
-	return &issued{access: access, refresh: next.Token, scope: scope, idToken: idToken}, nil
+	return &issued{access: access, refresh: next.Token, scope: t.scope, ttl: t.ttl, idToken: idToken}, nil
 }
 
 // familyStillGranted refuses, and revokes, a family whose client or user
@@ -142,4 +150,14 @@ func (e *Endpoint) familyStillGranted(ctx context.Context, c *clients.Client, f 
 		return err
 	}
 	return oauthErr(oerrors.ErrInvalidGrant, "invalid refresh token")
+}
+
+// refreshScope is the scope a refresh grants: the family's, or the
+// narrower one asked for, less what the client no longer holds.
+func refreshScope(c *clients.Client, f tokens.Family, narrowed []string) string {
+	scope := f.Scope
+	if narrowed != nil {
+		scope = strings.Join(narrowed, " ")
+	}
+	return c.LiveScope(scope)
 }

@@ -20,6 +20,7 @@ import (
 
 	"authserver/audit"
 	"authserver/clients"
+	"authserver/ratelimit"
 )
 
 // Limits of initial access tokens.
@@ -39,6 +40,12 @@ type Config struct {
 	// AllowedGrantTypes bounds the grant types a registering client may
 	// ask for.
 	AllowedGrantTypes []string
+	// Anonymous lets anyone register without an initial access token, as
+	// Open does, but only a public client within checkAnonymous, at most
+	// AnonymousPerIPPerHour per source, counted by Limiter (required).
+	Anonymous             bool
+	AnonymousPerIPPerHour int
+	Limiter               *ratelimit.Limiter
 }
 
 // Service registers and manages self-registered clients.
@@ -110,6 +117,9 @@ func (s *Service) IssueInitialAccessToken(ctx context.Context, ttl time.Duration
 // nothing. The answer carries the client secret and registration access
 // token, shown this once.
 func (s *Service) Register(ctx context.Context, initialToken string, md Metadata) (*Information, error) {
+	if initialToken == "" && s.cfg.Anonymous && !s.cfg.Open {
+		return s.RegisterFrom(ctx, "", initialToken, md) // the anonymous rules, whoever calls
+	}
 	if err := s.CheckInitialAccessToken(ctx, initialToken); err != nil {
 		return nil, err
 	}
@@ -142,7 +152,7 @@ func (s *Service) Register(ctx context.Context, initialToken string, md Metadata
 // be valid too.
 func (s *Service) CheckInitialAccessToken(ctx context.Context, token string) error {
 	if token == "" {
-		if s.cfg.Open {
+		if s.cfg.Open || s.cfg.Anonymous {
 			return nil
 		}
 		return errNoInitialToken
@@ -188,6 +198,12 @@ func (s *Service) Update(ctx context.Context, clientID, regToken string, req Upd
 	reg, desc, err := req.toRegistration(s.cfg.AllowedGrantTypes)
 	if err != nil {
 		return nil, err
+	}
+	if c.Anonymous {
+		// It stays within the rules it registered under.
+		if err := checkAnonymous(req.Metadata, reg); err != nil {
+			return nil, err
+		}
 	}
 	u, err := s.clients.UpdateRegistration(ctx, c, reg, desc)
 	if errors.Is(err, clients.ErrNotFound) {

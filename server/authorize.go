@@ -19,6 +19,7 @@ import (
 	"authserver/clients"
 	"authserver/grants"
 	"authserver/ratelimit"
+	"authserver/resources"
 	"authserver/sessions"
 	"authserver/store"
 	"authserver/users"
@@ -49,6 +50,9 @@ type CodeIssuer interface {
 	// Subject is the sub c sees for userID: an id_token_hint's sub is
 	// compared with it, not with the user ID (pairwise clients).
 	Subject(c *clients.Client, userID string) string
+	// CheckResources checks an authorization request's RFC 8707
+	// resources against the registry and the granted scope.
+	CheckResources(ctx context.Context, values []string, granted string) ([]resources.Resource, error)
 }
 
 // UserDirectory checks passwords and finds signed-in users (*users.Service).
@@ -128,6 +132,7 @@ type authRequest struct {
 	redirectURI string
 	state       string
 	scope       string // what is granted: the request's, or all the client's
+	resources   []resources.Resource
 	challenge   string
 	// dpopJKT is the dpop_jkt the code is bound to (RFC 9449 §10).
 	dpopJKT string
@@ -196,7 +201,7 @@ func (a *Authorize) parseRequest(c *gin.Context) (*authRequest, bool) {
 	}
 	client, err := a.d.Clients.Lookup(c.Request.Context(), clientID)
 	if errors.Is(err, clients.ErrAuthenticationFailed) {
-		a.errorPage(c, http.StatusBadRequest, "invalid_client", "The application that sent you here is not registered.")
+		a.errorPage(c, http.StatusBadRequest, "invalid_client", unknownClientMessage(err))
 		return nil, false
 	}
 	if err != nil {
@@ -211,8 +216,8 @@ func (a *Authorize) parseRequest(c *gin.Context) (*authRequest, bool) {
 	req := &authRequest{client: client, redirectURI: q.Get("redirect_uri"), state: q.Get("state"), nonce: q.Get("nonce"), maxAge: -1, query: q}
 
 	// From here on the client is told, at its own redirect URI.
-	for _, v := range q {
-		if len(v) > 1 {
+	for name, v := range q {
+		if len(v) > 1 && name != "resource" { // RFC 8707 §2: resource may repeat
 			return a.refuse(c, req, "invalid_request", "a parameter is repeated") // not named: the name is the caller's text
 		}
 	}
@@ -234,6 +239,9 @@ func (a *Authorize) parseRequest(c *gin.Context) (*authRequest, bool) {
 		return a.refuse(c, req, "invalid_scope", "the requested scope is unknown, malformed, or not allowed for this client")
 	}
 	req.scope = scope
+	if !a.parseResources(c, req) {
+		return nil, false
+	}
 
 	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
 	switch {
@@ -410,6 +418,9 @@ func (a *Authorize) needsConsent(ctx context.Context, req *authRequest, u *users
 	if req.prompts("consent") {
 		return true, nil
 	}
+	if req.client.Unverified() {
+		return true, nil // its document may change: a stored consent would outlive what the user saw
+	}
 	if req.client.FirstParty {
 		return false, nil
 	}
@@ -446,7 +457,8 @@ func (a *Authorize) issueCode(c *gin.Context, req *authRequest, si *signedIn) {
 	code, err := a.d.Codes.IssueCode(c.Request.Context(), grants.CodeGrant{
 		ClientID: req.client.ID, UserID: si.user.ID, RedirectURI: req.redirectURI,
 		Scope: req.scope, CodeChallenge: req.challenge, AuthTime: si.sess.AuthTime, Nonce: req.nonce, SessionID: si.sess.ID,
-		UserGeneration: si.sess.UserGeneration, ClientGeneration: req.client.Generation, DPoPJKT: req.dpopJKT,
+		Resources: resourceIDs(req.resources), UserGeneration: si.sess.UserGeneration, ClientGeneration: req.client.Generation,
+		DPoPJKT: req.dpopJKT,
 	})
 	if err != nil {
 		a.serverError(c, req, err)
@@ -653,7 +665,9 @@ func (a *Authorize) renderConsent(c *gin.Context, req *authRequest, si *signedIn
 	if len(d.Scopes) == 0 {
 		d.Scopes = []scopeView{{Description: "Know who you are"}}
 	}
+	d.Scopes = append(d.Scopes, describeResources(req.resources)...)
 	d.RedirectHost = redirectHost(req.redirectURI)
+	describeUnverified(&d, req.client)
 	a.pages.render(c, http.StatusOK, "consent", d, req.redirectURI)
 }
 

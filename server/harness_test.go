@@ -24,6 +24,7 @@ import (
 	"authserver/grants"
 	"authserver/keys"
 	"authserver/ratelimit"
+	"authserver/resources"
 	"authserver/server"
 	"authserver/sessions"
 	"authserver/store/embedded"
@@ -39,8 +40,10 @@ type stack struct {
 	users   *users.Service
 	token   *grants.Endpoint
 	revoker *tokens.Revoker
-	issuer  string
-	srv     *httptest.Server
+	// resources are the protected resources requests may name.
+	resources *resources.Registry
+	issuer    string
+	srv       *httptest.Server
 }
 
 type stackConfig struct {
@@ -98,12 +101,14 @@ func newStack(t *testing.T, tweak ...func(*stackConfig)) *stack {
 		users:   users.NewService(st, users.Hasher{Time: 1, MemoryKiB: 64, Threads: 1}),
 		issuer:  cfg.issuer,
 		srv:     srv,
+		// A zero TTL: lookups always read the store.
+		resources: resources.NewRegistry(st, nil, 0, log),
 	}
 	s.revoker = tokens.NewRevoker(st, s.users, s.clients, cfg.grants.CodeTTL, cfg.grants.AccessTTL, log)
 	issuer := grants.NewIssuer(cfg.issuer, []string{"https://api.test"}, km)
 	s.token = grants.NewEndpoint(cfg.grants, grants.Deps{
 		Clients: s.clients, Users: s.users, Families: st, Codes: st, Deny: st, Revoker: s.revoker, Chain: testChain,
-		Limiter: ratelimit.New(st), Issuer: issuer, Audit: log,
+		Limiter: ratelimit.New(st), Issuer: issuer, Audit: log, Resources: s.resources,
 	})
 	var sess sessions.Store = st
 	if cfg.sessions != nil {

@@ -29,6 +29,9 @@ type pageData struct {
 	RedirectHost string
 	SwitchURL    string
 	SignedIn     bool
+	// ClientHost is set for an unverified client (a client ID metadata
+	// document): the host of its client_id URL, all that was checked.
+	ClientHost string
 }
 
 type scopeView struct{ Name, Description string }

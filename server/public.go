@@ -46,6 +46,9 @@ type Options struct {
 	// BackchannelLogout says logout tokens are sent (Back-Channel Logout
 	// 1.0 §2.1), with the sid of the session that ended.
 	BackchannelLogout bool
+	// ClientIDMetadata says a client_id may be the URL of a client
+	// metadata document (package cimd), advertised with /authorize.
+	ClientIDMetadata bool
 	// DPoPAlgs are the DPoP proof algorithms /token accepts (RFC 9449
 	// §5.1, dpop_signing_alg_values_supported); empty offers no DPoP.
 	DPoPAlgs []string
@@ -91,6 +94,9 @@ func NewPublic(o Options) *gin.Engine {
 	}
 	if o.Authorize != nil {
 		o.Authorize.routes(r)
+		if o.ClientIDMetadata {
+			doc["client_id_metadata_document_supported"] = true
+		}
 	} else {
 		withoutAuthorize(doc)
 	}
@@ -176,6 +182,9 @@ func Metadata(issuer string, scopes []string) map[string]any {
 		"code_challenge_methods_supported":      []string{"S256"},
 		// RFC 9207: every authorization response carries iss.
 		"authorization_response_iss_parameter_supported": true,
+		// RFC 8707: resource at /authorize and /token. 8414 registers no
+		// field for it; this one is what servers that advertise it use.
+		"resource_indicators_supported": true,
 
 		// What private_key_jwt assertions may be signed with.
 		"token_endpoint_auth_signing_alg_values_supported": clients.AssertionAlgs,

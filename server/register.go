@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"authserver/grants"
+	"authserver/ratelimit"
 	"authserver/registration"
 	"authserver/store"
 )
@@ -64,7 +65,7 @@ func (h *Registration) register(c *gin.Context) {
 		h.fail(c, err, token)
 		return
 	}
-	info, err := h.svc.Register(c.Request.Context(), token, md)
+	info, err := h.svc.RegisterFrom(c.Request.Context(), ratelimit.ClientIP(c.Request.RemoteAddr), token, md)
 	if err != nil {
 		h.fail(c, err, token)
 		return
@@ -212,6 +213,7 @@ func (h *Registration) fail(c *gin.Context, err error, token string) {
 		ue *registration.UnauthorizedError
 		re *registration.Error
 		be *bodyError
+		le *registration.LimitedError
 	)
 	switch {
 	case errors.As(err, &ue):
@@ -224,6 +226,9 @@ func (h *Registration) fail(c *gin.Context, err error, token string) {
 		abortJSON(c, http.StatusUnauthorized, "invalid_token", grants.ErrorDescription(ue.Description))
 	case errors.As(err, &re):
 		abortJSON(c, http.StatusBadRequest, re.Code, grants.ErrorDescription(re.Description))
+	case errors.As(err, &le):
+		c.Header("Retry-After", strconv.FormatInt(le.RetryAfter, 10))
+		abortJSON(c, http.StatusTooManyRequests, "temporarily_unavailable", grants.ErrorDescription(le.Error()))
 	case errors.As(err, &be):
 		abortJSON(c, be.status, registration.CodeInvalidClientMetadata, grants.ErrorDescription(be.desc))
 	case errors.Is(err, context.Canceled):

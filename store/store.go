@@ -14,6 +14,7 @@ import (
 	"authserver/keys"
 	"authserver/ratelimit"
 	"authserver/registration"
+	"authserver/resources"
 	"authserver/sessions"
 	"authserver/tokens"
 	"authserver/users"
@@ -30,6 +31,7 @@ type Backend interface {
 	tokens.DenyList
 	sessions.Store
 	registration.TokenStore
+	resources.Store
 	// RememberOnce records key until until and reports whether it was
 	// fresh: false when it is recorded already and not expired. It is
 	// atomic, so of many callers with one key exactly one gets true; the

@@ -18,6 +18,10 @@ type Family struct {
 	// SessionID is the sid of the session the family's code came from: its
 	// refreshed ID Tokens carry it too. Empty for other grants.
 	SessionID string `json:"sid,omitempty"`
+	// Resources are the RFC 8707 resources the family was granted: each
+	// refresh may narrow to some of them, never widen. Empty: none named,
+	// so its tokens carry the client's audience.
+	Resources []string `json:"resources,omitempty"`
 	// CreatedAt is when the family started; ExpiresAt is its absolute end.
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
@@ -156,7 +160,10 @@ type Code struct {
 	Nonce string `json:"nonce,omitempty"`
 	// SessionID is the sid of the browser session that approved the code,
 	// for the ID Token; empty for sessions from before sid.
-	SessionID string    `json:"sid,omitempty"`
+	SessionID string `json:"sid,omitempty"`
+	// Resources are the RFC 8707 resources of the authorization request;
+	// the exchange may narrow to some of them.
+	Resources []string  `json:"resources,omitempty"`
 	ExpiresAt time.Time `json:"expires_at"`
 	// FamilyID is chosen when the code is made: the refresh-token family its
 	// redemption starts, so a replay can revoke it.

@@ -17,6 +17,7 @@ import (
 
 	"authserver/clients"
 	"authserver/keys"
+	"authserver/resources"
 	"authserver/server/admin"
 	"authserver/store/embedded"
 	"authserver/tokens"
@@ -56,7 +57,7 @@ func newAdminServer(t *testing.T) *adminServer {
 	srv := httptest.NewServer(admin.New(admin.Options{
 		Token: cliTestToken, Clients: reg, Users: us, Families: st, Keys: km,
 		Audit: slog.New(slog.DiscardHandler), Revoker: tokens.NewRevoker(st, us, reg, time.Minute, time.Minute, nil),
-		Backup: st,
+		Backup: st, Resources: resources.NewRegistry(st, nil, 0, nil),
 	}))
 	t.Cleanup(srv.Close)
 	return &adminServer{url: srv.URL, store: st, clients: reg, users: us}
@@ -173,7 +174,7 @@ func TestConnectionSettings(t *testing.T) {
 }
 
 func TestUsageAndDispatch(t *testing.T) {
-	for name, fn := range map[string]runFunc{"clients": runClients, "users": runUsers, "keys": runKeys} {
+	for name, fn := range map[string]runFunc{"clients": runClients, "users": runUsers, "keys": runKeys, "resources": runResources} {
 		if r := run1(fn, "", "-h"); r.code != 0 || !strings.Contains(r.stdout, "usage: authserver "+name) {
 			t.Errorf("%s -h: exit %d, stdout %q", name, r.code, r.stdout)
 		}

@@ -21,11 +21,12 @@ commands:
   clients    manage OAuth clients (create, list, get, delete, rotate-secret, disable, enable)
   users      manage users (create, list, get, delete, set-password, disable, enable, families, sign-out)
   keys       manage signing keys (list, rotate, retire)
+  resources  manage protected resources for RFC 8707 resource indicators (create, list, delete)
   initial-access-tokens
              create tokens that let partners register clients at /register (create)
   backup     copy a running server's embedded store to a file (--out FILE)
   perform    run a flow against a server (client-credentials, password, refresh)
-  bench      load benchmark: ours on each store beside a go-oauth2 baseline
+  bench      load benchmark: ours on each store beside go-oauth2 and node-oidc-provider
   version    print the version, VCS revision and Go version of this binary
 
 Run 'authserver <command> -h' for the flags of a command.
@@ -49,6 +50,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runUsers(args[1:], stdin, stdout, stderr)
 	case "keys":
 		return runKeys(args[1:], stdin, stdout, stderr)
+	case "resources":
+		return runResources(args[1:], stdin, stdout, stderr)
 	case "initial-access-tokens":
 		return runInitialAccessTokens(args[1:], stdin, stdout, stderr)
 	case "backup":

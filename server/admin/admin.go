@@ -22,6 +22,7 @@ import (
 	"authserver/audit"
 	"authserver/clients"
 	"authserver/keys"
+	"authserver/resources"
 	"authserver/store"
 	"authserver/tokens"
 	"authserver/users"
@@ -65,6 +66,9 @@ type Options struct {
 	// Backup streams a copy of the embedded store for GET /admin/backup;
 	// nil (a Redis store) makes the route say how Redis is backed up.
 	Backup Backuper
+	// Resources are the RFC 8707 protected resources; nil leaves their
+	// routes out.
+	Resources *resources.Registry
 }
 
 // ErrorResponse is the body of every error answer.
@@ -104,6 +108,9 @@ type api struct {
 //	POST   /admin/keys/:id/retire       retire a key that no longer signs (409 for the signing key)
 //	GET    /admin/backup                a consistent copy of the embedded store file (501 on Redis)
 //	POST   /admin/initial-access-tokens create an RFC 7591 initial access token (201, shown once), {"ttl":"24h","uses":1} optional
+//	POST   /admin/resources             register a protected resource (201): {"uri","name","scopes","access_token_ttl"}
+//	GET    /admin/resources             list; ?uri=https://api.example/ lists only that one (or none)
+//	DELETE /admin/resources?uri=...     delete (204)
 func New(o Options) http.Handler {
 	if o.Audit == nil {
 		o.Audit = slog.New(slog.DiscardHandler)
@@ -157,6 +164,9 @@ func New(o Options) http.Handler {
 	g.GET("/backup", a.backup)
 	if o.InitialAccessTokens != nil {
 		g.POST("/initial-access-tokens", a.createInitialAccessToken)
+	}
+	if o.Resources != nil {
+		a.resourceRoutes(g)
 	}
 	return r
 }

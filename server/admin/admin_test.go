@@ -19,6 +19,7 @@ import (
 
 	"authserver/clients"
 	"authserver/keys"
+	"authserver/resources"
 	"authserver/server/admin"
 	"authserver/store/embedded"
 	"authserver/tokens"
@@ -69,6 +70,8 @@ func newEnv(t *testing.T) *env {
 		Keys:     km,
 		Audit:    slog.New(slog.NewJSONHandler(audit, nil)),
 		Backup:   st,
+		// A zero TTL: every read goes to the store.
+		Resources: resources.NewRegistry(st, nil, 0, nil),
 	})
 	return &env{t: t, h: h, store: st, clients: reg, keys: km, audit: audit}
 }

@@ -43,7 +43,7 @@ var (
 var allBuckets = [][]byte{
 	bucketClients, bucketUsers, bucketUsernames, bucketKeys, bucketRateLimit,
 	bucketFamilies, bucketUserFamilies, bucketClientFamilies, bucketCodes, bucketDenied, bucketSessions, bucketConsents, bucketSessionClients,
-	bucketIATs, bucketKeyRotations, bucketOnce, bucketExpiry, bucketMeta,
+	bucketIATs, bucketKeyRotations, bucketOnce, bucketExpiry, bucketMeta, bucketResources,
 }
 
 const (

@@ -29,6 +29,8 @@ func newClient(id string) *clients.Client {
 		Audience:                []string{"https://api.example"},
 		FirstParty:              true,
 		RegistrationTokenHash:   hashOf(),
+		Anonymous:               true,
+		LastUsedAt:              now.Add(-time.Minute),
 		Metadata: clients.Metadata{
 			ClientURI: "https://app.example", LogoURI: "https://app.example/logo.png",
 			TOSURI: "https://app.example/tos", PolicyURI: "https://app.example/privacy",
@@ -55,6 +57,7 @@ func checkClient(t *testing.T, got, want *clients.Client) {
 		got.FirstParty == want.FirstParty && got.Disabled == want.Disabled &&
 		string(got.RegistrationTokenHash) == string(want.RegistrationTokenHash) &&
 		reflect.DeepEqual(got.Metadata, want.Metadata) &&
+		got.Anonymous == want.Anonymous && sameTime(got.LastUsedAt, want.LastUsedAt) &&
 		sameTime(got.CreatedAt, want.CreatedAt) && sameTime(got.UpdatedAt, want.UpdatedAt)
 	if !same {
 		t.Fatalf("client %q round trip:\n got  %+v\n want %+v", want.ID, got, want)

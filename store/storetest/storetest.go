@@ -59,6 +59,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) store.Backend) {
 		run  func(t *testing.T, b store.Backend)
 	}{
 		{"Clients", testClients},
+		{"Resources", testResources},
 		{"Users", testUsers},
 		{"Keys", testKeys},
 		{"KeyLifecycle", testKeyLifecycle},
