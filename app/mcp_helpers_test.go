@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -13,13 +12,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"authserver/config"
 	"authserver/resource"
 )
 
@@ -94,6 +91,16 @@ func (s *script) send(msg any) {
 // a line with an "error" fails the test.
 func (s *script) next(wait time.Duration) map[string]json.RawMessage {
 	s.t.Helper()
+	msg := s.nextRaw(wait)
+	if e, ok := msg["error"]; ok {
+		s.t.Fatalf("%s failed: %s\nstack: %s\nstderr: %s", s.name, e, msg["stack"], s.stderr)
+	}
+	return msg
+}
+
+// nextRaw is next that hands back an "error" line too.
+func (s *script) nextRaw(wait time.Duration) map[string]json.RawMessage {
+	s.t.Helper()
 	select {
 	case line, ok := <-s.lines:
 		if !ok {
@@ -102,9 +109,6 @@ func (s *script) next(wait time.Duration) map[string]json.RawMessage {
 		var msg map[string]json.RawMessage
 		if err := json.Unmarshal(line, &msg); err != nil {
 			s.t.Fatalf("%s printed %q: %v", s.name, line, err)
-		}
-		if e, ok := msg["error"]; ok {
-			s.t.Fatalf("%s failed: %s\nstack: %s\nstderr: %s", s.name, e, msg["stack"], s.stderr)
 		}
 		return msg
 	case <-time.After(wait):
@@ -297,61 +301,6 @@ func mcpPost(t *testing.T, mcpURL, token string) (int, string) {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
-}
-
-// adminTry is node.admin that hands back the status instead of failing
-// on an error answer, for admin endpoints a feature branch adds.
-func (n *node) adminTry(t *testing.T, method, path string, body any) (int, []byte) {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, n.adminURL+path, bytes.NewReader(b))
-	req.Header.Set("Authorization", "Bearer "+n.app.AdminToken)
-	req.Header.Set("Content-Type", "application/json")
-	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, raw
-}
-
-// configField finds the field of cfg at a dotted YAML key, such as
-// "registration.open", so a test can set a key a branch not yet merged
-// adds and fail (not fail to build) while it is missing.
-func configField(cfg *config.Config, key string) (reflect.Value, bool) {
-	v := reflect.ValueOf(cfg).Elem()
-outer:
-	for part := range strings.SplitSeq(key, ".") {
-		if v.Kind() != reflect.Struct {
-			return reflect.Value{}, false
-		}
-		for i := range v.NumField() {
-			name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
-			if name == part {
-				v = v.Field(i)
-				continue outer
-			}
-		}
-		return reflect.Value{}, false
-	}
-	return v, true
-}
-
-// setConfig sets a bool or string key of cfg; false when there is no such
-// key of that kind.
-func setConfig(cfg *config.Config, key string, value any) bool {
-	f, ok := configField(cfg, key)
-	if !ok || !f.CanSet() {
-		return false
-	}
-	nv := reflect.ValueOf(value)
-	if f.Kind() != nv.Kind() {
-		return false
-	}
-	f.Set(nv.Convert(f.Type()))
-	return true
 }
 
 // frontJSON GETs a JSON document.

@@ -56,10 +56,10 @@ type mcpOptions struct {
 	// metadataDocument has the client use a client ID metadata document
 	// (an https URL as its client_id) instead of registering.
 	metadataDocument bool
-	// fixedAudience configures the node's tokens.audience as the MCP URL,
-	// so tokens name it without resource indicators.
-	fixedAudience bool
-	redisURL      string
+	// unregistered leaves the MCP URL out of the node's resources: the
+	// authorization request the SDK builds is then refused.
+	unregistered bool
+	redisURL     string
 }
 
 // mcpRun is one run of the SDK client against a node.
@@ -71,6 +71,7 @@ type mcpRun struct {
 	issued  map[string]any // the first token response
 	docURL  string         // the client ID metadata document, if any
 	docHits int
+	authErr string // with unregistered: the error the client reported
 }
 
 const mcpClientName = "Interop MCP Client"
@@ -121,43 +122,33 @@ func runMCPClient(t *testing.T, o mcpOptions) *mcpRun {
 		c.Scopes = append(c.Scopes, mcpScope)
 		// Short, so the client sees its token expire and refreshes.
 		c.Tokens.AccessTTL = 5 * time.Second
-		if o.fixedAudience {
-			c.Tokens.Audience = front.URL
-		}
 		if o.redisURL != "" {
 			c.Redis.URL = o.redisURL
 		}
 		if o.metadataDocument {
+			// Metadata documents are on by default; the test CA and the
+			// loopback host let the node fetch this one.
 			c.Fetch.CAFile, c.Fetch.AllowLoopback = caFile, true
-			// On by default where it exists (branch cimd); the metadata
-			// check below fails while it does not.
-			setConfig(c, "client_id_metadata.enabled", true)
+			c.ClientIDMetadata.Enabled = true
 			return
 		}
-		// Registration with no initial access token; registration.anonymous
-		// (branch cimd) is the policy meant for clients like this one.
-		if !setConfig(c, "registration.anonymous", true) {
-			t.Log("config has no registration.anonymous yet (branch cimd): using registration.open")
-			c.Registration.Open = true
-		}
+		// Registration with no initial access token, for public clients.
+		c.Registration.Anonymous = true
 	})
 	if o.metadataDocument {
 		// The SDK uses its client_metadata_url only when the server says
 		// it takes one; otherwise it registers, which this node refuses.
 		meta := frontJSON(t, r.n.base+"/.well-known/oauth-authorization-server")
 		if meta["client_id_metadata_document_supported"] != true {
-			t.Fatalf("the node's metadata lacks client_id_metadata_document_supported: true (client ID metadata documents, branch cimd)")
+			t.Fatalf("the node's metadata lacks client_id_metadata_document_supported: true")
 		}
 	}
-	// The MCP URL as a registered resource (RFC 8707; branch rind adds the
-	// registry). Without it the node ignores the client's resource
-	// parameter, and the aud checks below say so.
-	if status, body := r.n.adminTry(t, http.MethodPost, "/admin/resources", map[string]any{
-		"uri": front.URL, "name": "Interop MCP server", "scopes": []string{mcpScope},
-	}); status == http.StatusNotFound {
-		t.Log("no /admin/resources on this node (resource indicators: branch rind)")
-	} else if status >= 300 {
-		t.Fatalf("register the MCP resource: %d %s", status, body)
+	// The MCP URL as a registered resource (RFC 8707): the resource the
+	// SDK names becomes the tokens' aud.
+	if !o.unregistered {
+		r.n.admin(t, "POST", "/admin/resources", map[string]any{
+			"uri": front.URL, "name": "Interop MCP server", "scopes": []string{mcpScope},
+		})
 	}
 	const pass = "mcp user's long password"
 	u := r.n.admin(t, "POST", "/admin/users", map[string]any{"username": "mcp-user", "password": pass})
@@ -179,6 +170,19 @@ func runMCPClient(t *testing.T, o mcpOptions) *mcpRun {
 	var authURL string
 	lineField(t, client.next(20*time.Second), "authorization_url", &authURL)
 	chrome := newChrome(t)
+	if o.unregistered {
+		// Refused before any page: the browser goes straight back to the
+		// client with the error, and the client gives up.
+		steps(t, chrome, "open the authorization URL the SDK built, and land on the client's callback with an error",
+			chromedp.Navigate(authURL), chromedp.WaitVisible(chromedp.CSS("#error")))
+		msg := client.nextRaw(15 * time.Second)
+		lineField(t, msg, "error", &r.authErr)
+		r.res.AuthorizationURL = authURL
+		if code := client.exit(); code == 0 {
+			t.Fatalf("mcp-client.mjs exited 0 after %q", r.authErr)
+		}
+		return r
+	}
 	steps(t, chrome, "open the authorization URL the SDK built",
 		chromedp.Navigate(authURL), chromedp.WaitVisible(chromedp.CSS("#username")))
 	if got := text(t, chrome, "main"); !strings.Contains(got, mcpClientName) {
@@ -192,15 +196,15 @@ func runMCPClient(t *testing.T, o mcpOptions) *mcpRun {
 		chromedp.Click(chromedp.CSS("#allow")), chromedp.WaitVisible(chromedp.CSS("#back")))
 
 	lineField(t, client.next(15*time.Second), "token", &r.issued)
-	// Checked as soon as it arrives, while it is fresh: without resource
-	// indicators the rest of the run cannot work (the front refuses it).
+	// Checked as soon as it arrives, while it is fresh: with another aud
+	// the rest of the run cannot work (the front refuses it).
 	access, _ := r.issued["access_token"].(string)
 	claims, err := r.n.app.Issuer.Verify(access)
 	if err != nil {
 		t.Fatalf("the access token the SDK got does not verify: %v", err)
 	}
 	if aud := []string(claims.Audience); !slices.Equal(aud, []string{front.URL}) {
-		t.Fatalf("the access token's aud is %q, want exactly [%s]: the node did not make the resource the SDK asked for (RFC 8707 resource indicators, branch rind) its audience", aud, front.URL)
+		t.Fatalf("the access token's aud is %q, want exactly [%s], the resource the SDK asked for (RFC 8707)", aud, front.URL)
 	}
 
 	lineField(t, client.next(45*time.Second), "result", &r.res)
@@ -368,18 +372,14 @@ func machineClient(t *testing.T, n *node) *clientcredentials.Config {
 }
 
 // checkOtherResource asks the node for a token for another registered
-// resource (RFC 8707 at /token, branch rind) and presents it to the front,
+// resource (RFC 8707 at /token) and presents it to the front,
 // which must refuse it.
 func checkOtherResource(t *testing.T, n *node, front *mcpFront) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	other := "http://127.0.0.1:1/other-api"
-	if status, body := n.adminTry(t, http.MethodPost, "/admin/resources", map[string]any{
-		"uri": other, "name": "Another API", "scopes": []string{mcpScope},
-	}); status >= 300 && status != http.StatusNotFound {
-		t.Fatalf("register another resource: %d %s", status, body)
-	}
+	n.admin(t, "POST", "/admin/resources", map[string]any{"uri": other, "name": "Another API", "scopes": []string{mcpScope}})
 	cc := machineClient(t, n)
 	cc.EndpointParams = url.Values{"resource": {other}}
 	tok, err := cc.Token(ctx)
@@ -391,7 +391,7 @@ func checkOtherResource(t *testing.T, n *node, front *mcpFront) {
 		t.Fatal(err)
 	}
 	if !slices.Equal([]string(claims.Audience), []string{other}) {
-		t.Errorf("a token asked for resource %s has aud %q (RFC 8707 resource indicators, branch rind)", other, claims.Audience)
+		t.Errorf("a token asked for resource %s has aud %q", other, claims.Audience)
 	}
 	if status, www := mcpPost(t, front.URL, tok.AccessToken); status != http.StatusUnauthorized || !strings.Contains(www, `error="invalid_token"`) {
 		t.Errorf("a token for %s (aud %q): %d %q, want 401 invalid_token", other, claims.Audience, status, www)
@@ -437,14 +437,31 @@ func TestMCPClientConnectsMetadataDocument(t *testing.T) {
 	}
 }
 
-// A node whose tokens.audience is the MCP URL: a deployment with one
-// protected resource. Everything but resource indicators: this passes on
-// a node that ignores the resource parameter.
-func TestMCPClientConnectsFixedAudience(t *testing.T) {
-	r := runMCPClient(t, mcpOptions{fixedAudience: true})
-	r.check(t)
-	r.checkRegistered(t)
-	checkFront(t, r.n, r.front)
+// The SDK asks for the MCP URL as its resource; when the node has no such
+// resource it refuses the authorization request (RFC 8707 invalid_target)
+// at the client's redirect URI, before any sign-in, and nothing reaches
+// the MCP server.
+func TestMCPClientUnregisteredResource(t *testing.T) {
+	r := runMCPClient(t, mcpOptions{unregistered: true})
+	if !strings.Contains(r.authErr, "invalid_target") {
+		t.Errorf("the client's error %q, want invalid_target", r.authErr)
+	}
+	t.Logf("the SDK client: %s", r.authErr)
+	if q := mustQuery(t, r.res.AuthorizationURL); q.Get("resource") != r.front.URL {
+		t.Errorf("authorization request resource %q, want %s", q.Get("resource"), r.front.URL)
+	}
+	if accepted, refused := r.front.tokens(); len(accepted) != 0 || refused == 0 {
+		t.Errorf("the front let %d requests through and refused %d: want none through, the first refused", len(accepted), refused)
+	}
+}
+
+func mustQuery(t *testing.T, raw string) url.Values {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query()
 }
 
 // The front refuses requests without a token and tokens for another
