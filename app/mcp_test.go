@@ -189,8 +189,15 @@ func runMCPClient(t *testing.T, o mcpOptions) *mcpRun {
 		t.Errorf("the sign-in page should name the client %q: %q", mcpClientName, got)
 	}
 	signInOnPage(t, chrome, "mcp-user", pass, "#allow")
-	if got := text(t, chrome, "main"); !strings.Contains(got, mcpClientName) || !strings.Contains(got, mcpScope) {
-		t.Errorf("the consent page should name the client and %s: %q", mcpScope, got)
+	consent := text(t, chrome, "main")
+	if !strings.Contains(consent, mcpClientName) || !strings.Contains(consent, mcpScope) || !strings.Contains(consent, front.URL) {
+		t.Errorf("the consent page should name the client, %s and the resource %s: %q", mcpScope, front.URL, consent)
+	}
+	if o.metadataDocument {
+		doc, _ := url.Parse(r.docURL)
+		if !strings.Contains(consent, "describes itself from "+doc.Host) || !strings.Contains(consent, "not been verified") {
+			t.Errorf("the consent page should say the client is described by %s, unverified: %q", doc.Host, consent)
+		}
 	}
 	steps(t, chrome, "allow, and land on the client's loopback callback",
 		chromedp.Click(chromedp.CSS("#allow")), chromedp.WaitVisible(chromedp.CSS("#back")))
@@ -400,7 +407,7 @@ func checkOtherResource(t *testing.T, n *node, front *mcpFront) {
 
 // The official MCP TypeScript SDK, unmodified, connects to an MCP server
 // behind package resource with nothing but its URL: discovery from the
-// 401, dynamic registration, authorization with PKCE and resource
+// 401, anonymous registration, authorization with PKCE and resource
 // through the sign-in pages in Chromium, a tool call, and a refresh when
 // the token expires. The node's tokens.audience is left as it is: the
 // MCP URL must become the aud because the SDK asked for it as resource.
