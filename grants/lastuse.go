@@ -11,6 +11,9 @@ import (
 // runs after the answer is written and cannot change it; a failure is
 // logged, and the next token tries again.
 func (e *Endpoint) noteUse(ctx context.Context, c *clients.Client) {
+	if !c.Anonymous {
+		return // only anonymous clients expire: nothing to record, nothing to allocate
+	}
 	if err := e.clients.NoteTokenIssued(context.WithoutCancel(ctx), c); err != nil {
 		e.audit.WarnContext(ctx, "recording a client's last use failed", "client_id", c.ID, "err", err)
 	}
