@@ -6,14 +6,14 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/url"
 	"slices"
 	"strings"
+
+	"authserver/jwk"
 )
 
 // AssertionAlgs are the JWS algorithms a private_key_jwt client may sign
@@ -25,13 +25,7 @@ var AssertionAlgs = []string{"RS256", "PS256", "ES256", "EdDSA"}
 const (
 	maxJWKSBytes = 32 << 10
 	maxJWKSKeys  = 20
-	minRSABits   = 2048
 )
-
-// privateMembers are JWK members that carry private or symmetric key
-// material (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2): a client's key
-// set must not hold any, or the server would be keeping its secrets.
-var privateMembers = []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
 // PublicKey is one signing key of a client's JWK Set.
 type PublicKey struct {
@@ -57,17 +51,12 @@ func (k PublicKey) Fits(alg string) bool {
 	return false
 }
 
-// jwk holds the members of a public JWK this server reads.
-type jwk struct {
+// jwkMembers are the members of a JWK that say what it is for; the key
+// itself is jwk.ParsePublic's to read.
+type jwkMembers struct {
 	Kid string `json:"kid"`
-	Kty string `json:"kty"`
 	Alg string `json:"alg"`
 	Use string `json:"use"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
-	N   string `json:"n"`
-	E   string `json:"e"`
 }
 
 // ParsePublicJWKS reads a client's JWK Set (RFC 7517 §5) and returns its
@@ -90,13 +79,14 @@ func ParsePublicJWKS(raw []byte) ([]PublicKey, error) {
 	}
 	var out []PublicKey
 	for i, members := range set.Keys {
-		for _, m := range privateMembers {
+		for _, m := range jwk.PrivateMembers {
 			if _, ok := members[m]; ok {
 				return nil, fmt.Errorf("key %d holds private or symmetric key material (%q): register public keys only", i, m)
 			}
 		}
-		var j jwk
-		if b, err := json.Marshal(members); err != nil || json.Unmarshal(b, &j) != nil {
+		var j jwkMembers
+		var generic map[string]any
+		if b, err := json.Marshal(members); err != nil || json.Unmarshal(b, &j) != nil || json.Unmarshal(b, &generic) != nil {
 			return nil, fmt.Errorf("key %d is malformed", i)
 		}
 		if j.Use != "" && j.Use != "sig" {
@@ -105,8 +95,8 @@ func ParsePublicJWKS(raw []byte) ([]PublicKey, error) {
 		if j.Alg != "" && !slices.Contains(AssertionAlgs, j.Alg) {
 			continue // for an alg this server does not verify
 		}
-		pub, err := j.publicKey()
-		if errors.Is(err, errUnsupportedKey) {
+		pub, err := jwk.ParsePublic(generic)
+		if errors.Is(err, jwk.ErrUnsupported) {
 			continue
 		}
 		if err != nil {
@@ -116,52 +106,15 @@ func ParsePublicJWKS(raw []byte) ([]PublicKey, error) {
 		if j.Alg != "" && !k.Fits(j.Alg) {
 			return nil, fmt.Errorf("key %d: alg %s does not fit its key type", i, j.Alg)
 		}
+		if !slices.ContainsFunc(AssertionAlgs, k.Fits) {
+			continue // a key no assertion alg verifies with (P-384, say)
+		}
 		out = append(out, k)
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no signing key for %s", strings.Join(AssertionAlgs, ", "))
 	}
 	return out, nil
-}
-
-var errUnsupportedKey = errors.New("unsupported key type")
-
-func (j jwk) publicKey() (crypto.PublicKey, error) {
-	b := base64.RawURLEncoding.DecodeString
-	switch {
-	case j.Kty == "EC" && j.Crv == "P-256":
-		x, err1 := b(j.X)
-		y, err2 := b(j.Y)
-		if errors.Join(err1, err2) != nil || len(x) != 32 || len(y) != 32 {
-			return nil, errors.New("bad EC P-256 key")
-		}
-		// ParseUncompressedPublicKey refuses points off the curve.
-		k, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
-		if err != nil {
-			return nil, errors.New("bad EC P-256 key")
-		}
-		return k, nil
-	case j.Kty == "RSA":
-		n, err1 := b(j.N)
-		e, err2 := b(j.E)
-		if errors.Join(err1, err2) != nil || len(e) == 0 || len(e) > 4 {
-			return nil, errors.New("bad RSA key")
-		}
-		k := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-		if k.N.BitLen() < minRSABits || k.E < 3 || k.E%2 == 0 {
-			return nil, fmt.Errorf("weak RSA key (want at least %d bits and an odd exponent)", minRSABits)
-		}
-		return k, nil
-	case j.Kty == "OKP" && j.Crv == "Ed25519":
-		x, err := b(j.X)
-		if err != nil || len(x) != ed25519.PublicKeySize {
-			return nil, errors.New("bad Ed25519 key")
-		}
-		return ed25519.PublicKey(x), nil
-	case j.Kty == "oct":
-		return nil, errors.New("a symmetric key cannot sign a client assertion here")
-	}
-	return nil, errUnsupportedKey
 }
 
 // ValidateJWKSURI checks a jwks_uri: an absolute https URL with a host and

@@ -1,23 +1,12 @@
 package dpop
 
-import (
-	"encoding/base64"
-	"errors"
-	"strings"
-)
+import "authserver/jwk"
 
-// b64 is unpadded base64url with zero trailing bits. Go's decoders
-// skip CR and LF even in strict mode; refusing them keeps a value's
-// encoding unique.
-type base64Codec struct{ enc *base64.Encoding }
+// b64 is the strict unpadded base64url of JOSE (jwk.DecodeBase64).
+var b64 base64Codec
 
-var b64 = base64Codec{enc: base64.RawURLEncoding.Strict()}
+type base64Codec struct{}
 
-func (c base64Codec) decode(s string) ([]byte, error) {
-	if strings.ContainsAny(s, "\r\n") {
-		return nil, errors.New("line break in base64url")
-	}
-	return c.enc.DecodeString(s)
-}
+func (base64Codec) decode(s string) ([]byte, error) { return jwk.DecodeBase64(s) }
 
-func (c base64Codec) encode(b []byte) string { return c.enc.EncodeToString(b) }
+func (base64Codec) encode(b []byte) string { return jwk.EncodeBase64(b) }

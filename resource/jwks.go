@@ -3,20 +3,15 @@ package resource
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"authserver/jwk"
 )
 
 // publicKey is one usable JWK: alg is the JWK's alg, empty when it names
@@ -26,23 +21,15 @@ type publicKey struct {
 	key crypto.PublicKey
 }
 
-// jwk holds the RFC 7517/7518/8037 members this package reads.
-type jwk struct {
+// jwkMembers are the members of a JWK that say what it is for; the key
+// itself is jwk.ParsePublic's to read.
+type jwkMembers struct {
 	Kid string `json:"kid"`
-	Kty string `json:"kty"`
 	Alg string `json:"alg"`
 	Use string `json:"use"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Y   string `json:"y"`
-	N   string `json:"n"`
-	E   string `json:"e"`
 }
 
-const (
-	maxJWKSBytes = 1 << 20
-	minRSABits   = 2048
-)
+const maxJWKSBytes = 1 << 20
 
 // parseJWKS returns the signing keys of a JWK Set by kid. Keys meant for
 // anything but signatures, without kid, or of unsupported types are
@@ -56,52 +43,21 @@ func parseJWKS(raw []byte) (map[string]publicKey, error) {
 	}
 	out := make(map[string]publicKey, len(set.Keys))
 	for _, m := range set.Keys {
-		var j jwk
-		if json.Unmarshal(m, &j) != nil || j.Kid == "" || (j.Use != "" && j.Use != "sig") {
+		var j jwkMembers
+		var members map[string]any
+		if json.Unmarshal(m, &j) != nil || json.Unmarshal(m, &members) != nil || j.Kid == "" || (j.Use != "" && j.Use != "sig") {
 			continue
 		}
 		if _, dup := out[j.Kid]; dup {
 			continue // ambiguous: keep the first
 		}
-		pub, err := j.publicKey()
+		pub, err := jwk.ParsePublic(members)
 		if err != nil {
 			continue
 		}
 		out[j.Kid] = publicKey{alg: j.Alg, key: pub}
 	}
 	return out, nil
-}
-
-func (j jwk) publicKey() (crypto.PublicKey, error) {
-	b := func(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
-	switch {
-	case j.Kty == "EC" && j.Crv == "P-256":
-		x, err1 := b(j.X)
-		y, err2 := b(j.Y)
-		if err := errors.Join(err1, err2); err != nil || len(x) != 32 || len(y) != 32 {
-			return nil, errors.New("bad EC key")
-		}
-		// ParseUncompressedPublicKey refuses points off the curve.
-		return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
-	case j.Kty == "RSA":
-		n, err1 := b(j.N)
-		e, err2 := b(j.E)
-		if err := errors.Join(err1, err2); err != nil || len(e) == 0 || len(e) > 4 {
-			return nil, errors.New("bad RSA key")
-		}
-		k := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
-		if k.N.BitLen() < minRSABits || k.E < 3 || k.E%2 == 0 {
-			return nil, errors.New("weak RSA key")
-		}
-		return k, nil
-	case j.Kty == "OKP" && j.Crv == "Ed25519":
-		x, err := b(j.X)
-		if err != nil || len(x) != ed25519.PublicKeySize {
-			return nil, errors.New("bad Ed25519 key")
-		}
-		return ed25519.PublicKey(x), nil
-	}
-	return nil, errors.New("unsupported key type")
 }
 
 // fetchJWKS GETs a JWK Set and reads how long it may be cached.
