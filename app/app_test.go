@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"authserver/app"
+	"authserver/app/apptest"
 	"authserver/config"
 	"authserver/store/redistest"
 )
@@ -37,39 +37,13 @@ func startNode(t *testing.T, tweak func(*config.Config)) *node {
 // startNodeLog is startNode with the node logging to log.
 func startNodeLog(t *testing.T, tweak func(*config.Config), log *slog.Logger) *node {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.PasswordHash = config.PasswordHash{Time: 1, MemoryKiB: 64, Threads: 1}
-	cfg.Scopes = []string{"invoices:read", "invoices:write", "profile"}
-	cfg.Shutdown.DrainDelay = 10 * time.Millisecond // no load balancer to wait for
-	pub, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	adm, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Issuer = "http://" + pub.Addr().String()
-	cfg.Tokens.Audience = cfg.Issuer
-	if tweak != nil {
-		tweak(cfg)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, pub, adm) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
+	n := apptest.Start(t, func(cfg *config.Config) {
+		cfg.Scopes = []string{"invoices:read", "invoices:write", "profile"}
+		if tweak != nil {
+			tweak(cfg)
 		}
-		a.Close()
-	})
-	return &node{app: a, base: "http://" + pub.Addr().String(), adminURL: "http://" + adm.Addr().String()}
+	}, log)
+	return &node{app: n.App, base: n.Base, adminURL: n.AdminURL}
 }
 
 // admin calls the admin API and decodes the JSON answer.

@@ -3,7 +3,6 @@ package reliability
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -12,9 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"authserver/app"
+	"authserver/app/apptest"
 	"authserver/config"
 )
 
@@ -25,43 +24,15 @@ type node struct {
 	adminURL string
 }
 
-// testConfig is the configuration every node starts from: fast password
-// hashing, no drain delay, the store's defaults otherwise (what an
-// operator runs is what is measured).
-func testConfig(t *testing.T) *config.Config {
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.PasswordHash = config.PasswordHash{Time: 1, MemoryKiB: 64, Threads: 1}
-	cfg.Scopes = []string{"profile"}
-	cfg.Shutdown.DrainDelay = 10 * time.Millisecond
-	return cfg
-}
-
 // startNode starts a node configured by tweak and stops it when the test
 // ends.
 func startNode(t *testing.T, tweak func(*config.Config)) *node {
 	t.Helper()
-	cfg := testConfig(t)
-	pub, adm := listen(t), listen(t)
-	cfg.Issuer = "http://" + pub.Addr().String()
-	cfg.Tokens.Audience = cfg.Issuer
-	tweak(cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, nil)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, pub, adm) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		a.Close()
-	})
-	return &node{app: a, base: "http://" + pub.Addr().String(), adminURL: "http://" + adm.Addr().String()}
+	n := apptest.Start(t, func(cfg *config.Config) {
+		cfg.Scopes = []string{"profile"}
+		tweak(cfg)
+	}, nil)
+	return &node{app: n.App, base: n.Base, adminURL: n.AdminURL}
 }
 
 func listen(t *testing.T) net.Listener {

@@ -2,20 +2,17 @@ package resource_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"authserver/app"
+	"authserver/app/apptest"
 	"authserver/config"
 )
 
@@ -31,36 +28,10 @@ type node struct {
 
 func startNode(t *testing.T) *node {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.PasswordHash = config.PasswordHash{Time: 1, MemoryKiB: 64, Threads: 1}
-	cfg.Scopes = []string{"openid", "photos:read", "photos:write", "invoices:read"}
-	cfg.Shutdown.DrainDelay = 10 * time.Millisecond
-	pub, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	adm, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Issuer = "http://" + pub.Addr().String()
-	cfg.Tokens.Audience = cfg.Issuer
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, pub, adm) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		a.Close()
-	})
-	return &node{app: a, base: cfg.Issuer, adminURL: "http://" + adm.Addr().String()}
+	n := apptest.Start(t, func(cfg *config.Config) {
+		cfg.Scopes = []string{"openid", "photos:read", "photos:write", "invoices:read"}
+	}, nil)
+	return &node{app: n.App, base: n.Base, adminURL: n.AdminURL}
 }
 
 // admin calls the node's admin API.

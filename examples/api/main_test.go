@@ -1,21 +1,18 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"authserver/app"
+	"authserver/app/apptest"
 	"authserver/config"
 	"authserver/resource"
 )
@@ -25,32 +22,12 @@ import (
 func startNode(t *testing.T) (issuer string, admin func(path string, body any) map[string]any) {
 	t.Helper()
 	gin.SetMode(gin.TestMode)
-	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
-	cfg.PasswordHash = config.PasswordHash{Time: 1, MemoryKiB: 64, Threads: 1}
-	cfg.Scopes = []string{"photos:read", "photos:write"}
-	cfg.Shutdown.DrainDelay = 10 * time.Millisecond
-	pub, adm := listen(t), listen(t)
-	cfg.Issuer = "http://" + pub.Addr().String()
-	cfg.Tokens.Audience = cfg.Issuer
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, pub, adm) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		a.Close()
-	})
-	return cfg.Issuer, func(path string, body any) map[string]any {
+	n := apptest.Start(t, func(cfg *config.Config) { cfg.Scopes = []string{"photos:read", "photos:write"} }, nil)
+	a, adminURL := n.App, n.AdminURL
+	return n.Base, func(path string, body any) map[string]any {
 		t.Helper()
 		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", "http://"+adm.Addr().String()+path, strings.NewReader(string(b)))
+		req, _ := http.NewRequest("POST", adminURL+path, strings.NewReader(string(b)))
 		req.Header.Set("Authorization", "Bearer "+a.AdminToken)
 		req.Header.Set("Content-Type", "application/json")
 		return call(t, req, 201)
