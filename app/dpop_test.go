@@ -237,14 +237,7 @@ func TestDPoPRedis(t *testing.T) {
 // shared store, so replaying it at another node, or racing it at both,
 // gets one token in all.
 func TestDPoPReplayAcrossNodes(t *testing.T) {
-	r := redistest.StartStandalone(t)
-	const issuer = "https://auth.example.test"
-	shared := func(c *config.Config) {
-		c.Redis.URL = r.URL()
-		c.KeyEncryptionSecret = "a shared key encryption secret for both nodes"
-		c.Issuer, c.Tokens.Audience = issuer, "https://api.example.test"
-	}
-	a, b := startNode(t, shared), startNode(t, shared)
+	a, b := twoNodesOnRedis(t)
 	cl := a.admin(t, http.MethodPost, "/admin/clients", map[string]any{
 		"name": "m2m", "grant_types": []string{"client_credentials"}, "scopes": []string{"invoices:read"},
 	})

@@ -146,13 +146,21 @@ func TestPrivateKeyJWTEmbedded(t *testing.T) {
 }
 
 func TestPrivateKeyJWTTwoNodesOnRedis(t *testing.T) {
+	a, b := twoNodesOnRedis(t)
+	privateKeyJWTFlow(t, a, b, sharedIssuer)
+}
+
+// sharedIssuer is the one issuer of twoNodesOnRedis's nodes.
+const sharedIssuer = "https://auth.example.test"
+
+// twoNodesOnRedis starts two nodes behind one issuer on one Redis, as two
+// replicas behind a load balancer are.
+func twoNodesOnRedis(t *testing.T) (a, b *node) {
 	r := redistest.StartStandalone(t)
-	const issuer = "https://auth.example.test"
 	shared := func(c *config.Config) {
 		c.Redis.URL = r.URL()
 		c.KeyEncryptionSecret = "a shared key encryption secret for both nodes"
-		c.Issuer, c.Tokens.Audience = issuer, "https://api.example.test"
+		c.Issuer, c.Tokens.Audience = sharedIssuer, "https://api.example.test"
 	}
-	a, b := startNode(t, shared), startNode(t, shared)
-	privateKeyJWTFlow(t, a, b, issuer)
+	return startNode(t, shared), startNode(t, shared)
 }
