@@ -36,7 +36,7 @@ type Clients interface {
 // (sessions.Store).
 type Sessions interface {
 	SessionClients(ctx context.Context, userID string) ([]sessions.SessionClient, error)
-	DeleteSessionClients(ctx context.Context, userID, sid string) error
+	DeleteSessionClients(ctx context.Context, userID string, scs []sessions.SessionClient) error
 }
 
 // Config bounds delivery. Zero values take the defaults.
@@ -136,12 +136,14 @@ func (n *Notifier) SessionEnded(ctx context.Context, userID, sid string) {
 		n.log.WarnContext(ctx, "back-channel logout: list the session's clients", "user_id", userID, "err", err)
 		return
 	}
+	var ended []sessions.SessionClient
 	for _, sc := range scs {
 		if sc.SessionID == sid {
 			n.tell(ctx, userID, sc.ClientID, sid)
+			ended = append(ended, sc)
 		}
 	}
-	n.forget(ctx, userID, sid)
+	n.forget(ctx, userID, ended)
 }
 
 // UserSignedOut tells that every session of userID ended (sign out
@@ -164,7 +166,7 @@ func (n *Notifier) UserSignedOut(ctx context.Context, userID string, familyClien
 			n.tell(ctx, userID, id, "")
 		}
 	}
-	n.forget(ctx, userID, "")
+	n.forget(ctx, userID, scs)
 }
 
 // tell queues one logout token for the client, if it listens.
@@ -179,10 +181,11 @@ func (n *Notifier) tell(ctx context.Context, userID, clientID, sid string) {
 	n.enqueue(ctx, delivery{client: c, clientID: clientID, uri: c.BackchannelLogoutURI, userID: userID, sid: sid, requestID: audit.RequestIDFrom(ctx)})
 }
 
-// forget drops the records of ended sessions; one left behind only costs a
+// forget drops the records of ended sessions, exactly those told about,
+// so a sign-in made meanwhile keeps its own; one left behind only costs a
 // logout token the client ignores, and expires with its session.
-func (n *Notifier) forget(ctx context.Context, userID, sid string) {
-	if err := n.sessions.DeleteSessionClients(ctx, userID, sid); err != nil {
+func (n *Notifier) forget(ctx context.Context, userID string, told []sessions.SessionClient) {
+	if err := n.sessions.DeleteSessionClients(ctx, userID, told); err != nil {
 		n.log.WarnContext(ctx, "back-channel logout: forget the session's clients", "user_id", userID, "err", err)
 	}
 }

@@ -42,6 +42,9 @@ func (f fakeClients) Lookup(_ context.Context, id string) (*clients.Client, erro
 type fakeSessions struct {
 	mu      sync.Mutex
 	records map[string][]sessions.SessionClient
+	// afterList runs once the records are listed: a sign-in landing
+	// between the listing and the forgetting.
+	afterList func()
 }
 
 func newSessions(user string, scs ...sessions.SessionClient) *fakeSessions {
@@ -50,14 +53,18 @@ func newSessions(user string, scs ...sessions.SessionClient) *fakeSessions {
 
 func (f *fakeSessions) SessionClients(_ context.Context, userID string) ([]sessions.SessionClient, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.records[userID]), nil
+	out := slices.Clone(f.records[userID])
+	f.mu.Unlock()
+	if f.afterList != nil {
+		f.afterList()
+	}
+	return out, nil
 }
 
-func (f *fakeSessions) DeleteSessionClients(_ context.Context, userID, sid string) error {
+func (f *fakeSessions) DeleteSessionClients(_ context.Context, userID string, scs []sessions.SessionClient) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.records[userID] = slices.DeleteFunc(f.records[userID], func(sc sessions.SessionClient) bool { return sid == "" || sc.SessionID == sid })
+	f.records[userID] = slices.DeleteFunc(f.records[userID], func(sc sessions.SessionClient) bool { return slices.Contains(scs, sc) })
 	return nil
 }
 
@@ -217,6 +224,30 @@ func TestUserSignedOutTellsEverySession(t *testing.T) {
 	}
 	if left, _ := ss.SessionClients(context.Background(), "u1"); len(left) != 0 {
 		t.Fatalf("records left %v", left)
+	}
+}
+
+// A session that signs in while every other session of its user is being
+// signed out keeps its record: only what was listed and told is forgotten.
+func TestSignInDuringSignOutKeepsItsRecord(t *testing.T) {
+	rp := newReceiver(t, http.StatusOK)
+	cs := fakeClients{"rp": {ID: "rp", BackchannelLogoutURI: rp.srv.URL}}
+	ss := newSessions("u1", sessions.SessionClient{SessionID: "old", ClientID: "rp"})
+	fresh := sessions.SessionClient{SessionID: "new", ClientID: "rp"}
+	ss.afterList = func() {
+		ss.afterList = nil
+		ss.mu.Lock()
+		ss.records["u1"] = append(ss.records["u1"], fresh)
+		ss.mu.Unlock()
+	}
+	n := start(t, backchannel.Config{}, newKeys(t), cs, ss)
+	n.UserSignedOut(context.Background(), "u1", nil)
+	rp.waitHits(t, 1, 2*time.Second)
+	if left, _ := ss.SessionClients(context.Background(), "u1"); !slices.Equal(left, []sessions.SessionClient{fresh}) {
+		t.Fatalf("records left %v, want the new session's alone", left)
+	}
+	if c := claimsOf(t, rp.token(0)); c["sid"] != "old" {
+		t.Fatalf("told about sid %v, want old", c["sid"])
 	}
 }
 

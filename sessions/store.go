@@ -75,7 +75,8 @@ type Store interface {
 	AddSessionClient(ctx context.Context, userID string, sc SessionClient) error
 	// SessionClients lists the user's records that have not expired.
 	SessionClients(ctx context.Context, userID string) ([]SessionClient, error)
-	// DeleteSessionClients forgets the records of session sid, or every
-	// record of the user when sid is "" (no error if none).
-	DeleteSessionClients(ctx context.Context, userID, sid string) error
+	// DeleteSessionClients forgets exactly the records scs of the user (no
+	// error for one that is gone), so a record added since they were listed
+	// (a new sign-in) stays.
+	DeleteSessionClients(ctx context.Context, userID string, scs []SessionClient) error
 }

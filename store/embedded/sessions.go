@@ -160,20 +160,14 @@ func (s *Store) SessionClients(ctx context.Context, userID string) ([]sessions.S
 	return out, err
 }
 
-func (s *Store) DeleteSessionClients(ctx context.Context, userID, sid string) error {
+func (s *Store) DeleteSessionClients(ctx context.Context, userID string, scs []sessions.SessionClient) error {
+	if len(scs) == 0 {
+		return nil
+	}
 	return s.update(ctx, func(tx *bolt.Tx) error {
-		prefix := userPrefix(userID)
-		if sid != "" {
-			prefix = pairKey(userID, sid+"\x00")
-		}
 		b := tx.Bucket(bucketSessionClients)
-		var keys [][]byte
-		c := b.Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			keys = append(keys, bytes.Clone(k))
-		}
-		for _, k := range keys {
-			if err := b.Delete(k); err != nil {
+		for _, sc := range scs {
+			if err := b.Delete(sessionClientKey(userID, sc)); err != nil {
 				return err
 			}
 		}

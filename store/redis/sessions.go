@@ -154,24 +154,15 @@ func (s *Store) SessionClients(ctx context.Context, userID string) ([]sessions.S
 	return out, nil
 }
 
-// DeleteSessionClients implements sessions.Store.
-func (s *Store) DeleteSessionClients(ctx context.Context, userID, sid string) error {
-	key := s.key("slog", userID)
-	if sid == "" {
-		return wrap("delete session clients", s.rdb.Del(ctx, key).Err())
-	}
-	fields, err := s.rdb.HKeys(ctx, key).Result()
-	if err != nil {
-		return wrap("delete session clients", err)
-	}
-	var drop []string
-	for _, f := range fields {
-		if strings.HasPrefix(f, sid+"\x00") {
-			drop = append(drop, f)
-		}
-	}
-	if len(drop) == 0 {
+// DeleteSessionClients implements sessions.Store: one HDEL of exactly
+// the listed fields.
+func (s *Store) DeleteSessionClients(ctx context.Context, userID string, scs []sessions.SessionClient) error {
+	if len(scs) == 0 {
 		return nil
 	}
-	return wrap("delete session clients", s.rdb.HDel(ctx, key, drop...).Err())
+	fields := make([]string, len(scs))
+	for i, sc := range scs {
+		fields[i] = sessionClientField(sc)
+	}
+	return wrap("delete session clients", s.rdb.HDel(ctx, s.key("slog", userID), fields...).Err())
 }

@@ -57,24 +57,36 @@ func testSessionClients(t *testing.T, b store.Backend) {
 			}
 		}
 
-		if err := b.DeleteSessionClients(ctx, user, "s1"); err != nil {
+		var s1 []sessions.SessionClient
+		for _, sc := range got {
+			if sc.SessionID == "s1" {
+				s1 = append(s1, sc)
+			}
+		}
+		if err := b.DeleteSessionClients(ctx, user, s1); err != nil {
 			t.Fatalf("DeleteSessionClients s1: %v", err)
 		}
 		got, _ = b.SessionClients(ctx, user)
 		if names := sessionClientNames(got); !slices.Equal(names, []string{"s2/rp-a"}) {
 			t.Fatalf("after deleting s1: %v", names)
 		}
-		if err := b.DeleteSessionClients(ctx, user, ""); err != nil {
+		// A record added after the listing (a new sign-in) survives
+		// deleting what was listed.
+		listed := got
+		if err := b.AddSessionClient(ctx, user, sessions.SessionClient{SessionID: "s3", ClientID: "rp-a", ExpiresAt: later}); err != nil {
+			t.Fatalf("AddSessionClient: %v", err)
+		}
+		if err := b.DeleteSessionClients(ctx, user, listed); err != nil {
 			t.Fatalf("DeleteSessionClients all: %v", err)
 		}
-		if got, _ = b.SessionClients(ctx, user); len(got) != 0 {
-			t.Fatalf("after deleting all: %v", sessionClientNames(got))
+		if got, _ = b.SessionClients(ctx, user); !slices.Equal(sessionClientNames(got), []string{"s3/rp-a"}) {
+			t.Fatalf("after deleting all listed: %v, want only the record added since", sessionClientNames(got))
 		}
 		// The other user's record is untouched; deleting nothing is no error.
 		if got, _ = b.SessionClients(ctx, other); len(got) != 1 {
 			t.Fatalf("other user: %v", sessionClientNames(got))
 		}
-		if err := b.DeleteSessionClients(ctx, randID("user"), "s9"); err != nil {
+		if err := b.DeleteSessionClients(ctx, randID("user"), []sessions.SessionClient{{SessionID: "s9", ClientID: "rp"}}); err != nil {
 			t.Fatalf("DeleteSessionClients of nothing: %v", err)
 		}
 	})
